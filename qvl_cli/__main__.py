@@ -1,0 +1,3 @@
+from qvl_cli.cli import main
+
+main()

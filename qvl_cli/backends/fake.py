@@ -1,0 +1,42 @@
+"""A deterministic backend for tests of logic: queued replies and a log of every call."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import deque
+
+from qvl_cli.backends import Generation, GenerationRequest, ModelInfo, ModelSettings
+from qvl_cli.budgets import visual_tokens
+
+# For subprocess tests: a JSON list of replies to queue, read when the backend is created.
+REPLIES_ENV = "QVL_FAKE_REPLIES"
+
+
+class FakeBackend:
+    """Answers each request with the next queued reply (or ``{}`` when none is queued)."""
+
+    def __init__(self, settings: ModelSettings | None = None, replies: list[str] | None = None):
+        self.settings = settings or ModelSettings(model="fake")
+        queued = replies if replies is not None else json.loads(os.environ.get(REPLIES_ENV, "[]"))
+        self.replies: deque[str] = deque(queued)
+        self.calls: list[GenerationRequest] = []
+
+    @property
+    def info(self) -> ModelInfo:
+        return ModelInfo(backend="fake", id=self.settings.model)
+
+    def queue(self, *replies: str) -> None:
+        self.replies.extend(replies)
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        self.calls.append(request)
+        text = self.replies.popleft() if self.replies else "{}"
+        tokens = len(text.split())
+        return Generation(
+            text=text,
+            prompt_tokens=len(request.prompt.split()),
+            generated_tokens=tokens,
+            visual_tokens=sum(visual_tokens(*image.size) for image in request.images),
+            finish_reason="stop",
+        )

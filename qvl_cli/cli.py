@@ -1,0 +1,213 @@
+"""The ``qvl`` command line: parse options, call the library, print, map errors to exit codes.
+
+Nothing heavy is imported here: torch, transformers, pypdfium2 and Pillow load only inside the
+commands that need them, so ``qvl --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, NoReturn, TypeVar
+
+import typer
+
+from qvl_cli import __version__
+from qvl_cli.backends import DEFAULT_MODEL, ModelSettings
+from qvl_cli.budgets import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, PixelBudget
+from qvl_cli.errors import EXIT_INTERRUPTED, QvlError
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="qvl",
+    help="Turn documents (PDFs and images) into JSON validated against a JSON Schema, with Qwen2-VL.",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+BUDGETS = "Pixel budgets"
+MODEL = "Model"
+INPUT = "Input"
+
+MinPixels = Annotated[
+    int,
+    typer.Option(
+        "--min-pixels", envvar="QVL_MIN_PIXELS", rich_help_panel=BUDGETS, help="Smallest page size in pixels."
+    ),
+]
+MaxPixels = Annotated[
+    int,
+    typer.Option(
+        "--max-pixels",
+        envvar="QVL_MAX_PIXELS",
+        rich_help_panel=BUDGETS,
+        help="Largest page size in pixels (28x28 pixels = 1 visual token).",
+    ),
+]
+MaxTotalPixels = Annotated[
+    int | None,
+    typer.Option(
+        "--max-total-pixels",
+        envvar="QVL_MAX_TOTAL_PIXELS",
+        rich_help_panel=BUDGETS,
+        help="Cap for all pages of a document together; pages shrink evenly to fit.",
+    ),
+]
+Dpi = Annotated[
+    float,
+    typer.Option("--dpi", rich_help_panel=BUDGETS, help="Native resolution of PDF pages before budgets apply."),
+]
+Pages = Annotated[
+    str | None, typer.Option("--pages", rich_help_panel=INPUT, help="Pages to use, e.g. '1-3,7' or '2-'.")
+]
+Password = Annotated[
+    str | None,
+    typer.Option("--password", envvar="QVL_PDF_PASSWORD", rich_help_panel=INPUT, help="Password of encrypted PDFs."),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"qvl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress and library messages.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Options for every command."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@app.command()
+def extract(
+    paths: Annotated[list[Path], typer.Argument(help="PDF or image files.", show_default=False)],
+    schema: Annotated[str, typer.Option("--schema", "-s", help="Built-in schema name or a JSON Schema file.")],
+    prompt: Annotated[
+        str | None, typer.Option("--prompt", help="Built-in prompt name or a text file (default: by schema).")
+    ] = None,
+    model: Annotated[
+        str,
+        typer.Option("--model", "-m", envvar="QVL_MODEL", rich_help_panel=MODEL, help="Hub id or local folder."),
+    ] = DEFAULT_MODEL,
+    revision: Annotated[
+        str | None, typer.Option("--revision", rich_help_panel=MODEL, help="Hub branch, tag or commit to pin.")
+    ] = None,
+    quant: Annotated[
+        str, typer.Option("--quant", envvar="QVL_QUANT", rich_help_panel=MODEL, help="none | 4bit | 8bit.")
+    ] = "none",
+    dtype: Annotated[
+        str,
+        typer.Option("--dtype", envvar="QVL_DTYPE", rich_help_panel=MODEL, help="auto | bfloat16 | float16 | float32."),
+    ] = "auto",
+    device: Annotated[
+        str, typer.Option("--device", envvar="QVL_DEVICE", rich_help_panel=MODEL, help="auto | cpu | cuda | mps.")
+    ] = "auto",
+    backend: Annotated[
+        str, typer.Option("--backend", envvar="QVL_BACKEND", rich_help_panel=MODEL, help="transformers | fake.")
+    ] = "transformers",
+    max_new_tokens: Annotated[
+        int, typer.Option("--max-new-tokens", rich_help_panel=MODEL, help="Most tokens the model may write.")
+    ] = 1024,
+    min_pixels: MinPixels = DEFAULT_MIN_PIXELS,
+    max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
+    max_total_pixels: MaxTotalPixels = None,
+    dpi: Dpi = 200.0,
+    pages: Pages = None,
+    password: Password = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write JSON Lines here (atomically) instead of stdout.")
+    ] = None,
+) -> None:
+    """Extract JSON from documents: one envelope per document (JSON Lines when piped)."""
+    _check_choice("--quant", quant, ("none", "4bit", "8bit"))
+    _check_choice("--dtype", dtype, ("auto", "bfloat16", "float16", "float32"))
+    _check_choice("--device", device, ("auto", "cpu", "cuda", "mps"))
+    if max_new_tokens < 1:
+        _fail(QvlError("--max-new-tokens must be at least 1"))
+    settings = ModelSettings(model=model, revision=revision, quant=quant, dtype=dtype, device=device)
+    from qvl_cli.commands.extract import ExtractRun
+
+    run = _guard(
+        lambda: ExtractRun.prepare(
+            schema_ref=schema,
+            prompt_ref=prompt,
+            budget=PixelBudget(min_pixels, max_pixels, max_total_pixels),
+            pages=pages,
+            max_new_tokens=max_new_tokens,
+            password=password,
+            dpi=dpi,
+            backend_name=backend,
+            settings=settings,
+        )
+    )
+    raise typer.Exit(_guard(lambda: run.execute(paths, output)))
+
+
+@app.command()
+def render(
+    path: Annotated[Path, typer.Argument(help="PDF or image file.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the page images (PNG).")],
+    min_pixels: MinPixels = DEFAULT_MIN_PIXELS,
+    max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
+    max_total_pixels: MaxTotalPixels = None,
+    dpi: Dpi = 200.0,
+    pages: Pages = None,
+    password: Password = None,
+) -> None:
+    """Write the exact page images the model would see, and a table of their sizes and tokens."""
+    from qvl_cli.commands.render import render_pages
+
+    budget = _guard(lambda: PixelBudget(min_pixels, max_pixels, max_total_pixels))
+    _guard(lambda: render_pages(path, out, budget, pages, password, dpi))
+
+
+@app.command()
+def schemas() -> None:
+    """List the built-in schemas."""
+    from qvl_cli.commands.schemas import list_schemas
+
+    _guard(list_schemas)
+
+
+def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        _fail(QvlError(f"{option} must be one of {', '.join(choices)}; got {value!r}"))
+
+
+def _guard(action: Callable[[], T]) -> T:
+    """Run ``action``; a :class:`QvlError` becomes one line on stderr and its exit code."""
+    try:
+        return action()
+    except QvlError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        sys.stderr.write("qvl: interrupted\n")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def _fail(exc: QvlError) -> NoReturn:
+    if os.environ.get("QVL_DEBUG"):
+        raise exc
+    from rich.console import Console
+    from rich.markup import escape
+
+    Console(stderr=True).print(f"[bold red]qvl: error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    raise typer.Exit(exc.exit_code)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""One module per ``qvl`` subcommand, imported only when that command runs."""

@@ -1,0 +1,224 @@
+"""Rasterize documents into page images sized by the pixel budgets.
+
+PDF pages are rendered by PDFium directly at the scale that lands on the budgeted size, so a
+200-inch page never allocates more than the budget allows. Images are decoded (reduced on load
+where the format supports it), oriented by EXIF, converted to RGB and resized once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from qvl_cli.budgets import PagePlan, PixelBudget, plan_pages, visual_tokens
+from qvl_cli.errors import EncryptedDocumentError, InputError
+from qvl_cli.images import WHITE, to_rgb
+from qvl_cli.inputs import SourceFile, open_source, parse_page_ranges
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from PIL import Image
+
+DEFAULT_PDF_DPI = 200.0
+POINTS_PER_INCH = 72.0
+
+
+@dataclass(frozen=True)
+class PageImage:
+    """One page as the model sees it."""
+
+    number: int  # 1-based page number in the source document
+    source_size: tuple[int, int]  # native (width, height): pixels, or PDF points at the render DPI
+    image: Image.Image
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.image.size
+
+    @property
+    def visual_tokens(self) -> int:
+        return visual_tokens(*self.image.size)
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "page": self.number,
+            "source_size": list(self.source_size),
+            "size": list(self.size),
+            "visual_tokens": self.visual_tokens,
+        }
+
+
+@dataclass(frozen=True)
+class RenderedDocument:
+    """The selected pages of one document and the plan that sized them."""
+
+    source: SourceFile
+    page_count: int
+    pages: tuple[PageImage, ...]
+    plan: PagePlan
+
+
+class PageSource(Protocol):
+    """A document whose pages can be measured cheaply and rendered at a chosen size."""
+
+    page_count: int
+
+    def native_size(self, index: int) -> tuple[float, float]: ...
+
+    def render(self, index: int, size: tuple[int, int]) -> Image.Image: ...
+
+
+class PdfPages:
+    """PDF pages through PDFium; sizes honour /Rotate and the crop box."""
+
+    def __init__(self, source: SourceFile, password: str | None, dpi: float):
+        import pypdfium2 as pdfium
+
+        self._scale = dpi / POINTS_PER_INCH
+        try:
+            self._pdf = pdfium.PdfDocument(str(source.path), password=password)
+        except pdfium.PdfiumError as exc:
+            raise _pdf_open_error(source.path, str(exc), password) from None
+        self.page_count = len(self._pdf)
+
+    def native_size(self, index: int) -> tuple[float, float]:
+        width, height = self._pdf[index].get_size()
+        return width * self._scale, height * self._scale
+
+    def render(self, index: int, size: tuple[int, int]) -> Image.Image:
+        page = self._pdf[index]
+        width_pt, height_pt = page.get_size()
+        # The larger of the two scales covers the target; the final resize is at most a pixel.
+        scale = max(size[0] / width_pt, size[1] / height_pt)
+        bitmap = page.render(scale=scale, may_draw_forms=True, fill_color=WHITE + (255,))
+        image = bitmap.to_pil().convert("RGB")
+        return image if image.size == size else _resize(image, size)
+
+    def close(self) -> None:
+        self._pdf.close()
+
+
+def _pdf_open_error(path: Path, detail: str, password: str | None) -> InputError:
+    if "password" in detail.lower():
+        if password:
+            return EncryptedDocumentError("wrong password for encrypted PDF", path=path)
+        return EncryptedDocumentError("PDF is encrypted", path=path, hint="pass --password or set QVL_PDF_PASSWORD")
+    return InputError("cannot open PDF: the file is damaged or not a PDF", path=path)
+
+
+class ImagePages:
+    """Raster images through Pillow; every frame of a multi-page TIFF is a page."""
+
+    def __init__(self, source: SourceFile):
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            self._image = Image.open(source.path)
+            frames = getattr(self._image, "n_frames", 1) if source.kind == "tiff" else 1
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            raise InputError(f"cannot decode {source.kind.upper()} image: {exc}", path=source.path) from None
+        except Image.DecompressionBombError:
+            raise _too_large(source) from None
+        self._source = source
+        self.page_count = frames
+
+    def native_size(self, index: int) -> tuple[float, float]:
+        self._image.seek(index)
+        width, height = self._image.size
+        if _exif_orientation(self._image) in (5, 6, 7, 8):
+            width, height = height, width
+        return float(width), float(height)
+
+    def render(self, index: int, size: tuple[int, int]) -> Image.Image:
+        from PIL import Image, ImageOps
+
+        self._image.seek(index)
+        frame = self._image
+        with _decode_errors(self._source):
+            if frame.format == "JPEG":
+                rotated = _exif_orientation(frame) in (5, 6, 7, 8)
+                frame.draft("RGB", (size[1], size[0]) if rotated else size)
+            frame.load()
+            oriented = ImageOps.exif_transpose(frame) or frame
+            rgb = to_rgb(oriented)
+        return rgb if rgb.size == size else rgb.resize(size, Image.Resampling.BICUBIC)
+
+    def close(self) -> None:
+        self._image.close()
+
+
+def _exif_orientation(image: Image.Image) -> int:
+    try:
+        return int(image.getexif().get(0x0112, 1))
+    except (ValueError, TypeError, OSError, SyntaxError):
+        return 1
+
+
+def _too_large(source: SourceFile) -> InputError:
+    return InputError(
+        "image is too large to decode safely (over Pillow's pixel limit)",
+        path=source.path,
+        hint="downscale it before extraction",
+    )
+
+
+@contextmanager
+def _decode_errors(source: SourceFile) -> Iterator[None]:
+    from PIL import Image
+
+    try:
+        yield
+    except Image.DecompressionBombError:
+        raise _too_large(source) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"cannot decode {source.kind.upper()} image: {exc}", path=source.path) from None
+
+
+def _resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    from PIL import Image
+
+    return image.resize(size, Image.Resampling.BICUBIC)
+
+
+@contextmanager
+def open_pages(
+    source: SourceFile, password: str | None = None, dpi: float = DEFAULT_PDF_DPI
+) -> Iterator[PdfPages | ImagePages]:
+    """Open a document's pages for measuring and rendering; closes them afterwards."""
+    pages: PdfPages | ImagePages = PdfPages(source, password, dpi) if source.is_pdf else ImagePages(source)
+    try:
+        if pages.page_count == 0:
+            raise InputError("document has no pages", path=source.path)
+        yield pages
+    finally:
+        pages.close()
+
+
+def render_document(
+    path: str | Path,
+    budget: PixelBudget,
+    page_spec: str | None = None,
+    password: str | None = None,
+    dpi: float = DEFAULT_PDF_DPI,
+) -> RenderedDocument:
+    """Render the selected pages of ``path`` at the sizes the budgets allow."""
+    source = open_source(path)
+    with open_pages(source, password, dpi) as pages:
+        indices = parse_page_ranges(page_spec, pages.page_count)
+        native = [pages.native_size(i) for i in indices]
+        plan = _plan(source, native, budget)
+        images = tuple(
+            PageImage(i + 1, (round(w), round(h)), pages.render(i, size))
+            for i, (w, h), size in zip(indices, native, plan.sizes, strict=True)
+        )
+    return RenderedDocument(source, pages.page_count, images, plan)
+
+
+def _plan(source: SourceFile, native: list[tuple[float, float]], budget: PixelBudget) -> PagePlan:
+    try:
+        return plan_pages(native, budget)
+    except InputError as exc:
+        raise exc.for_file(source.path) from None

@@ -1,0 +1,69 @@
+"""JSON Schemas: built-ins by name, or a user's file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qvl_cli.errors import SchemaError
+from qvl_cli.resources import builtin_names, data_dir
+
+SUFFIX = ".json"
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A loaded JSON Schema and where it came from."""
+
+    name: str
+    document: dict[str, Any]
+    source: str  # "builtin" or the file path
+    sha256: str
+
+    @property
+    def description(self) -> str:
+        return str(self.document.get("description", "")).strip()
+
+    @property
+    def json_text(self) -> str:
+        return json.dumps(self.document, indent=2, ensure_ascii=False)
+
+
+def builtin_schema_names() -> list[str]:
+    return builtin_names("schemas", SUFFIX)
+
+
+def load_schema(ref: str) -> Schema:
+    """Load a built-in schema by name (``invoice``) or a schema file by path."""
+    path = Path(ref)
+    if ref in builtin_schema_names():
+        return _read(data_dir("schemas") / f"{ref}{SUFFIX}", name=ref, source="builtin")
+    if path.suffix or path.exists():
+        return _read(path, name=path.stem, source=str(path))
+    known = ", ".join(builtin_schema_names())
+    raise SchemaError(f"unknown schema {ref!r}", hint=f"built-in schemas: {known}; or pass a .json file")
+
+
+def _read(path: Path, name: str, source: str) -> Schema:
+    from jsonschema import Draft202012Validator
+    from jsonschema import SchemaError as JsonSchemaError
+    from jsonschema.validators import validator_for
+
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SchemaError(f"cannot read schema: {exc.strerror or exc}", path=path) from None
+    try:
+        document = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SchemaError(f"schema is not valid JSON: {exc}", path=path) from None
+    if not isinstance(document, dict):
+        raise SchemaError("schema must be a JSON object", path=path)
+    try:
+        validator_for(document, default=Draft202012Validator).check_schema(document)
+    except JsonSchemaError as exc:
+        raise SchemaError(f"not a valid JSON Schema: {exc.message}", path=path) from None
+    return Schema(name, document, source, hashlib.sha256(raw).hexdigest())
