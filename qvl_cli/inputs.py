@@ -94,7 +94,9 @@ def _parse_range(part: str, spec: str, page_count: int) -> tuple[int, int]:
     bad = PageSelectionError(f"--pages {spec!r} is not a page list like '1-3,7'")
     if not part:
         raise bad
-    head, dash, tail = part.partition("-")
+    head, dash, tail = (piece.strip() for piece in part.partition("-"))
+    if dash and not head and not tail:
+        raise bad
     try:
         first = int(head) if head else 1
         last = (int(tail) if tail else page_count) if dash else first

@@ -118,7 +118,11 @@ class ImagePages:
         try:
             self._image = Image.open(source.path)
             frames = getattr(self._image, "n_frames", 1) if source.kind == "tiff" else 1
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        except UnidentifiedImageError:
+            raise InputError(
+                f"cannot decode {source.kind.upper()} image: the file is damaged or truncated", path=source.path
+            ) from None
+        except (OSError, SyntaxError, ValueError) as exc:
             raise InputError(f"cannot decode {source.kind.upper()} image: {exc}", path=source.path) from None
         except Image.DecompressionBombError:
             raise _too_large(source) from None
