@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,17 +14,21 @@ TESTS = Path(__file__).parent
 sys.path.insert(0, str(TESTS))
 
 CORPUS = TESTS.parent.parent / "shared" / "corpus"
+HUB_REPO = "qvl-test/tiny-qwen2-vl"
+HUB_COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
-@pytest.fixture(autouse=True)
-def offline_hub(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test touches the network or the user's Hugging Face cache."""
-    home = tmp_path_factory.getbasetemp() / "hf-home"
-    monkeypatch.setenv("HF_HOME", str(home))
-    monkeypatch.setenv("HF_HUB_CACHE", str(home / "hub"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.delenv("QVL_MODEL", raising=False)
-    monkeypatch.delenv("QVL_PDF_PASSWORD", raising=False)
+def pytest_configure(config: pytest.Config) -> None:
+    """No test touches the network or the user's Hugging Face cache, subprocesses included.
+
+    Set before anything imports huggingface_hub, which reads these once at import.
+    """
+    home = Path(tempfile.mkdtemp(prefix="qvl-test-hf-home-"))
+    os.environ["HF_HOME"] = str(home)
+    os.environ["HF_HUB_CACHE"] = str(home / "hub")
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    for name in ("QVL_MODEL", "QVL_PDF_PASSWORD", "QVL_BACKEND", "QVL_DEBUG"):
+        os.environ.pop(name, None)
 
 
 @pytest.fixture(scope="session")
@@ -37,3 +44,15 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.skip("../shared/corpus is not present beside the repository")
     return CORPUS
+
+
+@pytest.fixture(scope="session")
+def hub_model_id(tiny_model_dir: Path) -> str:
+    """The tiny checkpoint placed in the Hugging Face cache as the hub client lays out a download."""
+    repo = Path(os.environ["HF_HUB_CACHE"]) / f"models--{HUB_REPO.replace('/', '--')}"
+    snapshot = repo / "snapshots" / HUB_COMMIT
+    if not snapshot.exists():
+        shutil.copytree(tiny_model_dir, snapshot)
+        (repo / "refs").mkdir(parents=True, exist_ok=True)
+        (repo / "refs" / "main").write_text(HUB_COMMIT)
+    return HUB_REPO

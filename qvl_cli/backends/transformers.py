@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -277,6 +278,8 @@ def _quiet_libraries() -> None:
     if logging.getLogger("qvl_cli").getEffectiveLevel() <= logging.DEBUG:
         return
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="MatMul8bitLt: inputs will be cast", category=UserWarning)
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
