@@ -1,0 +1,225 @@
+"""The ``qvl`` command as users run it: real entry point, real files, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pdf_factory import PageSpec, write_pdf
+from PIL import Image
+from typer.testing import CliRunner
+
+from qvl_cli.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("torch", "transformers", "pypdfium2", "PIL", "numpy", "bitsandbytes", "jsonschema", "accelerate")
+GOOD_INVOICE = {
+    "vendor": {"name": "ACME", "address": None, "tax_id": None},
+    "customer": {"name": None, "address": None},
+    "invoice_number": "A-1",
+    "invoice_date": "2024-01-31",
+    "due_date": None,
+    "currency": "EUR",
+    "line_items": [],
+    "subtotal": None,
+    "tax": None,
+    "total": 10.5,
+}
+
+
+def qvl(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the installed entry point in a fresh process, as a shell would."""
+    return subprocess.run(
+        [sys.executable, "-m", "qvl_cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def records(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+def fake(*replies: object) -> dict[str, str]:
+    texts = [r if isinstance(r, str) else json.dumps(r) for r in replies]
+    return {"QVL_BACKEND": "fake", "QVL_FAKE_REPLIES": json.dumps(texts)}
+
+
+@pytest.fixture
+def invoice_pdf(tmp_path: Path) -> Path:
+    return write_pdf(tmp_path / "invoice one.pdf", [PageSpec(lines=("INVOICE A-1", "Total 10.50 EUR"))] * 2)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["extract", "--help"], ["render", "--help"]])
+def test_help_is_instant_and_imports_nothing_heavy(args: list[str]) -> None:
+    code = (
+        "import sys\nfrom qvl_cli.cli import app\n"
+        f"try:\n    app({args!r})\nexcept SystemExit:\n    pass\n"
+        f"print('LOADED', [m for m in {HEAVY!r} if m in sys.modules])"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "Usage" in result.stdout
+    assert result.stdout.strip().endswith("LOADED []")
+
+
+def test_every_command_has_help_and_is_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for command in app.registered_commands:
+        assert command.callback.__doc__, command.name
+        name = command.name or command.callback.__name__
+        assert f"qvl {name}" in readme, name
+
+
+def test_schemas_lists_builtins_with_descriptions() -> None:
+    result = CliRunner().invoke(app, ["schemas"], catch_exceptions=False)
+    assert result.exit_code == 0
+    for name in ("invoice", "form", "chart", "multilingual"):
+        assert name in result.output
+    assert "line items" in result.output
+
+
+def test_render_writes_the_pages_the_model_sees(tmp_path: Path, invoice_pdf: Path) -> None:
+    out = tmp_path / "pages"
+    result = CliRunner().invoke(
+        app, ["render", str(invoice_pdf), "--out", str(out), "--max-pixels", "200000"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    files = sorted(out.iterdir())
+    assert [f.name for f in files] == ["invoice one-p001.png", "invoice one-p002.png"]
+    with Image.open(files[0]) as image:
+        assert image.size == (392, 504)
+    assert "1700 x 2200" in result.output and "392 x 504" in result.output and "252" in result.output
+
+
+def test_extract_end_to_end_on_the_tiny_model(tiny_model_dir: Path, invoice_pdf: Path) -> None:
+    """Random weights cannot write an invoice: the envelope must say invalid, and why."""
+    result = qvl("extract", str(invoice_pdf), "--schema", "invoice", "--model", str(tiny_model_dir),
+                 "--max-new-tokens", "24", "--max-pixels", "100000")  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    (envelope,) = records(result.stdout)
+    assert envelope["file"] == str(invoice_pdf)
+    assert envelope["schema"] == "invoice" and envelope["prompt"] == "invoice-v1"
+    assert envelope["valid"] is False
+    assert envelope["model"]["id"] == str(tiny_model_dir) and envelope["model"]["backend"] == "transformers"
+    assert [page["page"] for page in envelope["pages"]] == [1, 2]
+    assert envelope["usage"]["visual_tokens"] == sum(page["visual_tokens"] for page in envelope["pages"])
+    assert 0 < envelope["usage"]["generated_tokens"] <= 24
+    assert envelope["seconds"] > 0
+    if envelope["data"] is None:
+        assert envelope["raw"] is not None
+        assert envelope["errors"][0]["path"] == ""
+        assert envelope["errors"][0]["message"].startswith(("the answer", "the model returned"))
+    else:
+        assert envelope["errors"], "a random model's JSON cannot satisfy the invoice schema"
+
+
+def test_valid_extraction_exits_0(invoice_pdf: Path) -> None:
+    result = qvl("extract", str(invoice_pdf), "-s", "invoice", env=fake(GOOD_INVOICE))
+    assert result.returncode == 0, result.stderr
+    (envelope,) = records(result.stdout)
+    assert envelope["valid"] is True and envelope["errors"] == []
+    assert envelope["data"] == GOOD_INVOICE
+    assert len(result.stdout.splitlines()) == 1  # compact when piped
+
+
+def test_schema_violations_exit_1_with_json_pointers(invoice_pdf: Path) -> None:
+    bad = GOOD_INVOICE | {"invoice_date": "31.01.2024", "currency": "euro", "total": "ten"}
+    answer = f"Here you go:\n```json\n{json.dumps(bad)}\n```"
+    result = qvl("extract", str(invoice_pdf), "-s", "invoice", env=fake(answer))
+    assert result.returncode == 1
+    (envelope,) = records(result.stdout)
+    assert envelope["data"] == bad
+    assert [error["path"] for error in envelope["errors"]] == ["/currency", "/invoice_date", "/total"]
+    assert "is not a 'date'" in envelope["errors"][1]["message"]
+
+
+def test_bad_inputs_get_error_records_and_exit_2(tmp_path: Path, invoice_pdf: Path) -> None:
+    notes = tmp_path / "notes.pdf"
+    notes.write_text("not a pdf at all")
+    result = qvl("extract", str(notes), str(invoice_pdf), str(tmp_path / "missing.png"), "-s", "invoice",
+                 env=fake(GOOD_INVOICE))  # fmt: skip
+    assert result.returncode == 2
+    first, second, third = records(result.stdout)
+    assert first["error"] == {"type": "input", "message": f"{notes}: not a supported document; expected PDF, PNG, "
+                              "JPEG, TIFF, WebP, BMP or GIF"}  # fmt: skip
+    assert second["valid"] is True
+    assert third["error"]["message"] == f"{tmp_path / 'missing.png'}: no such file"
+    assert result.stderr.count("qvl: error:") == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_output_file_is_written_atomically(tmp_path: Path, invoice_pdf: Path) -> None:
+    target = tmp_path / "out.jsonl"
+    result = qvl("extract", str(invoice_pdf), "-s", "invoice", "-o", str(target), env=fake(GOOD_INVOICE))
+    assert result.returncode == 0 and result.stdout == ""
+    assert records(target.read_text())[0]["valid"] is True
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl")] == []
+
+
+def test_model_failure_keeps_the_previous_output_and_says_how_to_fix(tmp_path: Path, invoice_pdf: Path) -> None:
+    target = tmp_path / "out.jsonl"
+    target.write_text("previous run\n")
+    result = qvl("extract", str(invoice_pdf), "-s", "invoice", "-o", str(target))  # default model, offline
+    assert result.returncode == 3
+    assert "qvl: error: model 'Qwen/Qwen2-VL-2B-Instruct' is not in the Hugging Face cache" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert target.read_text() == "previous run\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["invoice one.pdf", "out.jsonl"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--schema", "nope"], "unknown schema 'nope' (built-in schemas: chart, form, invoice, multilingual"),
+        (["--schema", "missing.json"], "missing.json: cannot read schema"),
+        (["--schema", "invoice", "--quant", "3bit"], "--quant must be one of none, 4bit, 8bit; got '3bit'"),
+        (["--schema", "invoice", "--min-pixels", "10"], "--min-pixels must be at least 784"),
+        (["--schema", "invoice", "--prompt", "nope"], "unknown prompt 'nope'"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(invoice_pdf: Path, args: list[str], message: str) -> None:
+    result = qvl("extract", str(invoice_pdf), *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stdout == ""
+
+
+def test_user_schema_and_prompt_files(tmp_path: Path, invoice_pdf: Path) -> None:
+    schema = tmp_path / "receipt.json"
+    properties = {"total": {"type": "number"}}
+    schema.write_text(json.dumps({"type": "object", "required": ["total"], "properties": properties}))
+    prompt = tmp_path / "receipt.txt"
+    prompt.write_text("Fill $schema_name for $page_count pages:\n$schema_json")
+    args = ["--schema", str(schema), "--prompt", str(prompt)]
+    result = qvl("extract", str(invoice_pdf), *args, env=fake({"total": 3}))
+    assert result.returncode == 0, result.stderr
+    (envelope,) = records(result.stdout)
+    assert envelope["schema"] == "receipt" and envelope["prompt"] == "receipt.txt"
+
+
+def test_max_total_pixels_is_reported(invoice_pdf: Path) -> None:
+    result = qvl("extract", str(invoice_pdf), "-s", "invoice", "--max-total-pixels", "400000", env=fake(GOOD_INVOICE))
+    (envelope,) = records(result.stdout)
+    assert envelope["budget"]["shrunk"] is True
+    assert envelope["budget"]["per_page_max_pixels"] == 200_000
+    assert envelope["budget"]["total_pixels"] <= 400_000
+    assert any("--max-total-pixels 400000" in warning for warning in envelope["warnings"])
+
+
+def test_encrypted_pdf_password_from_environment(corpus: Path) -> None:
+    locked = corpus / "pypdf/docs/encryption/r6-both-passwords.pdf"
+    denied = qvl("extract", str(locked), "-s", "form", env=fake({}))
+    assert denied.returncode == 2
+    assert "PDF is encrypted (pass --password or set QVL_PDF_PASSWORD)" in denied.stderr
+    opened = qvl("extract", str(locked), "-s", "form", env=fake({}) | {"QVL_PDF_PASSWORD": "foo"})
+    assert records(opened.stdout)[0]["page_count"] >= 1
