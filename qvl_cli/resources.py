@@ -1,6 +1,6 @@
 """Locate the built-in ``schemas/`` and ``prompts/`` folders.
 
-An installed wheel carries them inside the package (``qvl_cli/schemas``); a source checkout
+An installed wheel carries them inside the package (``qvl_cli/data/``); a source checkout
 (``pip install -e .``) has them at the repository's top level.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 @cache
 def data_dir(name: str) -> Path:
     """The folder of built-in ``name`` files (``"schemas"`` or ``"prompts"``)."""
-    packaged = Path(__file__).parent / name
+    packaged = Path(__file__).parent / "data" / name
     if packaged.is_dir():
         return packaged
     return Path(__file__).resolve().parent.parent / name

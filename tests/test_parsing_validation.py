@@ -1,0 +1,67 @@
+"""Model answers are parsed robustly and validated with formats checked."""
+
+from __future__ import annotations
+
+import pytest
+
+from qvl_cli.parsing import parse_answer
+from qvl_cli.schemas import load_schema
+from qvl_cli.validation import json_pointer, make_validator
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 1}',
+        '  \n{"a": 1}\n',
+        '```json\n{"a": 1}\n```',
+        '```\n{"a": 1}\n```',
+        'Sure! Here is the JSON:\n{"a": 1}\nLet me know if you need more.',
+        'The {braces} in prose come first, then {"a": 1}',
+    ],
+)
+def test_json_is_found(text: str) -> None:
+    parsed = parse_answer(text)
+    assert parsed.ok and parsed.data == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("", "the model returned an empty answer"),
+        ("no json here", "the answer contains no JSON object"),
+        ('{"a": 1', "the answer is not valid JSON: Expecting ',' delimiter"),
+        ('{"a": "line\nbreak"}', "the answer is not valid JSON: Invalid control character"),
+    ],
+)
+def test_unparseable_answers_say_why(text: str, error: str) -> None:
+    parsed = parse_answer(text)
+    assert not parsed.ok and parsed.data is None
+    assert parsed.error is not None and parsed.error.startswith(error)
+
+
+def test_json_pointer_escapes() -> None:
+    assert json_pointer(["a/b", "c~d", 0]) == "/a~1b/c~0d/0"
+    assert json_pointer([]) == ""
+
+
+def test_validation_checks_types_formats_patterns_and_extra_keys() -> None:
+    validate = make_validator(load_schema("invoice"))
+    data = {
+        "vendor": {"name": "A", "address": None, "tax_id": None},
+        "customer": {"name": None, "address": None},
+        "invoice_number": "1",
+        "invoice_date": "2024-02-30",
+        "due_date": None,
+        "currency": "EUR",
+        "line_items": [{"description": "x", "quantity": "two", "unit_price": None, "amount": None}],
+        "subtotal": None,
+        "tax": None,
+        "total": 3,
+        "notes": "extra",
+    }
+    issues = {issue.path: issue.message for issue in validate(data)}
+    assert set(issues) == {"", "/invoice_date", "/line_items/0/quantity"}
+    assert "'notes' was unexpected" in issues[""]
+    assert "is not a 'date'" in issues["/invoice_date"]
+    assert "is not of type 'number', 'null'" in issues["/line_items/0/quantity"]
