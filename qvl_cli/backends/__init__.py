@@ -10,6 +10,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from qvl_cli.decoding import Closing
 from qvl_cli.errors import QvlError
 
 if TYPE_CHECKING:
@@ -31,24 +32,38 @@ class ModelSettings:
 
 
 @dataclass(frozen=True)
+class Turn:
+    """A later message in the conversation (a re-ask: the answer, then the feedback)."""
+
+    role: str  # "assistant" or "user"
+    text: str
+
+
+@dataclass(frozen=True)
 class GenerationRequest:
-    """One conversation: the document's pages, then the prompt."""
+    """One conversation: the document's pages and the prompt, then any follow-up turns."""
 
     images: tuple[Image.Image, ...]
     prompt: str
     max_new_tokens: int
     schema: dict[str, Any] | None = None
+    constrain: bool = True  # decode under the schema's grammar when the backend can
+    followups: tuple[Turn, ...] = ()
 
 
 @dataclass(frozen=True)
 class Generation:
-    """What the model produced and what it cost."""
+    """What the model produced, what it cost, and how sure it was of each token."""
 
     text: str
     prompt_tokens: int
     generated_tokens: int
     visual_tokens: int
-    finish_reason: str  # "stop" (end of turn) or "length" (token budget exhausted)
+    finish_reason: str  # "stop" (end of turn), "length" (token budget) or "repetition"
+    token_spans: tuple[tuple[int, int], ...] = ()  # character span of each token in text
+    token_logprobs: tuple[float, ...] = ()  # log-probability the model gave each token
+    closing: Closing | None = None  # set when the answer was closed early while decoding
+    constrained: bool = False
 
 
 @dataclass(frozen=True)

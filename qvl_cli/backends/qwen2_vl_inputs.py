@@ -17,11 +17,13 @@ if TYPE_CHECKING:
 IMAGE_TOKEN = "<|image_pad|>"
 
 
-def conversation(image_count: int, prompt: str) -> list[dict[str, Any]]:
-    """One user turn: every page image first, then the instructions."""
+def conversation(image_count: int, prompt: str, followups: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """A user turn with every page image first, then the instructions; then any follow-ups."""
     content: list[dict[str, Any]] = [{"type": "image"} for _ in range(image_count)]
     content.append({"type": "text", "text": prompt})
-    return [{"role": "user", "content": content}]
+    messages = [{"role": "user", "content": content}]
+    messages += [{"role": turn.role, "content": turn.text} for turn in followups]
+    return messages
 
 
 def exact_size_kwargs(images: Sequence[Image.Image]) -> dict[str, Any]:
@@ -34,15 +36,16 @@ def exact_size_kwargs(images: Sequence[Image.Image]) -> dict[str, Any]:
     return {"size": {"shortest_edge": min(areas), "longest_edge": max(areas)}}
 
 
-def chat_text(tokenizer: Any, image_count: int, prompt: str) -> str:
-    return str(
-        tokenizer.apply_chat_template(conversation(image_count, prompt), tokenize=False, add_generation_prompt=True)
-    )
+def chat_text(tokenizer: Any, image_count: int, prompt: str, followups: Sequence[Any] = ()) -> str:
+    messages = conversation(image_count, prompt, followups)
+    return str(tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
 
 
-def build_inputs(tokenizer: Any, image_processor: Any, images: Sequence[Image.Image], prompt: str) -> dict[str, Any]:
+def build_inputs(
+    tokenizer: Any, image_processor: Any, images: Sequence[Image.Image], prompt: str, followups: Sequence[Any] = ()
+) -> dict[str, Any]:
     """Token ids, attention mask, pixel values, grids and ``mm_token_type_ids`` as tensors."""
-    text = chat_text(tokenizer, len(images), prompt)
+    text = chat_text(tokenizer, len(images), prompt, followups)
     vision = image_processor(images=list(images), return_tensors="pt", **exact_size_kwargs(images))
     merge_length = image_processor.merge_size**2
     counts = [int(grid.prod()) // merge_length for grid in vision["image_grid_thw"]]
@@ -58,9 +61,11 @@ def build_inputs(tokenizer: Any, image_processor: Any, images: Sequence[Image.Im
     }
 
 
-def build_inputs_with_processor(processor: Any, images: Sequence[Image.Image], prompt: str) -> dict[str, Any]:
+def build_inputs_with_processor(
+    processor: Any, images: Sequence[Image.Image], prompt: str, followups: Sequence[Any] = ()
+) -> dict[str, Any]:
     """The same inputs through transformers' own ``Qwen2VLProcessor``."""
-    text = chat_text(processor.tokenizer, len(images), prompt)
+    text = chat_text(processor.tokenizer, len(images), prompt, followups)
     encoded = processor(text=[text], images=list(images), return_tensors="pt", **exact_size_kwargs(images))
     return dict(encoded)
 

@@ -19,6 +19,8 @@ from urllib.parse import urlparse
 
 from qvl_cli.backends import Generation, GenerationRequest, ModelInfo, ModelSettings
 from qvl_cli.backends.qwen2_vl_inputs import build_inputs, build_inputs_with_processor
+from qvl_cli.backends.tokens import token_spans
+from qvl_cli.decoding import GrammarCache, StructuredDecoder
 from qvl_cli.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ class TransformersBackend:
         self.config = _load_config(settings)
         self.tokenizer, self.image_processor, self.processor = _load_preprocessing(settings)
         self.model = _load_model(settings, self.device, self.dtype)
+        self._grammars: GrammarCache | None = None
         self.load_seconds = time.perf_counter() - started
         log.info("loaded %s on %s (%s) in %.1fs", settings.model, self.device, self.dtype, self.load_seconds)
 
@@ -67,9 +70,11 @@ class TransformersBackend:
     def model_inputs(self, request: GenerationRequest) -> dict[str, Any]:
         """Tensors for ``generate``, through the real processor when it could be loaded."""
         if self.processor is not None:
-            inputs = build_inputs_with_processor(self.processor, request.images, request.prompt)
+            inputs = build_inputs_with_processor(self.processor, request.images, request.prompt, request.followups)
         else:
-            inputs = build_inputs(self.tokenizer, self.image_processor, request.images, request.prompt)
+            inputs = build_inputs(
+                self.tokenizer, self.image_processor, request.images, request.prompt, request.followups
+            )
         device = self.model.device
         return {key: value.to(device) for key, value in inputs.items()}
 
@@ -77,28 +82,50 @@ class TransformersBackend:
         torch = self._torch
         inputs = self.model_inputs(request)
         prompt_length = int(inputs["input_ids"].shape[1])
-        image_token_id = self.config.image_token_id
+        decoder = self._decoder(request)
         try:
             with torch.inference_mode():
                 output = self.model.generate(
                     **inputs,
                     generation_config=self._greedy(request.max_new_tokens),
+                    logits_processor=[decoder],
                 )
         except torch.OutOfMemoryError:
             raise ModelError(
                 "the device ran out of memory while generating",
                 hint="lower --max-pixels / --max-total-pixels, select fewer --pages, or use --quant 4bit",
             ) from None
-        new_tokens = output[0, prompt_length:]
-        text = self.tokenizer.decode(new_tokens, skip_special_tokens=True)
-        stopped = len(new_tokens) > 0 and int(new_tokens[-1]) in self._stop_ids()
+        new_tokens = output[0, prompt_length:].tolist()
+        decoder.finish(new_tokens)
         return Generation(
-            text=text,
+            text=self.tokenizer.decode(new_tokens, skip_special_tokens=True),
             prompt_tokens=prompt_length,
             generated_tokens=len(new_tokens),
-            visual_tokens=int((inputs["input_ids"] == image_token_id).sum()),
-            finish_reason="stop" if stopped or len(new_tokens) < request.max_new_tokens else "length",
+            visual_tokens=int((inputs["input_ids"] == self.config.image_token_id).sum()),
+            finish_reason=self._finish_reason(new_tokens, request.max_new_tokens, decoder),
+            token_spans=tuple(token_spans(self.tokenizer, new_tokens)),
+            token_logprobs=tuple(decoder.logprobs),
+            closing=decoder.closing,
+            constrained=request.constrain and request.schema is not None,
         )
+
+    def _decoder(self, request: GenerationRequest) -> StructuredDecoder:
+        """Grammar mask and budget-aware closing when constrained; token scores always."""
+        stop_ids = sorted(self._stop_ids())
+        if not (request.constrain and request.schema is not None):
+            return StructuredDecoder(self.tokenizer, request.max_new_tokens, stop_ids)
+        if self._grammars is None:
+            vocab_size = self.config.get_text_config().vocab_size
+            self._grammars = GrammarCache(self.tokenizer, vocab_size, stop_ids)
+        grammar = self._grammars.compile(request.schema)
+        return StructuredDecoder(self.tokenizer, request.max_new_tokens, stop_ids, request.schema, grammar)
+
+    def _finish_reason(self, new_tokens: list[int], budget: int, decoder: StructuredDecoder) -> str:
+        if decoder.stopped_by_loop or (decoder.closing is not None and decoder.closing.reason == "repetition"):
+            return "repetition"
+        if new_tokens and new_tokens[-1] in self._stop_ids():
+            return "stop"
+        return "length" if len(new_tokens) >= budget else "stop"
 
     def _greedy(self, max_new_tokens: int) -> Any:
         config = copy.deepcopy(self.model.generation_config)

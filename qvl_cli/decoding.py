@@ -1,0 +1,249 @@
+"""Structured decoding: answers that are valid JSON of the schema's shape by construction.
+
+A single logits processor does four jobs at every generated token:
+
+1. records the probability the model gave the token it wrote (for per-field confidence);
+2. masks every token the JSON Schema's grammar forbids (xgrammar), when constrained;
+3. closes the JSON when the token budget is about to run out: it forces the shortest completion
+   (open strings closed, required keys filled with null or minimal values, brackets closed);
+4. stops runaway repetition the same way, and says so.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from qvl_cli.jsonscan import JsonScanner, ScanError, complete
+
+SEPARATORS = (", ", ": ")
+# Schema keywords the grammar leaves to validation after decoding: xgrammar lets raw control
+# characters through strings with length limits, and values declared for normalization are
+# written as printed (normalized afterwards), so their format is not forced while decoding.
+GRAMMAR_DROPPED_KEYWORDS = ("minLength", "maxLength")
+NORMALIZE_KEYWORD = "x-qvl-normalize"
+LOOP_CHECK_EVERY = 8
+LOOP_MIN_SPAN = 192  # tokens of exact repetition that count as a loop
+LOOP_MAX_PERIOD = 48
+CLOSING_MARGIN = 4
+CLOSING_SLACK = 1.25  # re-tokenizing a suffix step by step can take more tokens than at once
+UTF8_MAX_CONTINUATION = 3
+
+
+@dataclass(frozen=True)
+class Closing:
+    """How an answer was closed early: why, and which values were cut or filled in."""
+
+    reason: str  # "budget" or "repetition"
+    cut: tuple[str, ...]
+    added: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reason": self.reason, "cut": list(self.cut), "added": list(self.added)}
+
+
+def grammar_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema the grammar enforces: lengths dropped, normalized values left free-form."""
+    result = copy.deepcopy(schema)
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            for keyword in GRAMMAR_DROPPED_KEYWORDS:
+                node.pop(keyword, None)
+            if NORMALIZE_KEYWORD in node:
+                _widen_to_string(node)
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(result)
+    return result
+
+
+def _widen_to_string(node: dict[str, Any]) -> None:
+    """Let a normalized value be written as the text printed on the page."""
+    for keyword in ("format", "pattern", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        node.pop(keyword, None)
+    declared = node.get("type")
+    types = [declared] if isinstance(declared, str) else list(declared or [])
+    if types and "string" not in types:
+        node["type"] = [*types, "string"]
+
+
+class GrammarCache:
+    """Compiles each schema once per tokenizer (compilation is the expensive part)."""
+
+    def __init__(self, tokenizer: Any, vocab_size: int, stop_token_ids: list[int]):
+        import xgrammar as xgr
+
+        info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size, stop_token_ids=stop_token_ids)
+        self._compiler = xgr.GrammarCompiler(info)
+        self._compiled: dict[str, Any] = {}
+
+    def compile(self, schema: dict[str, Any]) -> Any:
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._compiled:
+            self._compiled[key] = self._compiler.compile_json_schema(
+                json.dumps(grammar_schema(schema)), any_whitespace=False, separators=SEPARATORS, strict_mode=True
+            )
+        return self._compiled[key]
+
+
+def find_loop(tokens: list[int], min_span: int = LOOP_MIN_SPAN, max_period: int = LOOP_MAX_PERIOD) -> int | None:
+    """The period of an exact repetition covering the last ``min_span`` tokens, if any."""
+    if len(tokens) < min_span:
+        return None
+    tail = tokens[-min_span:]
+    for period in range(1, max_period + 1):
+        if all(tail[i] == tail[i - period] for i in range(period, min_span)):
+            return period
+    return None
+
+
+class StructuredDecoder:
+    """A transformers logits processor for one ``generate`` call (batch size 1).
+
+    ``schema`` enables budget-aware closing; ``compiled_grammar`` enables the grammar mask.
+    Without a schema, a detected loop ends generation and the answer is repaired afterwards.
+    """
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        max_new_tokens: int,
+        stop_token_ids: list[int],
+        schema: dict[str, Any] | None = None,
+        compiled_grammar: Any | None = None,
+    ):
+        import torch
+
+        self._torch = torch
+        self.tokenizer = tokenizer
+        self.max_new_tokens = max_new_tokens
+        self.stop_token_ids = stop_token_ids
+        self.schema = schema
+        self.generated: list[int] = []
+        self.logprobs: list[float] = []
+        self.closing: Closing | None = None
+        self.stopped_by_loop = False
+        self._closing_reason: str | None = None
+        self._previous_logprobs: Any = None
+        self._scanner = JsonScanner(schema, SEPARATORS) if schema is not None else None
+        self._scanned = 0
+        self._unfinished_character = 0  # steps spent inside a multi-byte character
+        self._matcher = None
+        self._bitmask = None
+        self._banned: Any = None
+        if compiled_grammar is not None:
+            import xgrammar as xgr
+
+            self._matcher = xgr.GrammarMatcher(compiled_grammar)
+            self._bitmask = xgr.allocate_token_bitmask(1, compiled_grammar.tokenizer_info.vocab_size)
+            # Control tokens (<|vision_start|> and the like) are no part of any JSON text.
+            banned = sorted(set(tokenizer.all_special_ids) - set(stop_token_ids))
+            self._banned = torch.tensor(banned, dtype=torch.long)
+        self._closing_window = self._window()
+
+    def _window(self) -> int:
+        """How near the end of the budget closing is considered: twice the emptiest answer."""
+        if self.schema is None:
+            return 0
+        empty = complete("", self.schema, SEPARATORS).text
+        return max(64, 2 * len(self.tokenizer.encode(empty, add_special_tokens=False)) + 16)
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        if input_ids.shape[0] != 1:
+            raise ValueError("structured decoding runs one document per generate call")
+        if self._previous_logprobs is not None:
+            self._accept(int(input_ids[0, -1]))
+        self._previous_logprobs = self._torch.log_softmax(scores[0].float(), dim=-1)
+        if self._matcher is not None and self._matcher.is_terminated():
+            return self._force(scores, self.stop_token_ids[0])
+        self._detect_loop()
+        if self._scanner is not None and (self._closing_reason or self._near_budget_end()):
+            forced = self._closing_token()
+            if forced is not None:
+                return self._force(scores, forced)
+        elif self._closing_reason == "repetition":
+            self.stopped_by_loop = True
+            return self._force(scores, self.stop_token_ids[0])
+        return self._mask(scores)
+
+    def finish(self, new_tokens: list[int]) -> None:
+        """Record the last token, which ``generate`` chose after the final processor call."""
+        if self._previous_logprobs is not None and len(new_tokens) > len(self.generated):
+            self._accept(int(new_tokens[len(self.generated)]), advance=False)
+        self._previous_logprobs = None
+
+    def _accept(self, token: int, advance: bool = True) -> None:
+        self.logprobs.append(float(self._previous_logprobs[token]))
+        self.generated.append(token)
+        if advance and self._matcher is not None and not self._matcher.is_terminated():
+            self._matcher.accept_token(token)
+        if advance and self._scanner is not None:
+            self._scan_new_text()
+
+    def _scan_new_text(self) -> None:
+        text = self.tokenizer.decode(self.generated, skip_special_tokens=True)
+        self._unfinished_character = self._unfinished_character + 1 if text.endswith("\ufffd") else 0
+        if self._unfinished_character:  # a multi-byte character is not finished yet
+            text = text[:-1]
+        try:
+            self._scanner.feed(text[self._scanned :])  # type: ignore[union-attr]
+        except ScanError:
+            self._scanner = None  # not JSON (unconstrained output): repaired afterwards, if at all
+        self._scanned = len(text)
+
+    def _detect_loop(self) -> None:
+        if self._closing_reason is None and len(self.generated) % LOOP_CHECK_EVERY == 0:
+            if find_loop(self.generated) is not None:
+                self._closing_reason = "repetition"
+
+    def _near_budget_end(self) -> bool:
+        return self.max_new_tokens - len(self.generated) <= self._closing_window
+
+    def _closing_token(self) -> int | None:
+        """The next token of the shortest completion, once closing is due; else ``None``."""
+        if 0 < self._unfinished_character <= UTF8_MAX_CONTINUATION:
+            return None
+        completion = self._scanner.completion()  # type: ignore[union-attr]
+        if not completion.text:
+            return self.stop_token_ids[0] if self._closing_reason else None
+        tokens = self.tokenizer.encode(completion.text, add_special_tokens=False)
+        remaining = self.max_new_tokens - len(self.generated)
+        if self._closing_reason is None and len(tokens) * CLOSING_SLACK + CLOSING_MARGIN < remaining:
+            return None
+        self._closing_reason = self._closing_reason or "budget"
+        if self.closing is None:
+            self.closing = Closing(self._closing_reason, completion.cut, completion.added)
+        candidates = [tokens[0], *self.tokenizer.encode(completion.text[0], add_special_tokens=False)[:1]]
+        return next((token for token in candidates if self._allowed(token)), None)
+
+    def _allowed(self, token: int) -> bool:
+        if self._matcher is None:
+            return True
+        self._matcher.fill_next_token_bitmask(self._bitmask, 0)
+        word = int(self._bitmask[0, token // 32])
+        return bool((word >> (token % 32)) & 1)
+
+    def _mask(self, scores: Any) -> Any:
+        if self._matcher is None:
+            return scores
+        import xgrammar as xgr
+
+        self._matcher.fill_next_token_bitmask(self._bitmask, 0)
+        device = scores.device
+        masked = scores if device.type in ("cpu", "cuda") else scores.to("cpu")
+        xgr.apply_token_bitmask_inplace(masked, self._bitmask.to(masked.device))
+        masked[:, self._banned.to(masked.device)] = -math.inf
+        return masked.to(device)
+
+    def _force(self, scores: Any, token: int) -> Any:
+        forced = self._torch.full_like(scores, -math.inf)
+        forced[:, token] = 0.0
+        return forced
