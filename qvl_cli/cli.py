@@ -33,6 +33,7 @@ app = typer.Typer(
 BUDGETS = "Pixel budgets"
 MODEL = "Model"
 INPUT = "Input"
+OUTPUT = "Answers"
 
 MinPixels = Annotated[
     int,
@@ -120,8 +121,31 @@ def extract(
         str, typer.Option("--backend", envvar="QVL_BACKEND", rich_help_panel=MODEL, help="transformers | fake.")
     ] = "transformers",
     max_new_tokens: Annotated[
-        int, typer.Option("--max-new-tokens", rich_help_panel=MODEL, help="Most tokens the model may write.")
-    ] = 1024,
+        int | None,
+        typer.Option(
+            "--max-new-tokens",
+            rich_help_panel=OUTPUT,
+            help="Most tokens the model may write (default: derived from the schema).",
+        ),
+    ] = None,
+    constrain: Annotated[
+        bool,
+        typer.Option(
+            "--constrain/--no-constrain",
+            rich_help_panel=OUTPUT,
+            help="Decode under the schema's grammar, so the answer is always valid JSON of its shape.",
+        ),
+    ] = True,
+    reasks: Annotated[
+        int,
+        typer.Option("--reask", rich_help_panel=OUTPUT, help="Times to re-ask with the validation errors."),
+    ] = 1,
+    min_confidence: Annotated[
+        float | None,
+        typer.Option(
+            "--min-confidence", rich_help_panel=OUTPUT, help="Warn about fields whose confidence is below this."
+        ),
+    ] = None,
     min_pixels: MinPixels = DEFAULT_MIN_PIXELS,
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
     max_total_pixels: MaxTotalPixels = None,
@@ -136,20 +160,30 @@ def extract(
     _check_choice("--quant", quant, ("none", "4bit", "8bit"))
     _check_choice("--dtype", dtype, ("auto", "bfloat16", "float16", "float32"))
     _check_choice("--device", device, ("auto", "cpu", "cuda", "mps"))
-    if max_new_tokens < 1:
+    if max_new_tokens is not None and max_new_tokens < 1:
         _fail(QvlError("--max-new-tokens must be at least 1"))
+    if reasks < 0:
+        _fail(QvlError("--reask must not be negative"))
+    if min_confidence is not None and not 0 <= min_confidence <= 1:
+        _fail(QvlError("--min-confidence must be between 0 and 1"))
     settings = ModelSettings(model=model, revision=revision, quant=quant, dtype=dtype, device=device)
     from qvl_cli.commands.extract import ExtractRun
+    from qvl_cli.extract import ExtractOptions
 
     run = _guard(
         lambda: ExtractRun.prepare(
             schema_ref=schema,
             prompt_ref=prompt,
-            budget=PixelBudget(min_pixels, max_pixels, max_total_pixels),
-            pages=pages,
-            max_new_tokens=max_new_tokens,
-            password=password,
-            dpi=dpi,
+            options=ExtractOptions(
+                budget=PixelBudget(min_pixels, max_pixels, max_total_pixels),
+                pages=pages,
+                max_new_tokens=max_new_tokens,
+                password=password,
+                dpi=dpi,
+                constrain=constrain,
+                reasks=reasks,
+                min_confidence=min_confidence,
+            ),
             backend_name=backend,
             settings=settings,
         )

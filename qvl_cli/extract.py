@@ -1,24 +1,33 @@
-"""Extraction of one document: pages -> prompt -> generation -> JSON -> validation -> envelope."""
+"""Extraction of one document: pages -> prompt -> generation -> checked JSON -> envelope.
+
+Blank pages never reach the model; an answer that breaks constraints the grammar cannot
+express is re-asked (bounded) with the validation errors, and the best attempt is kept.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from qvl_cli.backends import Backend, GenerationRequest
+from qvl_cli.answer import CheckedAnswer, check_answer
+from qvl_cli.backends import Backend, Generation, GenerationRequest, Turn
 from qvl_cli.budgets import PixelBudget
 from qvl_cli.errors import InputError, ModelError, QvlError
+from qvl_cli.guards import is_blank, token_budget
 from qvl_cli.inputs import file_sha256
-from qvl_cli.parsing import parse_answer
+from qvl_cli.jsonscan import minimal_instance
 from qvl_cli.prompts import Prompt
 from qvl_cli.rasterize import DEFAULT_PDF_DPI, RenderedDocument, render_document
 from qvl_cli.results import Envelope, FailureInfo, Usage
 from qvl_cli.schemas import Schema
 from qvl_cli.validation import Issue, make_validator
 
-DEFAULT_MAX_NEW_TOKENS = 1024
+REASK_INSTRUCTION = (
+    "Your answer does not satisfy the JSON Schema:\n{errors}\n"
+    "Answer again with the corrected JSON object only. Use null for values that are not in the document."
+)
 
 
 @dataclass(frozen=True)
@@ -27,9 +36,18 @@ class ExtractOptions:
 
     budget: PixelBudget = field(default_factory=PixelBudget)
     pages: str | None = None
-    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
+    max_new_tokens: int | None = None  # None: derived from the schema
     password: str | None = None
     dpi: float = DEFAULT_PDF_DPI
+    constrain: bool = True
+    reasks: int = 1
+    min_confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    generation: Generation
+    answer: CheckedAnswer
 
 
 class Extractor:
@@ -45,6 +63,7 @@ class Extractor:
         self.schema = schema
         self.prompt = prompt
         self.options = options
+        self.max_new_tokens = options.max_new_tokens or token_budget(schema.document)
         self._backend_factory = backend_factory
         self._backend: Backend | None = None
         self._validate = make_validator(schema)
@@ -75,47 +94,94 @@ class Extractor:
             return self._failure(path, exc, started)
 
     def _extract_rendered(self, document: RenderedDocument, started: float) -> Envelope:
+        blank = {page.number for page in document.pages if is_blank(page.image)}
+        content = [page for page in document.pages if page.number not in blank]
+        warnings = self._page_warnings(document, blank)
+        if not content:
+            return self._blank_envelope(document, warnings, started)
         request = GenerationRequest(
-            images=tuple(page.image for page in document.pages),
-            prompt=self.prompt.render(self.schema, len(document.pages)),
-            max_new_tokens=self.options.max_new_tokens,
+            images=tuple(page.image for page in content),
+            prompt=self.prompt.render(self.schema, len(content)),
+            max_new_tokens=self.max_new_tokens,
             schema=self.schema.document,
+            constrain=self.options.constrain,
         )
-        generation = self.backend.generate(request)
-        parsed = parse_answer(generation.text)
-        issues = self._validate(parsed.data) if parsed.ok else [Issue("", parsed.error or "no JSON")]
-        warnings = self._warnings(document, generation.finish_reason)
+        attempts = self._attempts(request)
+        best = min(attempts, key=lambda attempt: len(attempt.answer.issues))
+        answer = best.answer
+        warnings += list(answer.warnings)
         return Envelope(
             file=str(document.source.path),
             schema=self.schema.name,
-            valid=parsed.ok and not issues,
-            data=parsed.data if parsed.ok else None,
-            errors=tuple(issues),
+            valid=answer.valid,
+            data=answer.data,
+            errors=answer.issues,
             warnings=tuple(warnings),
-            pages=tuple(page.describe() for page in document.pages),
+            pages=tuple(page.describe() | {"blank": page.number in blank} for page in document.pages),
             page_count=document.page_count,
             prompt=self.prompt.name,
             model=self.backend.info.to_dict(),
             budget=self._budget_record(document),
-            usage=Usage(generation.visual_tokens, generation.prompt_tokens, generation.generated_tokens),
+            usage=_usage(attempt.generation for attempt in attempts),
             seconds=time.perf_counter() - started,
             sha256=file_sha256(document.source.path),
-            finish_reason=generation.finish_reason,
-            raw=None if parsed.ok else generation.text,
+            finish_reason=best.generation.finish_reason,
+            raw=None if answer.parsed else answer.text,
+            confidence=answer.confidence,
+            normalized={change.pointer: change.to_dict() for change in answer.normalized},
+            truncated=answer.closing.to_dict() if answer.closing else None,
+            constrained=best.generation.constrained,
+            attempts=len(attempts),
+            reasks=tuple(
+                {"errors": [issue.to_dict() for issue in attempt.answer.fixable_issues]} for attempt in attempts[:-1]
+            ),
         )
 
-    def _warnings(self, document: RenderedDocument, finish_reason: str) -> list[str]:
+    def _attempts(self, request: GenerationRequest) -> list[Attempt]:
+        """The first answer, then re-asks with its validation errors while they may help."""
+        attempts = [self._attempt(request)]
+        while len(attempts) <= self.options.reasks and attempts[-1].answer.fixable_issues:
+            previous = attempts[-1]
+            feedback = reask_message(previous.answer.fixable_issues)
+            followups = (Turn("assistant", previous.generation.text), Turn("user", feedback))
+            attempts.append(self._attempt(replace(request, followups=followups)))
+        return attempts
+
+    def _attempt(self, request: GenerationRequest) -> Attempt:
+        generation = self.backend.generate(request)
+        answer = check_answer(generation, self.schema, self._validate, self.options.min_confidence)
+        return Attempt(generation, answer)
+
+    def _page_warnings(self, document: RenderedDocument, blank: set[int]) -> list[str]:
         warnings = []
+        if len(blank) < len(document.pages):
+            warnings += [f"page {number} is blank and was not sent to the model" for number in sorted(blank)]
         if document.plan.shrunk:
             warnings.append(
                 f"--max-total-pixels {self.options.budget.max_total_pixels} lowered every page's budget "
                 f"to {document.plan.per_page_max_pixels} pixels"
             )
-        if finish_reason == "length":
-            warnings.append(
-                f"generation stopped at --max-new-tokens {self.options.max_new_tokens} before the answer ended"
-            )
         return warnings
+
+    def _blank_envelope(self, document: RenderedDocument, warnings: list[str], started: float) -> Envelope:
+        """Nothing to read: null values and a warning, and the model is never asked."""
+        data = minimal_instance(self.schema.document)
+        warnings.append("every page is blank: nothing was extracted and all values are null")
+        return Envelope(
+            file=str(document.source.path),
+            schema=self.schema.name,
+            valid=not self._validate(data),
+            data=data,
+            errors=tuple(self._validate(data)),
+            warnings=tuple(warnings),
+            pages=tuple(page.describe() | {"blank": True} for page in document.pages),
+            page_count=document.page_count,
+            prompt=self.prompt.name,
+            budget=self._budget_record(document),
+            seconds=time.perf_counter() - started,
+            sha256=file_sha256(document.source.path),
+            attempts=0,
+        )
 
     def _budget_record(self, document: RenderedDocument) -> dict[str, object]:
         return asdict(self.options.budget) | {
@@ -123,6 +189,7 @@ class Extractor:
             "total_pixels": document.plan.total_pixels,
             "shrunk": document.plan.shrunk,
             "pdf_dpi": self.options.dpi if document.source.is_pdf else None,
+            "max_new_tokens": self.max_new_tokens,
         }
 
     def _failure(self, path: str | Path, exc: QvlError, started: float) -> Envelope:
@@ -134,3 +201,19 @@ class Extractor:
             seconds=time.perf_counter() - started,
             error=FailureInfo(type=exc.kind, message=str(exc)),
         )
+
+
+def reask_message(issues: list[Issue]) -> str:
+    errors = "\n".join(f"- {issue.path or '/'}: {issue.message}" for issue in issues)
+    return REASK_INSTRUCTION.format(errors=errors)
+
+
+def _usage(generations: Iterable[Generation]) -> Usage:
+    total = Usage()
+    for generation in generations:
+        total = Usage(
+            total.visual_tokens + generation.visual_tokens,
+            total.prompt_tokens + generation.prompt_tokens,
+            total.generated_tokens + generation.generated_tokens,
+        )
+    return total

@@ -17,9 +17,18 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from qvl_cli.schema_nav import (
+    Schema,
+    branch_of_kind,
+    branches,
+    item_schema,
+    property_schema,
+    required_keys,
+    resolve,
+    types_of,
+)
 from qvl_cli.validation import json_pointer
 
-Schema = dict[str, Any]
 WHITESPACE = " \t\n\r"
 NUMBER_CHARS = "0123456789+-.eE"
 LITERALS = ("true", "false", "null")
@@ -160,9 +169,11 @@ class JsonScanner:
         path = self._value_path()
         schema = self._value_schema()
         if char == "{":
-            self.stack.append(_Frame("object", _branch(self.root, schema, "object"), path, self.position, "first"))
+            self.stack.append(
+                _Frame("object", branch_of_kind(self.root, schema, "object"), path, self.position, "first")
+            )
         elif char == "[":
-            self.stack.append(_Frame("array", _branch(self.root, schema, "array"), path, self.position, "first"))
+            self.stack.append(_Frame("array", branch_of_kind(self.root, schema, "array"), path, self.position, "first"))
         elif char == '"':
             self.scalar = _Scalar("string", self.position)
         elif char in "-0123456789":
@@ -227,16 +238,16 @@ class JsonScanner:
             return self.root
         frame = self.stack[-1]
         if frame.kind == "object":
-            return _property_schema(self.root, frame.schema, frame.keys[-1])
-        return _item_schema(self.root, frame.schema, frame.items - 1)
+            return property_schema(self.root, frame.schema, frame.keys[-1])
+        return item_schema(self.root, frame.schema, frame.items - 1)
 
     def _value_schema(self) -> Schema:
         if not self.stack:
             return self.root
         frame = self.stack[-1]
         if frame.kind == "object":
-            return _property_schema(self.root, frame.schema, frame.keys[-1])
-        return _item_schema(self.root, frame.schema, frame.items)
+            return property_schema(self.root, frame.schema, frame.keys[-1])
+        return item_schema(self.root, frame.schema, frame.items)
 
     # Completion ------------------------------------------------------------------------------
 
@@ -273,7 +284,7 @@ class JsonScanner:
             if scalar.is_key:
                 return self._close_key(scalar, cut)
             partial = "".join(scalar.text)
-            choices = [v for v in _resolve(self.root, self._scalar_schema()).get("enum", []) if isinstance(v, str)]
+            choices = [v for v in resolve(self.root, self._scalar_schema()).get("enum", []) if isinstance(v, str)]
             match = next((v for v in choices if v.startswith(partial)), None)
             if match is not None and not scalar.escape:  # the enum value it was spelling
                 return json.dumps(match[len(partial) :], ensure_ascii=False)[1:]
@@ -300,7 +311,7 @@ class JsonScanner:
         """Finish a key being written: the property it was spelling, else the text so far."""
         frame = self.stack[-1]
         partial = "".join(scalar.text)
-        names = [*_required(self.root, frame.schema), *_resolve(self.root, frame.schema).get("properties", {})]
+        names = [*required_keys(self.root, frame.schema), *resolve(self.root, frame.schema).get("properties", {})]
         match = next((name for name in names if name.startswith(partial) and name not in frame.keys), None)
         if match is not None and not scalar.escape:
             rest = json.dumps(match[len(partial) :], ensure_ascii=False)[1:]
@@ -311,7 +322,7 @@ class JsonScanner:
             cut.append(json_pointer((*frame.path, key)))
         frame.keys.append(key)
         frame.state = "next"
-        value = self._minimal(_property_schema(self.root, frame.schema, key))
+        value = self._minimal(property_schema(self.root, frame.schema, key))
         return rest + self.key_separator + value
 
     def _close_frame(self, frame: _Frame, added: list[str]) -> str:
@@ -329,7 +340,7 @@ class JsonScanner:
             frame.keys.append(key)
             pieces.append(json.dumps(key, ensure_ascii=False) + self.key_separator + self._fill(frame, key, added))
         if frame.kind == "object":
-            for key in _required(self.root, frame.schema):
+            for key in required_keys(self.root, frame.schema):
                 if key not in frame.keys:
                     separator = self.item_separator if frame.keys else ""
                     frame.keys.append(key)
@@ -337,7 +348,7 @@ class JsonScanner:
                     pieces.append(f"{separator}{json.dumps(key, ensure_ascii=False)}{self.key_separator}{fill}")
             pieces.append("}")
         else:
-            minimum = int(_resolve(self.root, frame.schema).get("minItems", 0))
+            minimum = int(resolve(self.root, frame.schema).get("minItems", 0))
             while frame.items < minimum:
                 separator = self.item_separator if frame.items else ""
                 pieces.append(separator + self._fill(frame, frame.items, added))
@@ -348,16 +359,16 @@ class JsonScanner:
     def _fill(self, frame: _Frame, key: str | int, added: list[str]) -> str:
         added.append(json_pointer((*frame.path, key)))
         if frame.kind == "object":
-            return self._minimal(_property_schema(self.root, frame.schema, str(key)))
-        return self._minimal(_item_schema(self.root, frame.schema, int(key)))
+            return self._minimal(property_schema(self.root, frame.schema, str(key)))
+        return self._minimal(item_schema(self.root, frame.schema, int(key)))
 
     def _minimal(self, schema: Schema) -> str:
         return _minimal(self.root, schema, (self.item_separator, self.key_separator))
 
     def _next_key(self, frame: _Frame) -> str:
         """A key to write after a trailing comma: a missing required one, else any unused one."""
-        schema = _resolve(self.root, frame.schema)
-        candidates = [*_required(self.root, frame.schema), *schema.get("properties", {})]
+        schema = resolve(self.root, frame.schema)
+        candidates = [*required_keys(self.root, frame.schema), *schema.get("properties", {})]
         for key in candidates:
             if key not in frame.keys:
                 return str(key)
@@ -384,77 +395,7 @@ def complete(text: str, schema: Schema | None = None, separators: tuple[str, str
     return scan(text, schema, separators).completion()
 
 
-# Schema helpers --------------------------------------------------------------------------------
-
-
-def _resolve(root: Schema, schema: Any) -> Schema:
-    """Follow local ``$ref`` pointers (``#/$defs/axis``)."""
-    seen = 0
-    while isinstance(schema, dict) and "$ref" in schema and seen < 32:
-        ref = schema["$ref"]
-        if not isinstance(ref, str) or not ref.startswith("#"):
-            return {}
-        target: Any = root
-        for part in ref.lstrip("#").strip("/").split("/"):
-            if not part:
-                continue
-            part = part.replace("~1", "/").replace("~0", "~")
-            target = target.get(part, {}) if isinstance(target, dict) else {}
-        schema = target
-        seen += 1
-    return schema if isinstance(schema, dict) else {}
-
-
-def _branches(root: Schema, schema: Any) -> list[Schema]:
-    resolved = _resolve(root, schema)
-    options = resolved.get("anyOf") or resolved.get("oneOf")
-    if isinstance(options, list):
-        return [branch for option in options for branch in _branches(root, option)]
-    return [resolved]
-
-
-def _types(schema: Schema) -> set[str]:
-    declared = schema.get("type")
-    if isinstance(declared, str):
-        return {declared}
-    if isinstance(declared, list):
-        return set(declared)
-    if "properties" in schema or "required" in schema:
-        return {"object"}
-    if "items" in schema or "prefixItems" in schema:
-        return {"array"}
-    return set()
-
-
-def _branch(root: Schema, schema: Schema, kind: str) -> Schema:
-    """The branch of a union schema that describes a value of ``kind``."""
-    for branch in _branches(root, schema):
-        if kind in _types(branch):
-            return branch
-    return {}
-
-
-def _property_schema(root: Schema, schema: Schema, key: str) -> Schema:
-    resolved = _resolve(root, schema)
-    properties = resolved.get("properties", {})
-    if key in properties:
-        return _resolve(root, properties[key])
-    extra = resolved.get("additionalProperties")
-    return _resolve(root, extra) if isinstance(extra, dict) else {}
-
-
-def _item_schema(root: Schema, schema: Schema, index: int) -> Schema:
-    resolved = _resolve(root, schema)
-    prefix = resolved.get("prefixItems")
-    if isinstance(prefix, list) and index < len(prefix):
-        return _resolve(root, prefix[index])
-    items = resolved.get("items")
-    return _resolve(root, items) if isinstance(items, dict) else {}
-
-
-def _required(root: Schema, schema: Schema) -> list[str]:
-    required = _resolve(root, schema).get("required", [])
-    return [str(key) for key in required] if isinstance(required, list) else []
+# Minimal values ------------------------------------------------------------------------------
 
 
 def minimal_instance(schema: Schema) -> Any:
@@ -464,17 +405,17 @@ def minimal_instance(schema: Schema) -> Any:
 
 def _minimal(root: Schema, schema: Any, separators: tuple[str, str] = (", ", ": "), depth: int = 0) -> str:
     """Shortest JSON text of a value that has the schema's shape (null wherever allowed)."""
-    options = [_minimal_branch(root, branch, separators, depth) for branch in _branches(root, schema)]
+    options = [_minimalbranch_of_kind(root, branch, separators, depth) for branch in branches(root, schema)]
     return min(options, key=len) if options else "null"
 
 
-def _minimal_branch(root: Schema, schema: Schema, separators: tuple[str, str], depth: int) -> str:
+def _minimalbranch_of_kind(root: Schema, schema: Schema, separators: tuple[str, str], depth: int) -> str:
     item_separator, key_separator = separators
     if "const" in schema:
         return json.dumps(schema["const"], ensure_ascii=False)
     if isinstance(schema.get("enum"), list) and schema["enum"]:
         return min((json.dumps(value, ensure_ascii=False) for value in schema["enum"]), key=len)
-    types = _types(schema)
+    types = types_of(schema)
     if not types or "null" in types or depth > 16:
         return "null"
     if "object" in types:
@@ -483,12 +424,12 @@ def _minimal_branch(root: Schema, schema: Schema, separators: tuple[str, str], d
             json.dumps(key, ensure_ascii=False)
             + key_separator
             + _minimal(root, properties.get(key, {}), separators, depth + 1)
-            for key in _required(root, schema)
+            for key in required_keys(root, schema)
         ]
         return "{" + item_separator.join(fields) + "}"
     if "array" in types:
         count = int(schema.get("minItems", 0))
-        items = (_minimal(root, _item_schema(root, schema, i), separators, depth + 1) for i in range(count))
+        items = (_minimal(root, item_schema(root, schema, i), separators, depth + 1) for i in range(count))
         return "[" + item_separator.join(items) + "]"
     if "boolean" in types:
         return "false"

@@ -13,10 +13,12 @@ MAX_START_ATTEMPTS = 32
 
 @dataclass(frozen=True)
 class ParsedAnswer:
-    """The decoded JSON value, or why there is none."""
+    """The decoded JSON value and where its text lies in the answer, or why there is none."""
 
     data: Any
     error: str | None = None
+    start: int = 0
+    end: int = 0
 
     @property
     def ok(self) -> bool:
@@ -25,30 +27,36 @@ class ParsedAnswer:
 
 def parse_answer(text: str) -> ParsedAnswer:
     """Decode the first JSON object in ``text`` (strict JSON: no raw control characters)."""
-    stripped = text.strip()
-    if not stripped:
+    if not text.strip():
         return ParsedAnswer(None, "the model returned an empty answer")
-    candidates = [m.group(1) for m in _FENCE.finditer(stripped)] + [stripped]
+    regions = [(m.start(1), m.end(1)) for m in _FENCE.finditer(text)] + [(0, len(text))]
     first_error = None
-    for candidate in candidates:
-        data, error = _first_object(candidate)
-        if error is None:
-            return ParsedAnswer(data)
-        first_error = first_error or error
+    for begin, end in regions:
+        parsed = _first_object(text, begin, end)
+        if parsed.ok:
+            return parsed
+        first_error = first_error or parsed.error
     return ParsedAnswer(None, first_error)
 
 
-def _first_object(text: str) -> tuple[Any, str | None]:
+def json_start(text: str) -> int | None:
+    """Where the first JSON object in ``text`` begins, if anywhere."""
+    index = text.find("{")
+    return index if index >= 0 else None
+
+
+def _first_object(text: str, begin: int, end: int) -> ParsedAnswer:
     decoder = json.JSONDecoder(strict=True)
-    starts = [i for i, ch in enumerate(text) if ch == "{"][:MAX_START_ATTEMPTS]
+    region = text[:end]
+    starts = [i for i in range(begin, end) if text[i] == "{"][:MAX_START_ATTEMPTS]
     if not starts:
-        return None, "the answer contains no JSON object"
+        return ParsedAnswer(None, "the answer contains no JSON object")
     first_error = None
     for start in starts:
         try:
-            data, _ = decoder.raw_decode(text, start)
+            data, stop = decoder.raw_decode(region, start)
         except json.JSONDecodeError as exc:
             first_error = first_error or f"the answer is not valid JSON: {exc.msg} at character {exc.pos}"
             continue
-        return data, None
-    return None, first_error
+        return ParsedAnswer(data, None, start, stop)
+    return ParsedAnswer(None, first_error)

@@ -32,7 +32,7 @@ class Prompt:
     def render(self, schema: Schema, page_count: int) -> str:
         try:
             return Template(self.template).substitute(
-                schema_json=schema.json_text, schema_name=schema.name, page_count=page_count
+                schema_json=schema.prompt_text, schema_name=schema.name, page_count=page_count
             )
         except (KeyError, ValueError) as exc:
             raise SchemaError(

@@ -55,6 +55,12 @@ class Envelope:
     finish_reason: str | None = None
     raw: str | None = None  # the model's answer, kept when it could not be parsed
     error: FailureInfo | None = None
+    confidence: dict[str, float] | None = None  # JSON Pointer -> probability
+    normalized: dict[str, dict[str, Any]] = field(default_factory=dict)  # pointer -> {raw, value}
+    truncated: dict[str, Any] | None = None  # {reason, cut, added} when the answer was closed early
+    constrained: bool = False
+    attempts: int = 1
+    reasks: tuple[dict[str, Any], ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -68,6 +74,9 @@ class Envelope:
             "data": self.data,
             "errors": [issue.to_dict() for issue in self.errors],
             "warnings": list(self.warnings),
+            "confidence": self.confidence,
+            "normalized": self.normalized,
+            "truncated": self.truncated,
             "pages": list(self.pages),
             "page_count": self.page_count,
             "usage": self.usage.to_dict(),
@@ -77,6 +86,9 @@ class Envelope:
             "budget": self.budget,
             "sha256": self.sha256,
             "finish_reason": self.finish_reason,
+            "constrained": self.constrained,
+            "attempts": self.attempts,
+            "reasks": list(self.reasks),
             "qvl_version": __version__,
         }
         if self.raw is not None:

@@ -28,8 +28,9 @@ class Schema:
         return str(self.document.get("description", "")).strip()
 
     @property
-    def json_text(self) -> str:
-        return json.dumps(self.document, indent=2, ensure_ascii=False)
+    def prompt_text(self) -> str:
+        """The schema as the model reads it: qvl's own ``x-qvl-*`` keywords left out."""
+        return json.dumps(_without_qvl_keywords(self.document), indent=2, ensure_ascii=False)
 
 
 def builtin_schema_names() -> list[str]:
@@ -67,3 +68,11 @@ def _read(path: Path, name: str, source: str) -> Schema:
     except JsonSchemaError as exc:
         raise SchemaError(f"not a valid JSON Schema: {exc.message}", path=path) from None
     return Schema(name, document, source, hashlib.sha256(raw).hexdigest())
+
+
+def _without_qvl_keywords(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {key: _without_qvl_keywords(value) for key, value in node.items() if not key.startswith("x-qvl-")}
+    if isinstance(node, list):
+        return [_without_qvl_keywords(value) for value in node]
+    return node

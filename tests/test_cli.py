@@ -132,7 +132,7 @@ def test_valid_extraction_exits_0(invoice_pdf: Path) -> None:
 
 
 def test_schema_violations_exit_1_with_json_pointers(invoice_pdf: Path) -> None:
-    bad = GOOD_INVOICE | {"invoice_date": "31.01.2024", "currency": "euro", "total": "ten"}
+    bad = GOOD_INVOICE | {"invoice_date": "soon", "currency": "euro", "total": "ten"}
     answer = f"Here you go:\n```json\n{json.dumps(bad)}\n```"
     result = qvl("extract", str(invoice_pdf), "-s", "invoice", env=fake(answer))
     assert result.returncode == 1
@@ -140,6 +140,23 @@ def test_schema_violations_exit_1_with_json_pointers(invoice_pdf: Path) -> None:
     assert envelope["data"] == bad
     assert [error["path"] for error in envelope["errors"]] == ["/currency", "/invoice_date", "/total"]
     assert "is not a 'date'" in envelope["errors"][1]["message"]
+
+
+def test_printed_dates_and_amounts_are_normalized_with_the_raw_value_kept(invoice_pdf: Path) -> None:
+    printed = GOOD_INVOICE | {"invoice_date": "31.01.2024", "total": "1.234,50", "tax": "EUR 19,00"}
+    result = qvl("extract", str(invoice_pdf), "-s", "invoice", env=fake(printed))
+    (envelope,) = records(result.stdout)
+    assert envelope["valid"] is True
+    assert (envelope["data"]["invoice_date"], envelope["data"]["total"], envelope["data"]["tax"]) == (
+        "2024-01-31",
+        1234.5,
+        19,
+    )
+    assert envelope["normalized"] == {
+        "/invoice_date": {"raw": "31.01.2024", "value": "2024-01-31"},
+        "/tax": {"raw": "EUR 19,00", "value": 19},
+        "/total": {"raw": "1.234,50", "value": 1234.5},
+    }
 
 
 def test_bad_inputs_get_error_records_and_exit_2(tmp_path: Path, invoice_pdf: Path) -> None:

@@ -52,8 +52,8 @@ def test_prompt_by_schema_embeds_the_schema(name: str) -> None:
     prompt = load_prompt(None, schema)
     assert prompt.name == f"{name}-v1"
     text = prompt.render(schema, page_count=3)
-    assert schema.json_text in text
-    assert "3" in text and "null" in text and "$" not in text.replace(schema.json_text, "")
+    assert schema.prompt_text in text and "x-qvl-" not in text
+    assert "3" in text and "null" in text and "$" not in text.replace(schema.prompt_text, "")
 
 
 def test_user_schema_gets_the_generic_prompt(tmp_path: Path) -> None:

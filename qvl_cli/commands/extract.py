@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qvl_cli.backends import ModelSettings, create_backend
-from qvl_cli.budgets import PixelBudget
 from qvl_cli.errors import EXIT_INVALID, EXIT_MODEL, EXIT_USAGE, EXIT_VALID
 from qvl_cli.extract import ExtractOptions, Extractor
 from qvl_cli.output import AtomicFileWriter, StreamWriter
@@ -31,17 +30,12 @@ class ExtractRun:
         *,
         schema_ref: str,
         prompt_ref: str | None,
-        budget: PixelBudget,
-        pages: str | None,
-        max_new_tokens: int,
-        password: str | None,
-        dpi: float,
+        options: ExtractOptions,
         backend_name: str,
         settings: ModelSettings,
     ) -> ExtractRun:
         schema = load_schema(schema_ref)
         prompt = load_prompt(prompt_ref, schema)
-        options = ExtractOptions(budget, pages, max_new_tokens, password, dpi)
         return cls(Extractor(schema, prompt, options, lambda: create_backend(backend_name, settings)))
 
     def execute(self, paths: Sequence[Path], output: Path | None) -> int:

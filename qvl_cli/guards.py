@@ -1,0 +1,65 @@
+"""Guards that keep the model from inventing or running away: blank pages, token budgets."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from qvl_cli.schema_nav import Schema, branches, item_schema, property_schema, resolve, types_of
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+BLANK_INK_FRACTION = 0.002  # below this share of "ink" pixels a page counts as blank
+INK_CONTRAST = 48  # grey levels a pixel must differ from the background to count as ink
+THUMBNAIL = 384
+
+ASSUMED_ARRAY_ITEMS = 20
+TOKENS_PER = {"string": 24, "number": 6, "integer": 5, "boolean": 2, "null": 2}
+MIN_BUDGET, MAX_BUDGET = 256, 4096
+
+
+def ink_fraction(image: Image.Image) -> float:
+    """Share of pixels that stand out from the page's background colour."""
+    grey = image.convert("L")
+    grey.thumbnail((THUMBNAIL, THUMBNAIL))
+    histogram = grey.histogram()
+    background = max(range(256), key=histogram.__getitem__)
+    ink = sum(count for level, count in enumerate(histogram) if abs(level - background) > INK_CONTRAST)
+    return ink / max(1, grey.width * grey.height)
+
+
+def is_blank(image: Image.Image) -> bool:
+    """True for an empty page: fewer than 0.2 % of pixels differ clearly from the background."""
+    return ink_fraction(image) < BLANK_INK_FRACTION
+
+
+def token_budget(schema: Schema) -> int:
+    """A generous number of new tokens for a full answer to ``schema`` (256 to 4096).
+
+    Strings are allowed 24 tokens, numbers 6, and every array 20 items; a model that needs far
+    more than that for a document is usually repeating itself.
+    """
+    estimate = _estimate(schema, schema, depth=0)
+    return max(MIN_BUDGET, min(MAX_BUDGET, int(estimate * 1.5) + 32))
+
+
+def _estimate(root: Schema, schema: Any, depth: int) -> int:
+    if depth > 8:
+        return TOKENS_PER["string"]
+    options = branches(root, schema) or [{}]
+    return max(_estimate_branch(root, option, depth) for option in options)
+
+
+def _estimate_branch(root: Schema, schema: Schema, depth: int) -> int:
+    schema = resolve(root, schema)
+    types = types_of(schema) or {"string"}
+    if "object" in types:
+        properties = schema.get("properties", {})
+        keys = sum(len(key) // 3 + 3 for key in properties)
+        return 2 + keys + sum(_estimate(root, property_schema(root, schema, k), depth + 1) for k in properties)
+    if "array" in types:
+        items = min(int(schema.get("maxItems", ASSUMED_ARRAY_ITEMS)), ASSUMED_ARRAY_ITEMS)
+        return 2 + items * (1 + _estimate(root, item_schema(root, schema, 0), depth + 1))
+    if "enum" in schema:
+        return 4
+    return max(TOKENS_PER.get(t, TOKENS_PER["string"]) for t in types)
