@@ -134,7 +134,7 @@ def field_confidence(
                 break
             if token_end > begin and token_end > token_start:
                 logprob += generation.token_logprobs[index]
-        scores[leaf.pointer] = round(math.exp(logprob), 4)
+        scores[leaf.pointer] = float(f"{math.exp(logprob):.4g}")
     return scores
 
 
@@ -147,9 +147,9 @@ def low_confidence_warnings(
 ) -> list[str]:
     if not confidence or threshold is None:
         return []
-    invented = set((closing.cut + closing.added) if closing else ())
+    invented = (closing.cut + closing.added) if closing else ()
     return [
         f"low confidence {score:.2f} < {threshold:.2f} at {pointer or '/'}"
         for pointer, score in confidence.items()
-        if score < threshold and pointer not in invented
+        if score < threshold and not any(_within(pointer, other) for other in invented)
     ]

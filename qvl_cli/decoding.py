@@ -11,7 +11,6 @@ A single logits processor does four jobs at every generated token:
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from dataclasses import dataclass
@@ -21,10 +20,8 @@ from qvl_cli.jsonscan import JsonScanner, ScanError, complete
 
 SEPARATORS = (", ", ": ")
 # Schema keywords the grammar leaves to validation after decoding: xgrammar lets raw control
-# characters through strings with length limits, and values declared for normalization are
-# written as printed (normalized afterwards), so their format is not forced while decoding.
+# characters through strings that have length limits.
 GRAMMAR_DROPPED_KEYWORDS = ("minLength", "maxLength")
-NORMALIZE_KEYWORD = "x-qvl-normalize"
 LOOP_CHECK_EVERY = 8
 LOOP_MIN_SPAN = 192  # tokens of exact repetition that count as a loop
 LOOP_MAX_PERIOD = 48
@@ -46,33 +43,20 @@ class Closing:
 
 
 def grammar_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema the grammar enforces: lengths dropped, normalized values left free-form."""
-    result = copy.deepcopy(schema)
+    """The schema the grammar enforces: the user's, less string length limits and qvl's keywords."""
 
-    def visit(node: Any) -> None:
+    def strip(node: Any) -> Any:
         if isinstance(node, dict):
-            for keyword in GRAMMAR_DROPPED_KEYWORDS:
-                node.pop(keyword, None)
-            if NORMALIZE_KEYWORD in node:
-                _widen_to_string(node)
-            for value in node.values():
-                visit(value)
-        elif isinstance(node, list):
-            for value in node:
-                visit(value)
+            return {
+                key: strip(value)
+                for key, value in node.items()
+                if key not in GRAMMAR_DROPPED_KEYWORDS and not key.startswith("x-qvl-")
+            }
+        if isinstance(node, list):
+            return [strip(value) for value in node]
+        return node
 
-    visit(result)
-    return result
-
-
-def _widen_to_string(node: dict[str, Any]) -> None:
-    """Let a normalized value be written as the text printed on the page."""
-    for keyword in ("format", "pattern", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        node.pop(keyword, None)
-    declared = node.get("type")
-    types = [declared] if isinstance(declared, str) else list(declared or [])
-    if types and "string" not in types:
-        node["type"] = [*types, "string"]
+    return strip(schema)  # type: ignore[no-any-return]
 
 
 class GrammarCache:

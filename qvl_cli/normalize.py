@@ -1,8 +1,10 @@
 """Declared normalization of extracted values, applied before validation.
 
-A schema property opts in with ``"x-qvl-normalize": "amount" | "date" | "whitespace"``. The model
-may then write the value as printed on the page ("1.234,50", "14.03.2024"); qvl converts it
-deterministically and keeps the printed form when it changed.
+A schema property opts in with ``"x-qvl-normalize": "amount" | "date" | "whitespace"``. Where the
+model wrote a value as printed on the page ("1.234,50", "14.03.2024": possible without constrained
+decoding, or from a backend without it), qvl converts it deterministically and keeps the printed
+form when it changed. Under constrained decoding the grammar already enforces the schema's types
+and formats, so only whitespace is usually left to tidy.
 
 - ``amount``: currency symbols and codes dropped; thousands separators (".", ",", "'", spaces)
   removed; the last "." or "," before 1-2 digits is the decimal separator, a lone "," or "."
