@@ -118,8 +118,7 @@ class StructuredDecoder:
         self._closing_reason: str | None = None
         self._previous_logprobs: Any = None
         self._scanner = JsonScanner(schema, SEPARATORS) if schema is not None else None
-        self._scanned = 0
-        self._unfinished_character = 0  # steps spent inside a multi-byte character
+        self._pending: list[int] = []  # tokens whose characters are not complete yet
         self._matcher = None
         self._bitmask = None
         self._banned: Any = None
@@ -170,18 +169,19 @@ class StructuredDecoder:
         if advance and self._matcher is not None and not self._matcher.is_terminated():
             self._matcher.accept_token(token)
         if advance and self._scanner is not None:
-            self._scan_new_text()
+            self._scan_new_text(token)
 
-    def _scan_new_text(self) -> None:
-        text = self.tokenizer.decode(self.generated, skip_special_tokens=True)
-        self._unfinished_character = self._unfinished_character + 1 if text.endswith("\ufffd") else 0
-        if self._unfinished_character:  # a multi-byte character is not finished yet
-            text = text[:-1]
+    def _scan_new_text(self, token: int) -> None:
+        """Feed the token's text to the scanner once its characters are complete."""
+        self._pending.append(token)
+        text = self.tokenizer.decode(self._pending, skip_special_tokens=True)
+        if text.endswith("\ufffd") and len(self._pending) <= UTF8_MAX_CONTINUATION:
+            return  # a multi-byte character is not finished yet
+        self._pending = []
         try:
-            self._scanner.feed(text[self._scanned :])  # type: ignore[union-attr]
+            self._scanner.feed(text)  # type: ignore[union-attr]
         except ScanError:
             self._scanner = None  # not JSON (unconstrained output): repaired afterwards, if at all
-        self._scanned = len(text)
 
     def _detect_loop(self) -> None:
         if self._closing_reason is None and len(self.generated) % LOOP_CHECK_EVERY == 0:
@@ -193,8 +193,8 @@ class StructuredDecoder:
 
     def _closing_token(self) -> int | None:
         """The next token of the shortest completion, once closing is due; else ``None``."""
-        if 0 < self._unfinished_character <= UTF8_MAX_CONTINUATION:
-            return None
+        if self._pending:
+            return None  # in the middle of a multi-byte character: let the model finish it
         completion = self._scanner.completion()  # type: ignore[union-attr]
         if not completion.text:
             return self.stop_token_ids[0] if self._closing_reason else None

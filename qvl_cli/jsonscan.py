@@ -12,9 +12,8 @@ One pass over the text gives two things qvl needs:
 
 from __future__ import annotations
 
-import copy
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from qvl_cli.schema_nav import (
@@ -256,11 +255,13 @@ class JsonScanner:
 
         The scanner itself is left as it was, so scanning can go on afterwards.
         """
-        saved = copy.deepcopy((self.stack, self.scalar))
+        saved_stack, saved_scalar = self.stack, self.scalar
+        self.stack = [replace(frame, keys=list(frame.keys)) for frame in saved_stack]
+        self.scalar = replace(saved_scalar, text=list(saved_scalar.text)) if saved_scalar else None
         try:
             return self._completion()
         finally:
-            self.stack, self.scalar = saved
+            self.stack, self.scalar = saved_stack, saved_scalar
 
     def _completion(self) -> Completion:
         if self.done:
