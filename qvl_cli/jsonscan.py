@@ -216,37 +216,31 @@ class JsonScanner:
 
     # Paths and schemas -----------------------------------------------------------------------
 
+    def _child(self, offset: int) -> tuple[tuple[str | int, ...], Schema]:
+        """Path and schema of the value being written in the innermost container.
+
+        ``offset`` is 0 before an array item is counted (a value starting) and -1 after.
+        """
+        if not self.stack:
+            return (), self.root
+        frame = self.stack[-1]
+        if frame.kind == "object":
+            key = frame.keys[-1]
+            return (*frame.path, key), property_schema(self.root, frame.schema, key)
+        index = frame.items + offset
+        return (*frame.path, index), item_schema(self.root, frame.schema, index)
+
     def _value_path(self) -> tuple[str | int, ...]:
-        if not self.stack:
-            return ()
-        frame = self.stack[-1]
-        if frame.kind == "object":
-            return (*frame.path, frame.keys[-1])
-        return (*frame.path, frame.items)
-
-    def _scalar_path(self) -> tuple[str | int, ...]:
-        if not self.stack:
-            return ()
-        frame = self.stack[-1]
-        if frame.kind == "object":
-            return (*frame.path, frame.keys[-1])
-        return (*frame.path, frame.items - 1)
-
-    def _scalar_schema(self) -> Schema:
-        if not self.stack:
-            return self.root
-        frame = self.stack[-1]
-        if frame.kind == "object":
-            return property_schema(self.root, frame.schema, frame.keys[-1])
-        return item_schema(self.root, frame.schema, frame.items - 1)
+        return self._child(0)[0]
 
     def _value_schema(self) -> Schema:
-        if not self.stack:
-            return self.root
-        frame = self.stack[-1]
-        if frame.kind == "object":
-            return property_schema(self.root, frame.schema, frame.keys[-1])
-        return item_schema(self.root, frame.schema, frame.items)
+        return self._child(0)[1]
+
+    def _scalar_path(self) -> tuple[str | int, ...]:
+        return self._child(-1)[0]
+
+    def _scalar_schema(self) -> Schema:
+        return self._child(-1)[1]
 
     # Completion ------------------------------------------------------------------------------
 
