@@ -34,6 +34,7 @@ BUDGETS = "Pixel budgets"
 MODEL = "Model"
 INPUT = "Input"
 OUTPUT = "Answers"
+RESULTS = "Results"
 
 MinPixels = Annotated[
     int,
@@ -95,7 +96,10 @@ def main_options(
 
 @app.command()
 def extract(
-    paths: Annotated[list[Path], typer.Argument(help="PDF or image files.", show_default=False)],
+    paths: Annotated[
+        list[str],
+        typer.Argument(help="PDF or image files, folders, or - to read paths from stdin.", show_default=False),
+    ],
     schema: Annotated[str, typer.Option("--schema", "-s", help="Built-in schema name or a JSON Schema file.")],
     prompt: Annotated[
         str | None, typer.Option("--prompt", help="Built-in prompt name or a text file (default: by schema).")
@@ -152,9 +156,38 @@ def extract(
     dpi: Dpi = 200.0,
     pages: Pages = None,
     password: Password = None,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write JSON Lines here (atomically) instead of stdout.")
+    recursive: Annotated[
+        bool, typer.Option("--recursive", "-r", rich_help_panel=INPUT, help="Walk folders recursively.")
+    ] = False,
+    glob: Annotated[
+        str | None, typer.Option("--glob", rich_help_panel=INPUT, help="Only files in folders matching, e.g. '*.pdf'.")
     ] = None,
+    null: Annotated[
+        bool, typer.Option("-0", "--null", rich_help_panel=INPUT, help="Paths on stdin are NUL-separated.")
+    ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", rich_help_panel=RESULTS, help="Write JSON Lines to this file, not stdout."),
+    ] = None,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option("--output-dir", rich_help_panel=RESULTS, help="Write one <name>.json per document here."),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", rich_help_panel=RESULTS, help="Skip documents already in -o FILE / --output-dir."),
+    ] = False,
+    cache: Annotated[
+        bool,
+        typer.Option(
+            "--cache/--no-cache",
+            rich_help_panel=RESULTS,
+            help="Reuse results for unchanged documents (cache folder: env QVL_CACHE_DIR).",
+        ),
+    ] = True,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", rich_help_panel=RESULTS, help="No progress, summary or error lines.")
+    ] = False,
 ) -> None:
     """Extract JSON from documents: one envelope per document (JSON Lines when piped)."""
     _check_choice("--quant", quant, ("none", "4bit", "8bit"))
@@ -167,7 +200,7 @@ def extract(
     if min_confidence is not None and not 0 <= min_confidence <= 1:
         _fail(QvlError("--min-confidence must be between 0 and 1"))
     settings = ModelSettings(model=model, revision=revision, quant=quant, dtype=dtype, device=device)
-    from qvl_cli.commands.extract import ExtractRun
+    from qvl_cli.commands.extract import Destination, ExtractRun, Inputs
     from qvl_cli.extract import ExtractOptions
 
     run = _guard(
@@ -186,9 +219,12 @@ def extract(
             ),
             backend_name=backend,
             settings=settings,
+            use_cache=cache,
         )
     )
-    raise typer.Exit(_guard(lambda: run.execute(paths, output)))
+    destination = _guard(lambda: Destination(output, output_dir, resume, quiet))
+    inputs = Inputs(tuple(paths), recursive, glob, null)
+    raise typer.Exit(_guard(lambda: run.execute(inputs, destination)))
 
 
 @app.command()

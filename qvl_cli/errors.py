@@ -70,6 +70,12 @@ class ModelError(QvlError):
     kind = "model"
 
 
+class DeviceMemoryError(ModelError):
+    """The accelerator ran out of memory on one document."""
+
+    kind = "out_of_memory"
+
+
 class OutputError(QvlError):
     """Results cannot be written."""
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from qvl_cli.answer import CheckedAnswer, check_answer
 from qvl_cli.backends import Backend, Generation, GenerationRequest, Turn
 from qvl_cli.budgets import PixelBudget
-from qvl_cli.errors import InputError, ModelError, QvlError
+from qvl_cli.errors import DeviceMemoryError, InputError, ModelError, QvlError
 from qvl_cli.guards import is_blank, token_budget
 from qvl_cli.inputs import file_sha256
 from qvl_cli.jsonscan import minimal_instance
@@ -24,6 +24,8 @@ from qvl_cli.results import Envelope, FailureInfo, Usage
 from qvl_cli.schemas import Schema
 from qvl_cli.validation import Issue, make_validator
 
+MAX_DEGRADE_STEPS = 4
+MIN_DEGRADED_PIXELS = 28 * 28 * 64  # 64 visual tokens a page: below this nothing is legible
 REASK_INSTRUCTION = (
     "Your answer does not satisfy the JSON Schema:\n{errors}\n"
     "Answer again with the corrected JSON object only. Use null for values that are not in the document."
@@ -81,24 +83,45 @@ class Extractor:
         """
         started = time.perf_counter()
         try:
-            document = render_document(
-                path, self.options.budget, self.options.pages, self.options.password, self.options.dpi
-            )
+            document = self.load(path)
         except InputError as exc:
-            return self._failure(path, exc, started)
-        try:
-            return self._extract_rendered(document, started)
-        except ModelError as exc:
-            if self._backend is None:
-                raise
-            return self._failure(path, exc, started)
+            return self.failure(path, exc, started)
+        return self.extract_document(document, started)
 
-    def _extract_rendered(self, document: RenderedDocument, started: float) -> Envelope:
+    def load(self, path: str | Path, budget: PixelBudget | None = None) -> RenderedDocument:
+        """Render a document's pages (raises :class:`InputError`); safe in a worker thread."""
+        options = self.options
+        return render_document(path, budget or options.budget, options.pages, options.password, options.dpi)
+
+    def extract_document(self, document: RenderedDocument, started: float, sha256: str | None = None) -> Envelope:
+        """Run the model on rendered pages. Out of device memory, the document is rendered again
+        with halved pixel budgets (down to ``MIN_DEGRADED_PIXELS``) and the envelope says so."""
+        budget = self.options.budget
+        for retry in range(MAX_DEGRADE_STEPS + 1):
+            try:
+                envelope = self._extract_rendered(document, started, sha256)
+            except DeviceMemoryError as exc:
+                smaller = _halved(budget)
+                if smaller is None or retry == MAX_DEGRADE_STEPS:
+                    return self.failure(document.source.path, exc, started)
+                budget = smaller
+                document = self.load(document.source.path, budget)
+                continue
+            except ModelError as exc:
+                if self._backend is None:
+                    raise
+                return self.failure(document.source.path, exc, started)
+            if retry:
+                envelope = _degraded(envelope, budget, retry)
+            return envelope
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _extract_rendered(self, document: RenderedDocument, started: float, sha256: str | None = None) -> Envelope:
         blank = {page.number for page in document.pages if is_blank(page.image)}
         content = [page for page in document.pages if page.number not in blank]
         warnings = self._page_warnings(document, blank)
         if not content:
-            return self._blank_envelope(document, warnings, started)
+            return self._blank_envelope(document, warnings, started, sha256)
         request = GenerationRequest(
             images=tuple(page.image for page in content),
             prompt=self.prompt.render(self.schema, len(content)),
@@ -124,7 +147,7 @@ class Extractor:
             budget=self._budget_record(document),
             usage=_usage(attempt.generation for attempt in attempts),
             seconds=time.perf_counter() - started,
-            sha256=file_sha256(document.source.path),
+            sha256=sha256 or file_sha256(document.source.path),
             finish_reason=best.generation.finish_reason,
             raw=None if answer.parsed else answer.text,
             confidence=answer.confidence,
@@ -163,7 +186,9 @@ class Extractor:
             )
         return warnings
 
-    def _blank_envelope(self, document: RenderedDocument, warnings: list[str], started: float) -> Envelope:
+    def _blank_envelope(
+        self, document: RenderedDocument, warnings: list[str], started: float, sha256: str | None
+    ) -> Envelope:
         """Nothing to read: null values and a warning, and the model is never asked."""
         data = minimal_instance(self.schema.document)
         warnings.append("every page is blank: nothing was extracted and all values are null")
@@ -179,7 +204,7 @@ class Extractor:
             prompt=self.prompt.name,
             budget=self._budget_record(document),
             seconds=time.perf_counter() - started,
-            sha256=file_sha256(document.source.path),
+            sha256=sha256 or file_sha256(document.source.path),
             attempts=0,
         )
 
@@ -192,7 +217,8 @@ class Extractor:
             "max_new_tokens": self.max_new_tokens,
         }
 
-    def _failure(self, path: str | Path, exc: QvlError, started: float) -> Envelope:
+    def failure(self, path: str | Path, exc: QvlError, started: float) -> Envelope:
+        """The error record of a document that produced no extraction."""
         return Envelope(
             file=str(path),
             schema=self.schema.name,
@@ -201,6 +227,27 @@ class Extractor:
             seconds=time.perf_counter() - started,
             error=FailureInfo(type=exc.kind, message=str(exc)),
         )
+
+
+def _halved(budget: PixelBudget) -> PixelBudget | None:
+    """The budget with half the pixels per page (and per document), or ``None`` at the floor."""
+    if budget.max_pixels // 2 < MIN_DEGRADED_PIXELS:
+        return None
+    total = budget.max_total_pixels // 2 if budget.max_total_pixels else None
+    return PixelBudget(
+        min(budget.min_pixels, budget.max_pixels // 2),
+        budget.max_pixels // 2,
+        max(total, MIN_DEGRADED_PIXELS) if total else None,
+    )
+
+
+def _degraded(envelope: Envelope, budget: PixelBudget, retries: int) -> Envelope:
+    note = (
+        f"the device ran out of memory; extracted with pixel budgets lowered {retries} time(s) "
+        f"to --max-pixels {budget.max_pixels}"
+    )
+    record = {"retries": retries, "max_pixels": budget.max_pixels, "max_total_pixels": budget.max_total_pixels}
+    return replace(envelope, degraded=record, warnings=(*envelope.warnings, note))
 
 
 def reask_message(issues: list[Issue]) -> str:

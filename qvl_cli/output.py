@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -9,6 +10,21 @@ from pathlib import Path
 from typing import IO, Any
 
 from qvl_cli.errors import OutputError
+
+
+def write_atomically(target: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``target`` and rename it over ``target``."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    temp = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
 
 def dumps(record: dict[str, Any], pretty: bool) -> str:
@@ -23,6 +39,9 @@ class StreamWriter:
     def __init__(self, stream: IO[str], pretty: bool = False):
         self.stream = stream
         self.pretty = pretty
+
+    def recorded(self) -> dict[str, str]:
+        return {}
 
     def write(self, record: dict[str, Any]) -> None:
         self.stream.write(dumps(record, self.pretty) + "\n")
@@ -47,6 +66,9 @@ class AtomicFileWriter:
         self._temp = Path(temp)
         self._handle = os.fdopen(fd, "w", encoding="utf-8")
 
+    def recorded(self) -> dict[str, str]:
+        return {}
+
     def write(self, record: dict[str, Any]) -> None:
         try:
             self._handle.write(dumps(record, pretty=False) + "\n")
@@ -70,3 +92,121 @@ class AtomicFileWriter:
         if not self._handle.closed:
             self._handle.close()
         self._temp.unlink(missing_ok=True)
+
+
+def record_status(record: dict[str, Any]) -> str:
+    """``valid``, ``invalid``, or the error type of a failed document."""
+    error = record.get("error")
+    if isinstance(error, dict):
+        return str(error.get("type", "input"))
+    return "valid" if record.get("valid") else "invalid"
+
+
+class AppendingFileWriter:
+    """JSON Lines appended to ``path`` and synced record by record, for ``--resume``.
+
+    A line cut short by a crash (``kill -9``) is removed on opening, so every line is a record;
+    :meth:`recorded` tells which documents are already there.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            self._records = self._repair_and_read()
+            self._handle = self.path.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(f"cannot write output: {exc.strerror or exc}", path=self.path) from None
+
+    def _repair_and_read(self) -> dict[str, str]:
+        if not self.path.exists():
+            return {}
+        data = self.path.read_bytes()
+        complete = data[: data.rfind(b"\n") + 1]
+        if len(complete) != len(data):
+            with self.path.open("r+b") as handle:
+                handle.truncate(len(complete))
+        records = {}
+        for line in complete.decode("utf-8", errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and record.get("key"):
+                records[record["key"]] = record_status(record)
+        return records
+
+    def recorded(self) -> dict[str, str]:
+        return dict(self._records)
+
+    def write(self, record: dict[str, Any]) -> None:
+        try:
+            self._handle.write(dumps(record, pretty=False) + "\n")
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as exc:
+            raise OutputError(f"cannot write output: {exc.strerror or exc}", path=self.path) from None
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def discard(self) -> None:
+        self._handle.close()  # records already written are complete and stay
+
+
+class DirectoryWriter:
+    """One ``<name>.json`` per document in a folder, each written atomically.
+
+    Names come from the input's file name only (no folders, no leading dots, no control
+    characters), so they cannot leave the folder; a name already used in this run gets a short
+    hash of the input path appended.
+    """
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create output folder: {exc.strerror or exc}", path=self.folder) from None
+        self._used: set[str] = set()
+
+    def name_for(self, source: str) -> str:
+        stem = safe_stem(Path(source).name)
+        name = f"{stem}.json"
+        if name in self._used:
+            digest = hashlib.sha256(source.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+            name = f"{stem}-{digest}.json"
+        self._used.add(name)
+        return name
+
+    def recorded(self) -> dict[str, str]:
+        records = {}
+        for path in self.folder.glob("*.json"):
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(record, dict) and record.get("key"):
+                records[record["key"]] = record_status(record)
+                self._used.add(path.name)
+        return records
+
+    def write(self, record: dict[str, Any]) -> None:
+        target = self.folder / self.name_for(str(record.get("file", "document")))
+        try:
+            write_atomically(target, dumps(record, pretty=True) + "\n")
+        except OSError as exc:
+            raise OutputError(f"cannot write output: {exc.strerror or exc}", path=target) from None
+
+    def close(self) -> None:
+        return None
+
+    def discard(self) -> None:
+        return None
+
+
+def safe_stem(name: str) -> str:
+    """A file-name stem that is safe on any file system and cannot name a folder."""
+    stem = Path(name).stem if "." in name.strip(".") else name
+    cleaned = "".join(ch if ch.isprintable() and ch not in '/\\:*?"<>|' else "_" for ch in stem)
+    cleaned = cleaned.strip(" .")[:200]
+    return cleaned or "document"

@@ -7,8 +7,9 @@ where the format supports it), oriented by EXIF, converted to RGB and resized on
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 
 DEFAULT_PDF_DPI = 200.0
 POINTS_PER_INCH = 72.0
+# PDFium is not thread-safe: one PDF is opened and rendered at a time in a process.
+PDFIUM_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -210,7 +213,7 @@ def render_document(
 ) -> RenderedDocument:
     """Render the selected pages of ``path`` at the sizes the budgets allow."""
     source = open_source(path)
-    with open_pages(source, password, dpi) as pages:
+    with PDFIUM_LOCK if source.is_pdf else nullcontext(), open_pages(source, password, dpi) as pages:
         indices = parse_page_ranges(page_spec, pages.page_count)
         native = [pages.native_size(i) for i in indices]
         plan = _plan(source, native, budget)

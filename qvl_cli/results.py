@@ -61,6 +61,8 @@ class Envelope:
     constrained: bool = False
     attempts: int = 1
     reasks: tuple[dict[str, Any], ...] = ()
+    degraded: dict[str, Any] | None = None  # budgets lowered after the device ran out of memory
+    key: str | None = None  # identifies input content and settings (resume, cache)
 
     @property
     def failed(self) -> bool:
@@ -89,6 +91,9 @@ class Envelope:
             "constrained": self.constrained,
             "attempts": self.attempts,
             "reasks": list(self.reasks),
+            "degraded": self.degraded,
+            "key": self.key,
+            "cached": False,
             "qvl_version": __version__,
         }
         if self.raw is not None:

@@ -31,6 +31,14 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ.pop(name, None)
 
 
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test (and its subprocesses) gets an empty result cache."""
+    folder = tmp_path_factory.mktemp("qvl-cache")
+    monkeypatch.setenv("QVL_CACHE_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random Qwen2-VL checkpoint saved with ``save_pretrained``, built once per session."""

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections import deque
 
 from qvl_cli.backends import Generation, GenerationRequest, ModelInfo, ModelSettings
 from qvl_cli.budgets import visual_tokens
+from qvl_cli.errors import DeviceMemoryError
 
-# For subprocess tests: a JSON list of replies to queue, read when the backend is created.
+# For subprocess tests: a JSON list of replies to queue, read when the backend is created;
+# seconds to wait per call; and a pixel count above which a call runs "out of memory".
 REPLIES_ENV = "QVL_FAKE_REPLIES"
+DELAY_ENV = "QVL_FAKE_DELAY"
+OOM_ENV = "QVL_FAKE_OOM_ABOVE_PIXELS"
 
 
 class FakeBackend:
@@ -21,6 +26,8 @@ class FakeBackend:
         queued = replies if replies is not None else json.loads(os.environ.get(REPLIES_ENV, "[]"))
         self.replies: deque[str] = deque(queued)
         self.calls: list[GenerationRequest] = []
+        self.delay = float(os.environ.get(DELAY_ENV, "0"))
+        self.oom_above = int(os.environ.get(OOM_ENV, "0")) or None
 
     @property
     def info(self) -> ModelInfo:
@@ -31,6 +38,11 @@ class FakeBackend:
 
     def generate(self, request: GenerationRequest) -> Generation:
         self.calls.append(request)
+        if self.delay:
+            time.sleep(self.delay)
+        pixels = sum(image.width * image.height for image in request.images)
+        if self.oom_above is not None and pixels > self.oom_above:
+            raise DeviceMemoryError(f"fake device out of memory at {pixels} pixels")
         text = self.replies.popleft() if self.replies else "{}"
         tokens = len(text.split())
         return Generation(

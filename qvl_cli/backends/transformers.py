@@ -21,7 +21,7 @@ from qvl_cli.backends import Generation, GenerationRequest, ModelInfo, ModelSett
 from qvl_cli.backends.qwen2_vl_inputs import build_inputs, build_inputs_with_processor
 from qvl_cli.backends.tokens import token_spans
 from qvl_cli.decoding import GrammarCache, StructuredDecoder
-from qvl_cli.errors import ModelError
+from qvl_cli.errors import DeviceMemoryError, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,9 @@ class TransformersBackend:
                     logits_processor=[decoder],
                 )
         except torch.OutOfMemoryError:
-            raise ModelError(
+            if self.device == "cuda":
+                torch.cuda.empty_cache()
+            raise DeviceMemoryError(
                 "the device ran out of memory while generating",
                 hint="lower --max-pixels / --max-total-pixels, select fewer --pages, or use --quant 4bit",
             ) from None

@@ -1,0 +1,162 @@
+"""Many documents through one model: prefetching, resume, result cache, summary.
+
+Records come out in input order, each written as soon as its document is done. While the model
+works on one document, a single worker thread hashes and renders the next one, so at most two
+documents' pages are in memory at any time, however long the batch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from qvl_cli.cache import ResultCache, document_key
+from qvl_cli.errors import InputError
+from qvl_cli.extract import Extractor
+from qvl_cli.inputs import file_sha256
+from qvl_cli.output import record_status
+from qvl_cli.rasterize import RenderedDocument
+from qvl_cli.results import Envelope
+
+
+class Sink(Protocol):
+    def write(self, record: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Job:
+    """What the worker thread prepared for one input."""
+
+    path: Path
+    key: str
+    sha256: str | None = None
+    recorded: bool = False  # already in the output (--resume)
+    cached: dict[str, Any] | None = None
+    document: RenderedDocument | None = None
+    failure: Envelope | None = None
+    render_seconds: float = 0.0
+
+
+@dataclass
+class Summary:
+    """Counts for the closing line on stderr."""
+
+    documents: int = 0
+    valid: int = 0
+    invalid: int = 0
+    failed: int = 0
+    cached: int = 0
+    skipped: int = 0
+    pages: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    statuses: list[str] = field(default_factory=list)
+
+    def add(self, record: dict[str, Any]) -> None:
+        status = record_status(record)
+        self.documents += 1
+        self.statuses.append(status)
+        self.valid += status == "valid"
+        self.invalid += status == "invalid"
+        self.failed += status not in ("valid", "invalid")
+        self.cached += bool(record.get("cached"))
+        self.pages += len(record.get("pages") or ())
+
+    def line(self) -> str:
+        seconds = time.perf_counter() - self.started
+        rate = self.pages / seconds if seconds > 0 else 0.0
+        extra = []
+        if self.cached:
+            extra.append(f"{self.cached} from cache")
+        if self.skipped:
+            extra.append(f"{self.skipped} already recorded")
+        note = f" ({', '.join(extra)})" if extra else ""
+        return (
+            f"{self.documents} documents: {self.valid} valid, {self.invalid} invalid, {self.failed} failed{note}; "
+            f"{self.pages} pages in {seconds:.1f} s ({rate:.2f} pages/s)"
+        )
+
+
+class BatchRunner:
+    """Runs an :class:`Extractor` over many inputs into a sink (see the module docstring)."""
+
+    def __init__(
+        self,
+        extractor: Extractor,
+        identity: dict[str, Any],
+        sink: Sink,
+        cache: ResultCache | None = None,
+        recorded: dict[str, str] | None = None,
+        on_record: Callable[[dict[str, Any]], None] | None = None,
+    ):
+        self.extractor = extractor
+        self.identity = identity
+        self.sink = sink
+        self.cache = cache
+        self.recorded = recorded or {}
+        self.on_record = on_record
+        self.summary = Summary()
+
+    def run(self, paths: Iterable[Path]) -> Summary:
+        inputs = iter(paths)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="qvl-prefetch") as pool:
+            pending: deque[Future[Job]] = deque()
+            try:
+                self._submit(pool, inputs, pending)
+                while pending:
+                    job = pending.popleft().result()
+                    self._submit(pool, inputs, pending)  # render the next one while the model works
+                    self._finish(job)
+            finally:
+                for future in pending:
+                    future.cancel()
+        return self.summary
+
+    def _submit(self, pool: ThreadPoolExecutor, inputs: Iterator[Path], pending: deque[Future[Job]]) -> None:
+        path = next(inputs, None)
+        if path is not None:
+            pending.append(pool.submit(self.prepare, path))
+
+    def prepare(self, path: Path) -> Job:
+        """Hash, look up and render one input (runs in the worker thread)."""
+        started = time.perf_counter()
+        try:
+            sha256: str | None = file_sha256(path)
+        except OSError:
+            sha256 = None
+        key = document_key(sha256 or f"path:{path}", self.identity)
+        if key in self.recorded:
+            return Job(path, key, sha256, recorded=True)
+        if self.cache is not None and sha256 is not None and (hit := self.cache.get(key)) is not None:
+            return Job(path, key, sha256, cached=hit)
+        try:
+            document = self.extractor.load(path)
+        except InputError as exc:
+            return Job(path, key, sha256, failure=self.extractor.failure(path, exc, started))
+        return Job(path, key, sha256, document=document, render_seconds=time.perf_counter() - started)
+
+    def _finish(self, job: Job) -> None:
+        if job.recorded:
+            self.summary.skipped += 1
+            self.summary.statuses.append(self.recorded[job.key])
+            return
+        if job.cached is not None:
+            record = job.cached | {"file": str(job.path), "cached": True, "seconds": 0.0}
+        elif job.failure is not None:
+            record = replace(job.failure, key=job.key).to_dict()
+        elif job.document is not None:
+            started = time.perf_counter() - job.render_seconds
+            envelope = self.extractor.extract_document(job.document, started, sha256=job.sha256)
+            record = replace(envelope, key=job.key).to_dict()
+            if self.cache is not None and not envelope.failed:
+                self.cache.put(job.key, record)
+        else:
+            return
+        self.sink.write(record)
+        self.summary.add(record)
+        if self.on_record is not None:
+            self.on_record(record)
