@@ -16,9 +16,11 @@ MERGE_SIZE = 2
 FACTOR = PATCH_SIZE * MERGE_SIZE
 MAX_ASPECT_RATIO = 200
 
-# The defaults of transformers' Qwen2-VL image processor.
+# Per page, the defaults of transformers' Qwen2-VL image processor. Per document, 16,384 visual
+# tokens: half of Qwen2-VL's 32,768-token context, and a bound on memory however long the PDF.
 DEFAULT_MIN_PIXELS = 56 * 56
 DEFAULT_MAX_PIXELS = 28 * 28 * 1280
+DEFAULT_MAX_TOTAL_PIXELS = 28 * 28 * 16384
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ class PixelBudget:
 
     min_pixels: int = DEFAULT_MIN_PIXELS
     max_pixels: int = DEFAULT_MAX_PIXELS
-    max_total_pixels: int | None = None
+    max_total_pixels: int | None = DEFAULT_MAX_TOTAL_PIXELS
 
     def __post_init__(self) -> None:
         if self.min_pixels < FACTOR * FACTOR:

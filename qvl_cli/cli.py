@@ -17,7 +17,7 @@ import typer
 
 from qvl_cli import __version__
 from qvl_cli.backends import DEFAULT_MODEL, ModelSettings
-from qvl_cli.budgets import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, PixelBudget
+from qvl_cli.budgets import DEFAULT_MAX_PIXELS, DEFAULT_MAX_TOTAL_PIXELS, DEFAULT_MIN_PIXELS, PixelBudget
 from qvl_cli.errors import EXIT_INTERRUPTED, QvlError
 
 T = TypeVar("T")
@@ -52,12 +52,12 @@ MaxPixels = Annotated[
     ),
 ]
 MaxTotalPixels = Annotated[
-    int | None,
+    int,
     typer.Option(
         "--max-total-pixels",
         envvar="QVL_MAX_TOTAL_PIXELS",
         rich_help_panel=BUDGETS,
-        help="Cap for all pages of a document together; pages shrink evenly to fit.",
+        help="Cap for all pages of a document together; pages shrink evenly to fit (0: no cap).",
     ),
 ]
 Dpi = Annotated[
@@ -152,7 +152,7 @@ def extract(
     ] = None,
     min_pixels: MinPixels = DEFAULT_MIN_PIXELS,
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
-    max_total_pixels: MaxTotalPixels = None,
+    max_total_pixels: MaxTotalPixels = DEFAULT_MAX_TOTAL_PIXELS,
     dpi: Dpi = 200.0,
     pages: Pages = None,
     password: Password = None,
@@ -208,7 +208,7 @@ def extract(
             schema_ref=schema,
             prompt_ref=prompt,
             options=ExtractOptions(
-                budget=PixelBudget(min_pixels, max_pixels, max_total_pixels),
+                budget=PixelBudget(min_pixels, max_pixels, max_total_pixels or None),
                 pages=pages,
                 max_new_tokens=max_new_tokens,
                 password=password,
@@ -233,7 +233,7 @@ def render(
     out: Annotated[Path, typer.Option("--out", help="Folder for the page images (PNG).")],
     min_pixels: MinPixels = DEFAULT_MIN_PIXELS,
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
-    max_total_pixels: MaxTotalPixels = None,
+    max_total_pixels: MaxTotalPixels = DEFAULT_MAX_TOTAL_PIXELS,
     dpi: Dpi = 200.0,
     pages: Pages = None,
     password: Password = None,
@@ -241,7 +241,7 @@ def render(
     """Write the exact page images the model would see, and a table of their sizes and tokens."""
     from qvl_cli.commands.render import render_pages
 
-    budget = _guard(lambda: PixelBudget(min_pixels, max_pixels, max_total_pixels))
+    budget = _guard(lambda: PixelBudget(min_pixels, max_pixels, max_total_pixels or None))
     _guard(lambda: render_pages(path, out, budget, pages, password, dpi))
 
 
