@@ -47,7 +47,7 @@ def test_invalid_answer_is_reasked_once_with_its_errors(pdf: Path) -> None:
     assistant, feedback = second.followups
     assert (assistant.role, json.loads(assistant.text)["currency"]) == ("assistant", "euro")
     assert feedback.role == "user" and "- /currency: 'euro' does not match" in feedback.text
-    assert second.images == first.images
+    assert second.image_sizes == first.image_sizes
 
 
 def test_reasks_are_bounded_and_the_best_attempt_wins(pdf: Path) -> None:
@@ -82,7 +82,7 @@ def test_blank_pages_are_left_out_of_the_conversation(tmp_path: Path) -> None:
     mixed = write_pdf(tmp_path / "mixed.pdf", [PageSpec(lines=("INVOICE " * 8,) * 6), PageSpec(lines=())])
     fake = FakeBackend(replies=[json.dumps(INVOICE)])
     envelope = extractor(fake).extract(mixed)
-    assert len(fake.calls[0].images) == 1
+    assert len(fake.calls[0].image_sizes) == 1
     assert "page 2 is blank and was not sent to the model" in envelope.warnings
     assert [page["blank"] for page in envelope.pages] == [False, True]
 

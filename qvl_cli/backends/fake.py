@@ -6,8 +6,9 @@ import json
 import os
 import time
 from collections import deque
+from dataclasses import dataclass
 
-from qvl_cli.backends import Generation, GenerationRequest, ModelInfo, ModelSettings
+from qvl_cli.backends import Generation, GenerationRequest, ModelInfo, ModelSettings, Turn
 from qvl_cli.budgets import visual_tokens
 from qvl_cli.errors import DeviceMemoryError
 
@@ -18,6 +19,17 @@ DELAY_ENV = "QVL_FAKE_DELAY"
 OOM_ENV = "QVL_FAKE_OOM_ABOVE_PIXELS"
 
 
+@dataclass(frozen=True)
+class FakeCall:
+    """What one request asked for (image sizes, not the images: a long batch stays small)."""
+
+    prompt: str
+    image_sizes: tuple[tuple[int, int], ...]
+    max_new_tokens: int
+    constrain: bool
+    followups: tuple[Turn, ...]
+
+
 class FakeBackend:
     """Answers each request with the next queued reply (or ``{}`` when none is queued)."""
 
@@ -25,7 +37,7 @@ class FakeBackend:
         self.settings = settings or ModelSettings(model="fake")
         queued = replies if replies is not None else json.loads(os.environ.get(REPLIES_ENV, "[]"))
         self.replies: deque[str] = deque(queued)
-        self.calls: list[GenerationRequest] = []
+        self.calls: list[FakeCall] = []
         self.delay = float(os.environ.get(DELAY_ENV, "0"))
         self.oom_above = int(os.environ.get(OOM_ENV, "0")) or None
 
@@ -37,7 +49,8 @@ class FakeBackend:
         self.replies.extend(replies)
 
     def generate(self, request: GenerationRequest) -> Generation:
-        self.calls.append(request)
+        sizes = tuple(image.size for image in request.images)
+        self.calls.append(FakeCall(request.prompt, sizes, request.max_new_tokens, request.constrain, request.followups))
         if self.delay:
             time.sleep(self.delay)
         pixels = sum(image.width * image.height for image in request.images)
