@@ -92,6 +92,7 @@ class BatchRunner:
         cache: ResultCache | None = None,
         recorded: dict[str, str] | None = None,
         on_record: Callable[[dict[str, Any]], None] | None = None,
+        batch_size: int = 1,
     ):
         self.extractor = extractor
         self.identity = identity
@@ -99,22 +100,50 @@ class BatchRunner:
         self.cache = cache
         self.recorded = recorded or {}
         self.on_record = on_record
+        self.batch_size = max(1, batch_size)
         self.summary = Summary()
 
     def run(self, paths: Iterable[Path]) -> Summary:
+        """Process every path; records are written in input order."""
         inputs = iter(paths)
+        waiting: list[Job] = []  # rendered documents gathered for one batched generate call
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="qvl-prefetch") as pool:
             pending: deque[Future[Job]] = deque()
             try:
-                self._submit(pool, inputs, pending)
+                for _ in range(self.batch_size):
+                    self._submit(pool, inputs, pending)
                 while pending:
                     job = pending.popleft().result()
-                    self._submit(pool, inputs, pending)  # render the next one while the model works
-                    self._finish(job)
+                    self._submit(pool, inputs, pending)  # render ahead while the model works
+                    if job.document is None:
+                        self._flush(waiting)  # keep input order: earlier documents first
+                        self._finish(job)
+                        continue
+                    waiting.append(job)
+                    if len(waiting) >= self.batch_size or not pending:
+                        self._flush(waiting)
+                self._flush(waiting)
             finally:
                 for future in pending:
                     future.cancel()
         return self.summary
+
+    def _flush(self, waiting: list[Job]) -> None:
+        """Run the model on the gathered documents and write their records."""
+        if not waiting:
+            return
+        now = time.perf_counter()
+        items = [(job.document, now - job.render_seconds, job.sha256) for job in waiting if job.document is not None]
+        if len(items) == 1:
+            envelopes = [self.extractor.extract_document(*items[0])]
+        else:
+            envelopes = self.extractor.extract_documents(items)
+        for job, envelope in zip(waiting, envelopes, strict=True):
+            record = replace(envelope, key=job.key).to_dict()
+            if self.cache is not None and not envelope.failed:
+                self.cache.put(job.key, record)
+            self._emit(record)
+        waiting.clear()
 
     def _submit(self, pool: ThreadPoolExecutor, inputs: Iterator[Path], pending: deque[Future[Job]]) -> None:
         path = next(inputs, None)
@@ -145,17 +174,11 @@ class BatchRunner:
             self.summary.statuses.append(self.recorded[job.key])
             return
         if job.cached is not None:
-            record = job.cached | {"file": str(job.path), "cached": True, "seconds": 0.0}
+            self._emit(job.cached | {"file": str(job.path), "cached": True, "seconds": 0.0})
         elif job.failure is not None:
-            record = replace(job.failure, key=job.key).to_dict()
-        elif job.document is not None:
-            started = time.perf_counter() - job.render_seconds
-            envelope = self.extractor.extract_document(job.document, started, sha256=job.sha256)
-            record = replace(envelope, key=job.key).to_dict()
-            if self.cache is not None and not envelope.failed:
-                self.cache.put(job.key, record)
-        else:
-            return
+            self._emit(replace(job.failure, key=job.key).to_dict())
+
+    def _emit(self, record: dict[str, Any]) -> None:
         self.sink.write(record)
         self.summary.add(record)
         if self.on_record is not None:

@@ -115,6 +115,7 @@ class StructuredDecoder:
         self.logprobs: list[float] = []
         self.closing: Closing | None = None
         self.stopped_by_loop = False
+        self.finished = False  # a stop token was written; later calls only see padding
         self._closing_reason: str | None = None
         self._previous_logprobs: Any = None
         self._scanner = JsonScanner(schema, SEPARATORS) if schema is not None else None
@@ -141,9 +142,13 @@ class StructuredDecoder:
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         if input_ids.shape[0] != 1:
-            raise ValueError("structured decoding runs one document per generate call")
+            raise ValueError("a StructuredDecoder decodes one row; use BatchDecoder for several")
+        if self.finished:
+            return scores
         if self._previous_logprobs is not None:
             self._accept(int(input_ids[0, -1]))
+            if self.finished:
+                return scores
         self._previous_logprobs = self._torch.log_softmax(scores[0].float(), dim=-1)
         if self._matcher is not None and self._matcher.is_terminated():
             return self._force(scores, self.stop_token_ids[0])
@@ -159,13 +164,14 @@ class StructuredDecoder:
 
     def finish(self, new_tokens: list[int]) -> None:
         """Record the last token, which ``generate`` chose after the final processor call."""
-        if self._previous_logprobs is not None and len(new_tokens) > len(self.generated):
+        if not self.finished and self._previous_logprobs is not None and len(new_tokens) > len(self.generated):
             self._accept(int(new_tokens[len(self.generated)]), advance=False)
         self._previous_logprobs = None
 
     def _accept(self, token: int, advance: bool = True) -> None:
         self.logprobs.append(float(self._previous_logprobs[token]))
         self.generated.append(token)
+        self.finished = token in self.stop_token_ids
         if advance and self._matcher is not None and not self._matcher.is_terminated():
             self._matcher.accept_token(token)
         if advance and self._scanner is not None:
@@ -231,3 +237,15 @@ class StructuredDecoder:
         forced = self._torch.full_like(scores, -math.inf)
         forced[:, token] = 0.0
         return forced
+
+
+class BatchDecoder:
+    """One :class:`StructuredDecoder` per row of a batched ``generate`` call."""
+
+    def __init__(self, decoders: list[StructuredDecoder]):
+        self.decoders = decoders
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        for row, decoder in enumerate(self.decoders):
+            scores[row : row + 1] = decoder(input_ids[row : row + 1], scores[row : row + 1])
+        return scores

@@ -52,6 +52,18 @@ class Attempt:
     answer: CheckedAnswer
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A rendered document ready for the model: blank pages set aside, the request built."""
+
+    document: RenderedDocument
+    started: float
+    sha256: str | None
+    blank: frozenset[int]
+    warnings: tuple[str, ...]
+    request: GenerationRequest | None  # None when every page is blank
+
+
 class Extractor:
     """Extracts documents one by one with a backend created on first use and then reused."""
 
@@ -99,7 +111,7 @@ class Extractor:
         budget = self.options.budget
         for retry in range(MAX_DEGRADE_STEPS + 1):
             try:
-                envelope = self._extract_rendered(document, started, sha256)
+                envelope = self._extract_prepared(self.prepare(document, started, sha256))
             except DeviceMemoryError as exc:
                 smaller = _halved(budget)
                 if smaller is None or retry == MAX_DEGRADE_STEPS:
@@ -111,43 +123,65 @@ class Extractor:
                 if self._backend is None:
                     raise
                 return self.failure(document.source.path, exc, started)
-            if retry:
-                envelope = _degraded(envelope, budget, retry)
-            return envelope
+            return _degraded(envelope, budget, retry) if retry else envelope
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _extract_rendered(self, document: RenderedDocument, started: float, sha256: str | None = None) -> Envelope:
-        blank = {page.number for page in document.pages if is_blank(page.image)}
+    def extract_documents(self, items: list[tuple[RenderedDocument, float, str | None]]) -> list[Envelope]:
+        """Several documents with one batched ``generate`` call (where the backend has one).
+
+        Re-asks run one by one; out of memory, the batch falls back to one document at a time.
+        """
+        prepared = [self.prepare(document, started, sha256) for document, started, sha256 in items]
+        requests = [p.request for p in prepared if p.request is not None]
+        if len(requests) < 2 or not hasattr(self.backend, "generate_batch"):
+            return [self.extract_document(*item) for item in items]
+        try:
+            generations = iter(self.backend.generate_batch(requests))
+        except DeviceMemoryError:
+            return [self.extract_document(*item) for item in items]
+        envelopes = []
+        for p in prepared:
+            first = self._checked(next(generations)) if p.request is not None else None
+            envelopes.append(self._extract_prepared(p, first))
+        return envelopes
+
+    def prepare(self, document: RenderedDocument, started: float, sha256: str | None = None) -> Prepared:
+        """Leave out blank pages and build the request (none when every page is blank)."""
+        blank = frozenset(page.number for page in document.pages if is_blank(page.image))
         content = [page for page in document.pages if page.number not in blank]
-        warnings = self._page_warnings(document, blank)
-        if not content:
-            return self._blank_envelope(document, warnings, started, sha256)
-        request = GenerationRequest(
-            images=tuple(page.image for page in content),
-            prompt=self.prompt.render(self.schema, len(content)),
-            max_new_tokens=self.max_new_tokens,
-            schema=self.schema.document,
-            constrain=self.options.constrain,
-        )
-        attempts = self._attempts(request)
+        request = None
+        if content:
+            request = GenerationRequest(
+                images=tuple(page.image for page in content),
+                prompt=self.prompt.render(self.schema, len(content)),
+                max_new_tokens=self.max_new_tokens,
+                schema=self.schema.document,
+                constrain=self.options.constrain,
+            )
+        return Prepared(document, started, sha256, blank, tuple(self._page_warnings(document, blank)), request)
+
+    def _extract_prepared(self, prepared: Prepared, first: Attempt | None = None) -> Envelope:
+        if prepared.request is None:
+            return self._blank_envelope(prepared)
+        attempts = self._attempts(prepared.request, first)
         best = min(attempts, key=lambda attempt: len(attempt.answer.issues))
         answer = best.answer
-        warnings += list(answer.warnings)
+        document = prepared.document
         return Envelope(
             file=str(document.source.path),
             schema=self.schema.name,
             valid=answer.valid,
             data=answer.data,
             errors=answer.issues,
-            warnings=tuple(warnings),
-            pages=tuple(page.describe() | {"blank": page.number in blank} for page in document.pages),
+            warnings=prepared.warnings + answer.warnings,
+            pages=tuple(page.describe() | {"blank": page.number in prepared.blank} for page in document.pages),
             page_count=document.page_count,
             prompt=self.prompt.name,
             model=self.backend.info.to_dict(),
             budget=self._budget_record(document),
             usage=_usage(attempt.generation for attempt in attempts),
-            seconds=time.perf_counter() - started,
-            sha256=sha256 or file_sha256(document.source.path),
+            seconds=time.perf_counter() - prepared.started,
+            sha256=prepared.sha256 or file_sha256(document.source.path),
             finish_reason=best.generation.finish_reason,
             raw=None if answer.parsed else answer.text,
             confidence=answer.confidence,
@@ -160,9 +194,9 @@ class Extractor:
             ),
         )
 
-    def _attempts(self, request: GenerationRequest) -> list[Attempt]:
+    def _attempts(self, request: GenerationRequest, first: Attempt | None = None) -> list[Attempt]:
         """The first answer, then re-asks with its validation errors while they may help."""
-        attempts = [self._attempt(request)]
+        attempts = [first or self._attempt(request)]
         while len(attempts) <= self.options.reasks and attempts[-1].answer.fixable_issues:
             previous = attempts[-1]
             feedback = reask_message(previous.answer.fixable_issues)
@@ -171,11 +205,12 @@ class Extractor:
         return attempts
 
     def _attempt(self, request: GenerationRequest) -> Attempt:
-        generation = self.backend.generate(request)
-        answer = check_answer(generation, self.schema, self._validate, self.options.min_confidence)
-        return Attempt(generation, answer)
+        return self._checked(self.backend.generate(request))
 
-    def _page_warnings(self, document: RenderedDocument, blank: set[int]) -> list[str]:
+    def _checked(self, generation: Generation) -> Attempt:
+        return Attempt(generation, check_answer(generation, self.schema, self._validate, self.options.min_confidence))
+
+    def _page_warnings(self, document: RenderedDocument, blank: frozenset[int]) -> list[str]:
         warnings = []
         if len(blank) < len(document.pages):
             warnings += [f"page {number} is blank and was not sent to the model" for number in sorted(blank)]
@@ -186,25 +221,24 @@ class Extractor:
             )
         return warnings
 
-    def _blank_envelope(
-        self, document: RenderedDocument, warnings: list[str], started: float, sha256: str | None
-    ) -> Envelope:
+    def _blank_envelope(self, prepared: Prepared) -> Envelope:
         """Nothing to read: null values and a warning, and the model is never asked."""
         data = minimal_instance(self.schema.document)
-        warnings.append("every page is blank: nothing was extracted and all values are null")
+        issues = tuple(self._validate(data))
+        document = prepared.document
         return Envelope(
             file=str(document.source.path),
             schema=self.schema.name,
-            valid=not self._validate(data),
+            valid=not issues,
             data=data,
-            errors=tuple(self._validate(data)),
-            warnings=tuple(warnings),
+            errors=issues,
+            warnings=(*prepared.warnings, "every page is blank: nothing was extracted and all values are null"),
             pages=tuple(page.describe() | {"blank": True} for page in document.pages),
             page_count=document.page_count,
             prompt=self.prompt.name,
             budget=self._budget_record(document),
-            seconds=time.perf_counter() - started,
-            sha256=sha256 or file_sha256(document.source.path),
+            seconds=time.perf_counter() - prepared.started,
+            sha256=prepared.sha256 or file_sha256(document.source.path),
             attempts=0,
         )
 

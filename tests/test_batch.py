@@ -263,3 +263,20 @@ def test_appending_writer_repairs_a_cut_line(tmp_path: Path) -> None:
     writer.write({"key": "k2", "valid": False})
     writer.close()
     assert records(target.read_text()) == [{"key": "k1", "valid": True}, {"key": "k2", "valid": False}]
+
+
+@pytest.mark.slow
+def test_batched_generation_gives_the_same_records_in_input_order(tiny_model_dir: Path, tmp_path: Path) -> None:
+    docs = [make_pdf(tmp_path / f"doc{i}.pdf", "x" * i) for i in range(3)]
+    Image.new("RGB", (500, 300), (200, 30, 30)).save(tmp_path / "photo.png")
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.7 nothing")
+    inputs = [str(docs[0]), str(tmp_path / "broken.pdf"), str(docs[1]), str(tmp_path / "photo.png"), str(docs[2])]
+    common = ["extract", *inputs, "-s", "chart", "--model", str(tiny_model_dir), "--max-new-tokens", "80",
+              "--max-pixels", "60000", "--no-cache"]  # fmt: skip
+    one = records(qvl(*common).stdout)
+    batched = records(qvl(*common, "--batch-size", "3").stdout)
+    assert [r["file"] for r in batched] == inputs
+    strip = ("seconds",)
+    assert [{k: v for k, v in r.items() if k not in strip} for r in batched] == [
+        {k: v for k, v in r.items() if k not in strip} for r in one
+    ]

@@ -80,3 +80,27 @@ def expand_image_tokens(text: str, counts: Sequence[int]) -> str:
         pieces.append(IMAGE_TOKEN * count)
         pieces.append(rest)
     return "".join(pieces)
+
+
+def collate(batch: Sequence[dict[str, Any]], pad_token_id: int) -> dict[str, Any]:
+    """Stack single-document inputs into one batch, padded on the left as generation needs.
+
+    Pixel values and grids are concatenated in row order, which is how Qwen2-VL matches images
+    to the ``<|image_pad|>`` runs of each row.
+    """
+    import torch
+
+    width = max(int(item["input_ids"].shape[1]) for item in batch)
+
+    def left_pad(tensor: Any, value: int) -> Any:
+        missing = width - int(tensor.shape[1])
+        filler = torch.full((1, missing), value, dtype=tensor.dtype, device=tensor.device)
+        return torch.cat([filler, tensor], dim=1)
+
+    return {
+        "input_ids": torch.cat([left_pad(item["input_ids"], pad_token_id) for item in batch]),
+        "attention_mask": torch.cat([left_pad(item["attention_mask"], 0) for item in batch]),
+        "mm_token_type_ids": torch.cat([left_pad(item["mm_token_type_ids"], 0) for item in batch]),
+        "pixel_values": torch.cat([item["pixel_values"] for item in batch]),
+        "image_grid_thw": torch.cat([item["image_grid_thw"] for item in batch]),
+    }

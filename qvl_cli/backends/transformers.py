@@ -18,9 +18,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 from qvl_cli.backends import Generation, GenerationRequest, ModelInfo, ModelSettings
-from qvl_cli.backends.qwen2_vl_inputs import build_inputs, build_inputs_with_processor
+from qvl_cli.backends.qwen2_vl_inputs import build_inputs, build_inputs_with_processor, collate
 from qvl_cli.backends.tokens import token_spans
-from qvl_cli.decoding import GrammarCache, StructuredDecoder
+from qvl_cli.decoding import BatchDecoder, GrammarCache, StructuredDecoder
 from qvl_cli.errors import DeviceMemoryError, ModelError
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class TransformersBackend:
             device=self.device,
         )
 
-    def model_inputs(self, request: GenerationRequest) -> dict[str, Any]:
+    def model_inputs(self, request: GenerationRequest, to_device: bool = True) -> dict[str, Any]:
         """Tensors for ``generate``, through the real processor when it could be loaded."""
         if self.processor is not None:
             inputs = build_inputs_with_processor(self.processor, request.images, request.prompt, request.followups)
@@ -75,38 +75,56 @@ class TransformersBackend:
             inputs = build_inputs(
                 self.tokenizer, self.image_processor, request.images, request.prompt, request.followups
             )
-        device = self.model.device
-        return {key: value.to(device) for key, value in inputs.items()}
+        if not to_device:
+            return inputs
+        return {key: value.to(self.model.device) for key, value in inputs.items()}
 
     def generate(self, request: GenerationRequest) -> Generation:
+        return self.generate_batch([request])[0]
+
+    def generate_batch(self, requests: list[GenerationRequest]) -> list[Generation]:
+        """Several conversations in one ``generate`` call (left-padded); one decoder per row."""
         torch = self._torch
-        inputs = self.model_inputs(request)
-        prompt_length = int(inputs["input_ids"].shape[1])
-        decoder = self._decoder(request)
+        single = [self.model_inputs(request, to_device=False) for request in requests]
+        inputs = single[0] if len(single) == 1 else collate(single, self.tokenizer.pad_token_id)
+        inputs = {key: value.to(self.model.device) for key, value in inputs.items()}
+        decoders = [self._decoder(request) for request in requests]
+        width = int(inputs["input_ids"].shape[1])
         try:
             with torch.inference_mode():
                 output = self.model.generate(
                     **inputs,
-                    generation_config=self._greedy(request.max_new_tokens),
-                    logits_processor=[decoder],
+                    generation_config=self._greedy(max(request.max_new_tokens for request in requests)),
+                    logits_processor=[decoders[0] if len(decoders) == 1 else BatchDecoder(decoders)],
                 )
         except torch.OutOfMemoryError:
             if self.device == "cuda":
                 torch.cuda.empty_cache()
             raise DeviceMemoryError(
                 "the device ran out of memory while generating",
-                hint="lower --max-pixels / --max-total-pixels, select fewer --pages, or use --quant 4bit",
+                hint="lower --max-pixels / --max-total-pixels or --batch-size, select fewer --pages, "
+                "or use --quant 4bit",
             ) from None
-        new_tokens = output[0, prompt_length:].tolist()
+        return [
+            self._generation(request, single[row], output[row, width:].tolist(), decoders[row])
+            for row, request in enumerate(requests)
+        ]
+
+    def _generation(
+        self, request: GenerationRequest, inputs: dict[str, Any], new_tokens: list[int], decoder: StructuredDecoder
+    ) -> Generation:
+        stops = self._stop_ids()
+        end = next((i + 1 for i, token in enumerate(new_tokens) if token in stops), len(new_tokens))
+        new_tokens = new_tokens[:end]  # a finished row is padded while the others go on
         decoder.finish(new_tokens)
         return Generation(
             text=self.tokenizer.decode(new_tokens, skip_special_tokens=True),
-            prompt_tokens=prompt_length,
+            prompt_tokens=int(inputs["input_ids"].shape[1]),
             generated_tokens=len(new_tokens),
             visual_tokens=int((inputs["input_ids"] == self.config.image_token_id).sum()),
             finish_reason=self._finish_reason(new_tokens, request.max_new_tokens, decoder),
             token_spans=tuple(token_spans(self.tokenizer, new_tokens)),
-            token_logprobs=tuple(decoder.logprobs),
+            token_logprobs=tuple(decoder.logprobs[: len(new_tokens)]),
             closing=decoder.closing,
             constrained=request.constrain and request.schema is not None,
         )

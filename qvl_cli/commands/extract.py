@@ -72,6 +72,7 @@ class ExtractRun:
     extractor: Extractor
     identity: dict[str, Any]
     use_cache: bool = True
+    batch_size: int = 1
 
     @classmethod
     def prepare(
@@ -83,6 +84,7 @@ class ExtractRun:
         backend_name: str,
         settings: ModelSettings,
         use_cache: bool = True,
+        batch_size: int = 1,
     ) -> ExtractRun:
         schema = load_schema(schema_ref)
         prompt = load_prompt(prompt_ref, schema)
@@ -95,7 +97,7 @@ class ExtractRun:
             "model": asdict(settings),
             "options": asdict(options) | {"password": None, "max_new_tokens": extractor.max_new_tokens},
         }
-        return cls(extractor, identity, use_cache)
+        return cls(extractor, identity, use_cache, batch_size)
 
     def execute(self, inputs: Inputs, destination: Destination) -> int:
         """Extract every input, writing each record as soon as it is ready; returns the exit code."""
@@ -104,7 +106,9 @@ class ExtractRun:
         recorded = writer.recorded() if destination.resume else {}
         cache = ResultCache(default_cache_dir()) if self.use_cache else None
         with _progress(len(paths), destination.quiet) as advance:
-            runner = BatchRunner(self.extractor, self.identity, writer, cache, recorded, on_record=advance)
+            runner = BatchRunner(
+                self.extractor, self.identity, writer, cache, recorded, on_record=advance, batch_size=self.batch_size
+            )
             try:
                 with _sigterm_as_interrupt():
                     runner.run(paths)
