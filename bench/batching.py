@@ -1,0 +1,75 @@
+"""Throughput of `--batch-size`: single-page documents per second at batch sizes 1, 4 and 8.
+
+Runs the real pipeline (rendering, constrained decoding, checks) through one loaded model on the
+same documents at each batch size, and prints documents/s and the speed-up over batch size 1.
+
+    python bench/batching.py                                  # tiny random Qwen2-VL on the CPU
+    python bench/batching.py --model /path/to/Qwen2-VL-2B-Instruct --device cuda --documents 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+
+class NullSink:
+    def write(self, record: dict) -> None:
+        return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="checkpoint folder or hub id (default: a tiny random Qwen2-VL)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--documents", type=int, default=24)
+    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--sizes", default="1,4,8")
+    args = parser.parse_args()
+
+    from PIL import Image, ImageDraw
+
+    from qvl_cli.backends import ModelSettings
+    from qvl_cli.backends.transformers import TransformersBackend
+    from qvl_cli.batch import BatchRunner
+    from qvl_cli.budgets import PixelBudget
+    from qvl_cli.extract import ExtractOptions, Extractor
+    from qvl_cli.prompts import load_prompt
+    from qvl_cli.schemas import load_schema
+
+    model = args.model
+    if model is None:
+        from tiny_model import build_tiny_qwen2_vl
+
+        model = str(build_tiny_qwen2_vl(tempfile.mkdtemp(prefix="qvl-bench-")))
+    backend = TransformersBackend(ModelSettings(model=model, device=args.device))
+    work = Path(tempfile.mkdtemp(prefix="qvl-bench-batch-"))
+    paths = []
+    for i in range(args.documents):
+        image = Image.new("RGB", (850, 1100), "white")
+        ImageDraw.Draw(image).text((60, 60), f"Receipt {i}\nShop {i % 7}\nTotal: {i * 3}.50 EUR", fill="black")
+        paths.append(work / f"receipt{i:03d}.png")
+        image.save(paths[-1])
+
+    schema = load_schema("invoice")
+    options = ExtractOptions(budget=PixelBudget(max_pixels=200_000), max_new_tokens=args.max_new_tokens, reasks=0)
+    rates = {}
+    for size in map(int, args.sizes.split(",")):
+        extractor = Extractor(schema, load_prompt(None, schema), options, lambda: backend)
+        started = time.perf_counter()
+        BatchRunner(extractor, {}, NullSink(), batch_size=size).run(paths)
+        rates[size] = len(paths) / (time.perf_counter() - started)
+    base = rates[min(rates)]
+    print(f"model: {model} on {args.device}; {len(paths)} single-page documents")
+    for size, rate in rates.items():
+        print(f"--batch-size {size}: {rate:6.2f} documents/s ({rate / base:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()
