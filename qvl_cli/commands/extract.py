@@ -149,7 +149,8 @@ def report(record: dict[str, Any], console: Any | None) -> None:
         pages = len(record.get("pages") or ())
         cached = ", from cache" if record.get("cached") else ""
         seconds = record["seconds"]
-        console.print(f"{escape(record['file'])}: {mark}, {pages} page{'s' * (pages != 1)}, {seconds:.1f} s{cached}")
+        text = f"{escape(record['file'])}: {mark}, {pages} page{'s' * (pages != 1)}, {seconds:.1f} s{cached}"
+        console.print(text, highlight=False)
 
 
 @contextmanager
