@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
@@ -20,7 +20,12 @@ from qvl_cli.backends import DEFAULT_MODEL, ModelSettings
 from qvl_cli.budgets import DEFAULT_MAX_PIXELS, DEFAULT_MAX_TOTAL_PIXELS, DEFAULT_MIN_PIXELS, PixelBudget
 from qvl_cli.errors import EXIT_INTERRUPTED, QvlError
 
+if TYPE_CHECKING:
+    from qvl_cli.rasterize import InputLimits
+
 T = TypeVar("T")
+DEFAULT_MAX_PAGES = 2000
+DEFAULT_MAX_FILE_SIZE_MIB = 1024
 
 app = typer.Typer(
     name="qvl",
@@ -67,6 +72,24 @@ Dpi = Annotated[
 Pages = Annotated[
     str | None, typer.Option("--pages", rich_help_panel=INPUT, help="Pages to use, e.g. '1-3,7' or '2-'.")
 ]
+MaxPages = Annotated[
+    int,
+    typer.Option(
+        "--max-pages",
+        envvar="QVL_MAX_PAGES",
+        rich_help_panel=INPUT,
+        help="Refuse documents with more selected pages (0: no limit).",
+    ),
+]
+MaxFileSize = Annotated[
+    int,
+    typer.Option(
+        "--max-file-size",
+        envvar="QVL_MAX_FILE_SIZE",
+        rich_help_panel=INPUT,
+        help="Refuse files larger than this many MiB (0: no limit).",
+    ),
+]
 Password = Annotated[
     str | None,
     typer.Option("--password", envvar="QVL_PDF_PASSWORD", rich_help_panel=INPUT, help="Password of encrypted PDFs."),
@@ -92,6 +115,9 @@ def main_options(
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not verbose:
+        # Decoders log their complaints about damaged files; the error record already says it.
+        logging.getLogger("PIL").setLevel(logging.CRITICAL)
 
 
 @app.command()
@@ -156,6 +182,8 @@ def extract(
     dpi: Dpi = 200.0,
     pages: Pages = None,
     password: Password = None,
+    max_pages: MaxPages = DEFAULT_MAX_PAGES,
+    max_file_size: MaxFileSize = DEFAULT_MAX_FILE_SIZE_MIB,
     recursive: Annotated[
         bool, typer.Option("--recursive", "-r", rich_help_panel=INPUT, help="Walk folders recursively.")
     ] = False,
@@ -227,6 +255,7 @@ def extract(
                 constrain=constrain,
                 reasks=reasks,
                 min_confidence=min_confidence,
+                limits=_limits(max_pages, max_file_size),
             ),
             backend_name=backend,
             settings=settings,
@@ -263,6 +292,12 @@ def schemas() -> None:
     from qvl_cli.commands.schemas import list_schemas
 
     _guard(list_schemas)
+
+
+def _limits(max_pages: int, max_file_size_mib: int) -> InputLimits:
+    from qvl_cli.rasterize import InputLimits
+
+    return InputLimits(max_pages or None, max_file_size_mib * 2**20 or None)
 
 
 def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:

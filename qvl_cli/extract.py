@@ -19,7 +19,7 @@ from qvl_cli.guards import is_blank, token_budget
 from qvl_cli.inputs import file_sha256
 from qvl_cli.jsonscan import minimal_instance
 from qvl_cli.prompts import Prompt
-from qvl_cli.rasterize import DEFAULT_PDF_DPI, RenderedDocument, render_document
+from qvl_cli.rasterize import DEFAULT_PDF_DPI, InputLimits, RenderedDocument, render_document
 from qvl_cli.results import Envelope, FailureInfo, Usage
 from qvl_cli.schemas import Schema
 from qvl_cli.validation import Issue, make_validator
@@ -44,6 +44,7 @@ class ExtractOptions:
     constrain: bool = True
     reasks: int = 1
     min_confidence: float | None = None
+    limits: InputLimits = field(default_factory=InputLimits)
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,9 @@ class Extractor:
     def load(self, path: str | Path, budget: PixelBudget | None = None) -> RenderedDocument:
         """Render a document's pages (raises :class:`InputError`); safe in a worker thread."""
         options = self.options
-        return render_document(path, budget or options.budget, options.pages, options.password, options.dpi)
+        return render_document(
+            path, budget or options.budget, options.pages, options.password, options.dpi, options.limits
+        )
 
     def extract_document(self, document: RenderedDocument, started: float, sha256: str | None = None) -> Envelope:
         """Run the model on rendered pages. Out of device memory, the document is rendered again

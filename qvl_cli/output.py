@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -105,15 +106,16 @@ def record_status(record: dict[str, Any]) -> str:
 class AppendingFileWriter:
     """JSON Lines appended to ``path`` and synced record by record, for ``--resume``.
 
-    A line cut short by a crash (``kill -9``) is removed on opening, so every line is a record;
-    :meth:`recorded` tells which documents are already there.
+    A line cut short by a crash (``kill -9``) is removed on opening, and a write that fails
+    (disk full) is cut back, so every line in the file is a whole record; :meth:`recorded` tells
+    which documents are already there.
     """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         try:
             self._records = self._repair_and_read()
-            self._handle = self.path.open("a", encoding="utf-8")
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
             raise OutputError(f"cannot write output: {exc.strerror or exc}", path=self.path) from None
 
@@ -123,8 +125,7 @@ class AppendingFileWriter:
         data = self.path.read_bytes()
         complete = data[: data.rfind(b"\n") + 1]
         if len(complete) != len(data):
-            with self.path.open("r+b") as handle:
-                handle.truncate(len(complete))
+            os.truncate(self.path, len(complete))
         records = {}
         for line in complete.decode("utf-8", errors="replace").splitlines():
             try:
@@ -139,18 +140,24 @@ class AppendingFileWriter:
         return dict(self._records)
 
     def write(self, record: dict[str, Any]) -> None:
+        data = (dumps(record, pretty=False) + "\n").encode("utf-8")
+        end = os.lseek(self._fd, 0, os.SEEK_END)
         try:
-            self._handle.write(dumps(record, pretty=False) + "\n")
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+            os.fsync(self._fd)
         except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, end)  # no half record left behind
             raise OutputError(f"cannot write output: {exc.strerror or exc}", path=self.path) from None
 
     def close(self) -> None:
-        self._handle.close()
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
 
     def discard(self) -> None:
-        self._handle.close()  # records already written are complete and stay
+        self.close()  # records already written are complete and stay
 
 
 class DirectoryWriter:

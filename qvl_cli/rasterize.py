@@ -8,13 +8,14 @@ where the format supports it), oriented by EXIF, converted to RGB and resized on
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from qvl_cli.budgets import PagePlan, PixelBudget, plan_pages, visual_tokens
-from qvl_cli.errors import EncryptedDocumentError, InputError
+from qvl_cli.errors import EncryptedDocumentError, InputError, PageSelectionError
 from qvl_cli.images import WHITE, to_rgb
 from qvl_cli.inputs import SourceFile, open_source, parse_page_ranges
 
@@ -81,22 +82,36 @@ class PdfPages:
         import pypdfium2 as pdfium
 
         self._scale = dpi / POINTS_PER_INCH
+        self._path = source.path
         try:
             self._pdf = pdfium.PdfDocument(str(source.path), password=password)
         except pdfium.PdfiumError as exc:
             raise _pdf_open_error(source.path, str(exc), password) from None
         self.page_count = len(self._pdf)
 
+    def _page(self, index: int) -> Any:
+        import pypdfium2 as pdfium
+
+        try:
+            return self._pdf[index]
+        except pdfium.PdfiumError:
+            raise InputError(f"cannot load page {index + 1}: the PDF is damaged", path=self._path) from None
+
     def native_size(self, index: int) -> tuple[float, float]:
-        width, height = self._pdf[index].get_size()
+        width, height = self._page(index).get_size()
         return width * self._scale, height * self._scale
 
     def render(self, index: int, size: tuple[int, int]) -> Image.Image:
-        page = self._pdf[index]
+        import pypdfium2 as pdfium
+
+        page = self._page(index)
         width_pt, height_pt = page.get_size()
         # The larger of the two scales covers the target; the final resize is at most a pixel.
         scale = max(size[0] / width_pt, size[1] / height_pt)
-        bitmap = page.render(scale=scale, may_draw_forms=True, fill_color=WHITE + (255,))
+        try:
+            bitmap = page.render(scale=scale, may_draw_forms=True, fill_color=WHITE + (255,))
+        except (MemoryError, pdfium.PdfiumError) as exc:
+            raise InputError(f"cannot render page {index + 1}: {exc or 'out of memory'}", path=self._path) from None
         image = bitmap.to_pil().convert("RGB")
         return image if image.size == size else _resize(image, size)
 
@@ -119,16 +134,20 @@ class ImagePages:
         from PIL import Image, UnidentifiedImageError
 
         try:
-            self._image = Image.open(source.path)
+            with warnings.catch_warnings():
+                # Between Pillow's limit and twice it Pillow only warns; such images still fit the
+                # memory bound (JPEGs are even decoded reduced), so they are processed.
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                self._image = Image.open(source.path)
             frames = getattr(self._image, "n_frames", 1) if source.kind == "tiff" else 1
+        except Image.DecompressionBombError:
+            raise _too_large(source) from None
         except UnidentifiedImageError:
             raise InputError(
                 f"cannot decode {source.kind.upper()} image: the file is damaged or truncated", path=source.path
             ) from None
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise InputError(f"cannot decode {source.kind.upper()} image: {exc}", path=source.path) from None
-        except Image.DecompressionBombError:
-            raise _too_large(source) from None
+        except Exception as exc:  # Pillow raises many types (TypeError, KeyError, ...) on hostile files
+            raise _decode_error(source, exc) from None
         self._source = source
         self.page_count = frames
 
@@ -177,11 +196,20 @@ def _decode_errors(source: SourceFile) -> Iterator[None]:
     from PIL import Image
 
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            yield
     except Image.DecompressionBombError:
         raise _too_large(source) from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"cannot decode {source.kind.upper()} image: {exc}", path=source.path) from None
+    except MemoryError:
+        raise InputError("not enough memory to decode this image", path=source.path) from None
+    except Exception as exc:  # Pillow raises many types (TypeError, KeyError, ...) on hostile files
+        raise _decode_error(source, exc) from None
+
+
+def _decode_error(source: SourceFile, exc: Exception) -> InputError:
+    detail = str(exc) or type(exc).__name__
+    return InputError(f"cannot decode {source.kind.upper()} image: {detail}", path=source.path)
 
 
 def _resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
@@ -204,17 +232,49 @@ def open_pages(
         pages.close()
 
 
+@dataclass(frozen=True)
+class InputLimits:
+    """Refuse documents beyond these sizes (``None``: no limit)."""
+
+    max_pages: int | None = None
+    max_file_size: int | None = None  # bytes
+
+    def check_file(self, source: SourceFile) -> None:
+        if self.max_file_size is not None and source.size_bytes > self.max_file_size:
+            raise InputError(
+                f"file is {_mib(source.size_bytes)}, more than --max-file-size {_mib(self.max_file_size)}",
+                path=source.path,
+                hint="raise --max-file-size to process it",
+            )
+
+    def check_pages(self, source: SourceFile, selected: int) -> None:
+        if self.max_pages is not None and selected > self.max_pages:
+            raise PageSelectionError(
+                f"{selected} pages selected, more than --max-pages {self.max_pages}",
+                path=source.path,
+                hint="select pages with --pages or raise --max-pages",
+            )
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB"
+
+
 def render_document(
     path: str | Path,
     budget: PixelBudget,
     page_spec: str | None = None,
     password: str | None = None,
     dpi: float = DEFAULT_PDF_DPI,
+    limits: InputLimits | None = None,
 ) -> RenderedDocument:
     """Render the selected pages of ``path`` at the sizes the budgets allow."""
+    limits = limits or InputLimits()
     source = open_source(path)
+    limits.check_file(source)
     with PDFIUM_LOCK if source.is_pdf else nullcontext(), open_pages(source, password, dpi) as pages:
         indices = parse_page_ranges(page_spec, pages.page_count)
+        limits.check_pages(source, len(indices))
         native = [pages.native_size(i) for i in indices]
         plan = _plan(source, native, budget)
         images = tuple(
