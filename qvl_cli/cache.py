@@ -29,6 +29,24 @@ def default_cache_dir() -> Path:
     return Path(user_cache_dir("qvl", appauthor=False)) / "results"
 
 
+def run_identity(
+    schema_sha256: str, prompt_sha256: str, backend: str, settings: Any, options: Any, max_new_tokens: int
+) -> dict[str, Any]:
+    """Everything besides the document that decides an extraction's result."""
+    from dataclasses import asdict
+
+    from qvl_cli import __version__
+
+    return {
+        "qvl": __version__,
+        "schema": schema_sha256,
+        "prompt": prompt_sha256,
+        "backend": backend,
+        "model": asdict(settings),
+        "options": asdict(options) | {"password": None, "max_new_tokens": max_new_tokens},
+    }
+
+
 def document_key(content: str, identity: dict[str, Any]) -> str:
     """Key of one document under one configuration (``content``: its SHA-256, or its path)."""
     payload = json.dumps({"content": content, **identity}, sort_keys=True, default=str)

@@ -286,6 +286,41 @@ def render(
     _guard(lambda: render_pages(path, out, budget, pages, password, dpi))
 
 
+Format = Annotated[str, typer.Option("--format", help="text | github (Actions annotations) | json.")]
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="JSON or JSONL files (plain data or qvl records).")],
+    schema: Annotated[str, typer.Option("--schema", "-s", help="Built-in schema name or a JSON Schema file.")],
+    fmt: Format = "text",
+) -> None:
+    """Validate stored JSON against a schema, without any model (exit 1 if invalid)."""
+    from qvl_cli.commands.validate import validate_files
+
+    _check_choice("--format", fmt, ("text", "github", "json"))
+    raise typer.Exit(_guard(lambda: validate_files(files, schema, fmt)))
+
+
+@app.command()
+def check(
+    paths: Annotated[list[Path], typer.Argument(help="Documents to check (what pre-commit passes).")],
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Rules file (default: .qvl.toml or pyproject.toml [tool.qvl]).")
+    ] = None,
+    fmt: Format = "text",
+    write_sidecar: Annotated[
+        bool, typer.Option("--write-sidecar", help="Store each result as <document>.qvl.json beside it.")
+    ] = False,
+    cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse results for unchanged documents.")] = True,
+) -> None:
+    """Extract and check documents against the repository's rules (exit 1 if any check fails)."""
+    from qvl_cli.commands.check import check_documents
+
+    _check_choice("--format", fmt, ("text", "github", "json"))
+    raise typer.Exit(_guard(lambda: check_documents(paths, config, fmt, write_sidecar, cache)))
+
+
 @app.command()
 def schemas() -> None:
     """List the built-in schemas."""

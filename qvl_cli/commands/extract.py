@@ -6,14 +6,13 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qvl_cli import __version__
 from qvl_cli.backends import ModelSettings, create_backend
 from qvl_cli.batch import BatchRunner, Summary
-from qvl_cli.cache import ResultCache, default_cache_dir
+from qvl_cli.cache import ResultCache, default_cache_dir, run_identity
 from qvl_cli.discover import expand_inputs
 from qvl_cli.errors import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_MODEL, EXIT_USAGE, EXIT_VALID, QvlError
 from qvl_cli.extract import ExtractOptions, Extractor
@@ -89,14 +88,7 @@ class ExtractRun:
         schema = load_schema(schema_ref)
         prompt = load_prompt(prompt_ref, schema)
         extractor = Extractor(schema, prompt, options, lambda: create_backend(backend_name, settings))
-        identity = {
-            "qvl": __version__,
-            "schema": schema.sha256,
-            "prompt": prompt.sha256,
-            "backend": backend_name,
-            "model": asdict(settings),
-            "options": asdict(options) | {"password": None, "max_new_tokens": extractor.max_new_tokens},
-        }
+        identity = run_identity(schema.sha256, prompt.sha256, backend_name, settings, options, extractor.max_new_tokens)
         return cls(extractor, identity, use_cache, batch_size)
 
     def execute(self, inputs: Inputs, destination: Destination) -> int:

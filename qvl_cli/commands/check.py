@@ -1,0 +1,129 @@
+"""``qvl check``: the pre-commit / CI gate for documents kept in a repository.
+
+Each document is matched to the first rule whose globs fit it, extracted (or its result reused
+from a sidecar ``<document>.qvl.json`` or the result cache, when content and settings are
+unchanged, so the model is not even loaded), and judged against the rule.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from qvl_cli.backends import DEFAULT_MODEL, ModelSettings
+from qvl_cli.batch import BatchRunner
+from qvl_cli.budgets import DEFAULT_MAX_PIXELS, DEFAULT_MAX_TOTAL_PIXELS, DEFAULT_MIN_PIXELS, PixelBudget
+from qvl_cli.cache import ResultCache, default_cache_dir, document_key
+from qvl_cli.commands.extract import ExtractRun
+from qvl_cli.config import CheckConfig, Rule, find_config
+from qvl_cli.errors import EXIT_INVALID, EXIT_VALID
+from qvl_cli.extract import ExtractOptions
+from qvl_cli.inputs import file_sha256
+from qvl_cli.output import dumps, write_atomically
+from qvl_cli.report import write_report
+from qvl_cli.rules import ERROR, Finding, evaluate
+
+log = logging.getLogger(__name__)
+SIDECAR_SUFFIX = ".qvl.json"
+
+
+class Collect:
+    """A sink that keeps records by file name."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, dict[str, Any]] = {}
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.records[str(record["file"])] = record
+
+
+def sidecar_path(document: Path) -> Path:
+    return document.with_name(document.name + SIDECAR_SUFFIX)
+
+
+def rule_run(config: CheckConfig, rule: Rule, use_cache: bool) -> ExtractRun:
+    """The extraction a rule asks for: its settings over the configuration's, over the environment."""
+    s = rule.settings
+    settings = ModelSettings(
+        model=s.get("model", os.environ.get("QVL_MODEL", DEFAULT_MODEL)),
+        revision=s.get("revision"),
+        quant=s.get("quant", "none"),
+        dtype=s.get("dtype", "auto"),
+        device=s.get("device", os.environ.get("QVL_DEVICE", "auto")),
+    )
+    budget = PixelBudget(
+        s.get("min_pixels", DEFAULT_MIN_PIXELS),
+        s.get("max_pixels", DEFAULT_MAX_PIXELS),
+        s.get("max_total_pixels", DEFAULT_MAX_TOTAL_PIXELS) or None,
+    )
+    options = ExtractOptions(budget=budget, max_new_tokens=s.get("max_new_tokens"), min_confidence=rule.min_confidence)
+    return ExtractRun.prepare(
+        schema_ref=config.schema_ref(rule),
+        prompt_ref=s.get("prompt"),
+        options=options,
+        backend_name=s.get("backend", os.environ.get("QVL_BACKEND", "transformers")),
+        settings=settings,
+        use_cache=use_cache,
+    )
+
+
+def reuse_sidecar(document: Path, identity: dict[str, Any]) -> dict[str, Any] | None:
+    """The sidecar's record when it belongs to this very content and configuration."""
+    import json
+
+    sidecar = sidecar_path(document)
+    try:
+        record = json.loads(sidecar.read_text(encoding="utf-8"))
+        key = document_key(file_sha256(document), identity)
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and record.get("key") == key else None
+
+
+def results_for(run: ExtractRun, documents: Sequence[Path], write_sidecars: bool) -> dict[str, dict[str, Any]]:
+    """Records for the documents of one rule: sidecars first, then cache or model."""
+    collected = Collect()
+    missing = []
+    for document in documents:
+        record = reuse_sidecar(document, run.identity)
+        if record is not None:
+            collected.records[str(document)] = record | {"file": str(document), "cached": True}
+        else:
+            missing.append(document)
+    if missing:
+        cache = ResultCache(default_cache_dir()) if run.use_cache else None
+        BatchRunner(run.extractor, run.identity, collected, cache).run(missing)
+    if write_sidecars:
+        for document in missing:
+            record = collected.records.get(str(document))
+            if record is not None and not record.get("error"):
+                write_atomically(sidecar_path(document), dumps(record, pretty=True) + "\n")
+    return collected.records
+
+
+def check_documents(
+    paths: Sequence[Path], config_file: Path | None, fmt: str, write_sidecars: bool, use_cache: bool
+) -> int:
+    """Judge every document that a rule covers; 1 when any check fails, else 0."""
+    config = find_config(Path.cwd(), config_file)
+    groups: dict[int, list[Path]] = {}
+    for path in paths:
+        rule = config.rule_for(path)
+        if rule is None:
+            log.debug("no rule covers %s", path)
+            continue
+        groups.setdefault(config.rules.index(rule), []).append(path)
+    findings: list[Finding] = []
+    names: list[str] = []
+    for index, documents in groups.items():
+        rule = config.rules[index]
+        records = results_for(rule_run(config, rule, use_cache), documents, write_sidecars)
+        for document in documents:
+            names.append(str(document))
+            findings += evaluate(records[str(document)], rule, str(document))
+    write_report(findings, names, fmt, sys.stdout)
+    return EXIT_INVALID if any(f.severity == ERROR for f in findings) else EXIT_VALID

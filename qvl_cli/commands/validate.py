@@ -1,0 +1,66 @@
+"""``qvl validate``: check stored JSON (plain data or qvl envelopes) against a schema, no model."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from qvl_cli.errors import EXIT_INVALID, EXIT_USAGE, EXIT_VALID
+from qvl_cli.report import write_report
+from qvl_cli.rules import Finding
+from qvl_cli.schemas import load_schema
+from qvl_cli.validation import make_validator
+
+
+def is_envelope(value: Any) -> bool:
+    return isinstance(value, dict) and "data" in value and "valid" in value and "file" in value
+
+
+def read_items(path: Path) -> Iterator[tuple[str, Any, str | None]]:
+    """``(name, value, problem)`` per item: one for a JSON file, one per line of a JSONL file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        yield str(path), None, f"cannot read file: {getattr(exc, 'strerror', None) or exc}"
+        return
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                yield from _parse(f"{path}:{number}", line)
+    else:
+        yield from _parse(str(path), text)
+
+
+def _parse(name: str, text: str) -> Iterator[tuple[str, Any, str | None]]:
+    try:
+        yield name, json.loads(text), None
+    except json.JSONDecodeError as exc:
+        yield name, None, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+
+
+def validate_files(paths: Sequence[Path], schema_ref: str, fmt: str) -> int:
+    """Report every problem; 0 when everything is valid, 1 when some data is invalid, 2 when a
+    file is missing or not JSON."""
+    validate = make_validator(load_schema(schema_ref))
+    findings: list[Finding] = []
+    names: list[str] = []
+    malformed = False
+    for path in paths:
+        for name, value, problem in read_items(path):
+            names.append(name)
+            if problem is not None:
+                malformed = True
+                findings.append(Finding(name, "", problem))
+                continue
+            data = value["data"] if is_envelope(value) else value
+            if is_envelope(value) and value.get("error"):
+                findings.append(Finding(name, "", f"no data: {value['error'].get('message', 'extraction failed')}"))
+                continue
+            findings += [Finding(name, issue.path, issue.message) for issue in validate(data)]
+    write_report(findings, names, fmt, sys.stdout)
+    if malformed:
+        return EXIT_USAGE
+    return EXIT_INVALID if findings else EXIT_VALID

@@ -1,0 +1,42 @@
+"""Print check findings as a linter does (text), as GitHub annotations, or as JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import IO
+
+from qvl_cli.rules import ERROR, Finding
+
+FORMATS = ("text", "github", "json")
+
+
+def _github_escape(text: str, property_value: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if property_value else text
+
+
+def write_report(findings: Sequence[Finding], documents: Sequence[str], fmt: str, stream: IO[str]) -> None:
+    failed = sorted({f.file for f in findings if f.severity == ERROR})
+    if fmt == "json":
+        report = {
+            "passed": not failed,
+            "documents": [{"file": d, "passed": d not in failed} for d in documents],
+            "findings": [f.to_dict() for f in findings],
+        }
+        stream.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+        return
+    for f in findings:
+        where = f"{f.pointer}: " if f.pointer else ""
+        if fmt == "github":
+            level = "error" if f.severity == ERROR else "warning"
+            title = _github_escape(f"qvl {f.pointer or 'document'}", property_value=True)
+            stream.write(f"::{level} file={_github_escape(f.file, True)},title={title}::{_github_escape(f.message)}\n")
+        else:
+            prefix = "" if f.severity == ERROR else "warning: "
+            stream.write(f"{f.file}: {prefix}{where}{f.message}\n")
+    passed = len(documents) - len(failed)
+    errors = sum(f.severity == ERROR for f in findings)
+    count = len(documents)
+    plural = "" if count == 1 else "s"
+    stream.write(f"{count} document{plural} checked: {passed} passed, {len(failed)} failed ({errors} problems)\n")
