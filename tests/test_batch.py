@@ -190,7 +190,12 @@ def test_sigterm_is_handled_like_ctrl_c(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(2.5)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # until a record is in the (still temporary) output
+        temps = [p for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl.")]
+        if temps and temps[0].read_text().count("\n") >= 1:
+            break
+        time.sleep(0.05)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130
