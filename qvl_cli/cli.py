@@ -321,6 +321,26 @@ def check(
     raise typer.Exit(_guard(lambda: check_documents(paths, config, fmt, write_sidecar, cache)))
 
 
+@app.command(name="eval")
+def eval_command(
+    predictions: Annotated[Path, typer.Argument(help="JSONL of qvl records (qvl extract -o).", show_default=False)],
+    gold: Annotated[Path, typer.Option("--gold", help="Folder of <name>.json ground truth, or a JSONL.")],
+    adapter: Annotated[
+        str | None, typer.Option("--adapter", help="Gold format: sroie | invoice2data | a mapping file.")
+    ] = None,
+    tolerance: Annotated[float, typer.Option("--tolerance", help="Numbers match within this.")] = 0.01,
+    similarity: Annotated[
+        float, typer.Option("--similarity", help="Strings match from this difflib ratio (1: exactly, after folding).")
+    ] = 1.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report instead of a table.")] = False,
+    diff: Annotated[bool, typer.Option("--diff", help="List every differing field per document.")] = False,
+) -> None:
+    """Score extractions against ground truth: precision, recall, F1 and exact match per field."""
+    from qvl_cli.commands.eval import run_eval
+
+    raise typer.Exit(_guard(lambda: run_eval(predictions, gold, adapter, tolerance, similarity, as_json, diff)))
+
+
 @app.command()
 def schemas() -> None:
     """List the built-in schemas."""

@@ -102,18 +102,19 @@ class PdfPages:
         return width * self._scale, height * self._scale
 
     def render(self, index: int, size: tuple[int, int]) -> Image.Image:
+        """Draw the page straight into a bitmap of exactly ``size`` (PDFium scales each axis)."""
         import pypdfium2 as pdfium
+        import pypdfium2.raw as pdfium_c
 
         page = self._page(index)
-        width_pt, height_pt = page.get_size()
-        # The larger of the two scales covers the target; the final resize is at most a pixel.
-        scale = max(size[0] / width_pt, size[1] / height_pt)
         try:
-            bitmap = page.render(scale=scale, may_draw_forms=True, fill_color=WHITE + (255,))
+            bitmap = pdfium.PdfBitmap.new_native(*size, pdfium_c.FPDFBitmap_BGR, rev_byteorder=True)
+            bitmap.fill_rect(WHITE + (255,), 0, 0, *size)
+            flags = pdfium_c.FPDF_ANNOT | pdfium_c.FPDF_REVERSE_BYTE_ORDER
+            pdfium_c.FPDF_RenderPageBitmap(bitmap, page, 0, 0, *size, 0, flags)
+            return bitmap.to_pil().convert("RGB")
         except (MemoryError, pdfium.PdfiumError) as exc:
             raise InputError(f"cannot render page {index + 1}: {exc or 'out of memory'}", path=self._path) from None
-        image = bitmap.to_pil().convert("RGB")
-        return image if image.size == size else _resize(image, size)
 
     def close(self) -> None:
         self._pdf.close()
@@ -210,12 +211,6 @@ def _decode_errors(source: SourceFile) -> Iterator[None]:
 def _decode_error(source: SourceFile, exc: Exception) -> InputError:
     detail = str(exc) or type(exc).__name__
     return InputError(f"cannot decode {source.kind.upper()} image: {detail}", path=source.path)
-
-
-def _resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
-    from PIL import Image
-
-    return image.resize(size, Image.Resampling.BICUBIC)
 
 
 @contextmanager

@@ -78,14 +78,13 @@ def test_giant_pdf_page_renders_directly_at_budget_scale(tmp_path: Path, monkeyp
     import pypdfium2 as pdfium
 
     drawn: list[tuple[int, int]] = []
-    original = pdfium.PdfPage.render
+    original = pdfium.PdfBitmap.new_native
 
-    def spy(self, *args, **kwargs):
-        bitmap = original(self, *args, **kwargs)
-        drawn.append((bitmap.width, bitmap.height))
-        return bitmap
+    def spy(width, height, *args, **kwargs):
+        drawn.append((width, height))
+        return original(width, height, *args, **kwargs)
 
-    monkeypatch.setattr(pdfium.PdfPage, "render", spy)
+    monkeypatch.setattr(pdfium.PdfBitmap, "new_native", spy)
     pdf = write_pdf(tmp_path / "giant.pdf", [PageSpec(200 * 72, 200 * 72)])
     page = render_document(pdf, PixelBudget()).pages[0]
     assert page.source_size == (40_000, 40_000)

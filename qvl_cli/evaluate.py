@@ -1,0 +1,279 @@
+"""Field-level accuracy of extractions against ground truth.
+
+Each leaf of the gold data is a field, named by its JSON Pointer with list indices as ``*``
+(``/line_items/*/amount``). A predicted value that matches a non-null gold value is a true
+positive; a wrong value counts as both a false positive and a false negative; a value where gold
+has none is a false positive; a missing value where gold has one is a false negative. Both null
+counts for exact match only.
+
+Values compare by type: numbers within a tolerance, dates after normalization to ISO 8601,
+strings after whitespace and case folding (optionally by similarity), lists of objects (line
+items) as sets, paired by optimal assignment.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from qvl_cli.normalize import parse_amount, parse_date
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    tolerance: float = 0.01  # absolute, for numbers
+    similarity: float = 1.0  # strings match when difflib's ratio reaches this (1.0: exactly)
+
+
+@dataclass
+class FieldScore:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    exact: int = 0
+    seen: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    @property
+    def exact_match(self) -> float:
+        return self.exact / self.seen if self.seen else 1.0
+
+    def add(self, other: FieldScore) -> None:
+        self.tp += other.tp
+        self.fp += other.fp
+        self.fn += other.fn
+        self.exact += other.exact
+        self.seen += other.seen
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
+            "f1": round(self.f1, 4),
+            "exact_match": round(self.exact_match, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Difference:
+    pointer: str
+    gold: Any
+    predicted: Any
+
+
+@dataclass
+class Evaluation:
+    fields: dict[str, FieldScore] = field(default_factory=lambda: defaultdict(FieldScore))
+    documents: int = 0
+    exact_documents: int = 0
+    differences: dict[str, list[Difference]] = field(default_factory=dict)
+
+    def overall(self) -> FieldScore:
+        total = FieldScore()
+        for score in self.fields.values():
+            total.add(score)
+        return total
+
+    def to_dict(self, with_differences: bool = False) -> dict[str, Any]:
+        report: dict[str, Any] = {
+            "documents": self.documents,
+            "document_exact_match": round(self.exact_documents / self.documents, 4) if self.documents else 1.0,
+            "overall": self.overall().to_dict(),
+            "fields": {name: score.to_dict() for name, score in sorted(self.fields.items())},
+        }
+        if with_differences:
+            report["differences"] = {
+                doc: [{"field": d.pointer, "gold": d.gold, "predicted": d.predicted} for d in diffs]
+                for doc, diffs in self.differences.items()
+            }
+        return report
+
+
+def is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def values_match(gold: Any, predicted: Any, options: CompareOptions) -> bool:
+    """Typed equality of two leaf values (see the module docstring)."""
+    if is_empty(gold) or is_empty(predicted):
+        return is_empty(gold) and is_empty(predicted)
+    gold_number, predicted_number = _as_number(gold), _as_number(predicted)
+    if gold_number is not None and predicted_number is not None:
+        return math.isclose(gold_number, predicted_number, abs_tol=options.tolerance)
+    if isinstance(gold, str) and isinstance(predicted, str):
+        gold_date, predicted_date = parse_date(gold), parse_date(predicted)
+        if gold_date is not None and predicted_date is not None:
+            return gold_date == predicted_date
+        a, b = _fold(gold), _fold(predicted)
+        if options.similarity >= 1.0:
+            return a == b
+        return difflib.SequenceMatcher(None, a, b).ratio() >= options.similarity
+    return bool(gold == predicted)
+
+
+_AMOUNT = re.compile(r"[^\w]{0,3}[A-Z]{0,3}\s*[-(]?\s*\d[\d.,' ]*\)?-?\s*[A-Z]{0,3}[^\w]{0,3}")
+
+
+def _as_number(value: Any) -> float | None:
+    """A number, or a string that is only an amount ("9.00", "EUR 1.234,50"); else ``None``."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and _AMOUNT.fullmatch(value.strip()) and parse_date(value) is None:
+        parsed = parse_amount(value)
+        return float(parsed) if parsed is not None else None
+    return None
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def compare_documents(gold: Any, predicted: Any, options: CompareOptions, name: str, result: Evaluation) -> None:
+    """Score one document into ``result``."""
+    scores: dict[str, FieldScore] = defaultdict(FieldScore)
+    differences: list[Difference] = []
+    _compare(gold, predicted, "", "", options, scores, differences)
+    for template, score in scores.items():
+        result.fields[template].add(score)
+    result.documents += 1
+    result.exact_documents += not differences
+    if differences:
+        result.differences[name] = differences
+
+
+def _compare(
+    gold: Any,
+    predicted: Any,
+    pointer: str,
+    template: str,
+    options: CompareOptions,
+    scores: dict[str, FieldScore],
+    differences: list[Difference],
+) -> None:
+    if isinstance(gold, dict):
+        other = predicted if isinstance(predicted, dict) else {}
+        for key in gold:
+            escaped = str(key).replace("~", "~0").replace("/", "~1")
+            _compare(gold[key], other.get(key), f"{pointer}/{escaped}", f"{template}/{escaped}", options, scores,
+                     differences)  # fmt: skip
+        return
+    if isinstance(gold, list) and (gold or isinstance(predicted, list)):
+        _compare_lists(gold, predicted if isinstance(predicted, list) else [], pointer, template, options, scores,
+                       differences)  # fmt: skip
+        return
+    score = scores[template]
+    score.seen += 1
+    match = values_match(gold, predicted, options)
+    score.exact += match
+    if match and not is_empty(gold):
+        score.tp += 1
+        return
+    if not match:
+        differences.append(Difference(pointer, gold, predicted))
+        score.fn += not is_empty(gold)
+        score.fp += not is_empty(predicted)
+
+
+def _compare_lists(
+    gold: list[Any],
+    predicted: list[Any],
+    pointer: str,
+    template: str,
+    options: CompareOptions,
+    scores: dict[str, FieldScore],
+    differences: list[Difference],
+) -> None:
+    """Pair items by optimal assignment (most matching leaves), then compare the pairs."""
+    similarity = [[_leaf_agreement(g, p, options) for p in predicted] for g in gold]
+    pairs = optimal_assignment(similarity)
+    paired_predicted = {j for _, j in pairs}
+    for i, item in enumerate(gold):
+        j = next((pj for gi, pj in pairs if gi == i), None)
+        _compare(item, predicted[j] if j is not None else None, f"{pointer}/{i}", f"{template}/*", options, scores,
+                 differences)  # fmt: skip
+    for j, extra in enumerate(predicted):
+        if j not in paired_predicted:
+            for leaf_template, value in _leaves(extra, f"{template}/*"):
+                if not is_empty(value):
+                    scores[leaf_template].fp += 1
+                    differences.append(Difference(f"{pointer}/+{j}", None, value))
+
+
+def _leaves(value: Any, template: str) -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        out: list[tuple[str, Any]] = []
+        for key, child in value.items():
+            out += _leaves(child, f"{template}/{str(key).replace('~', '~0').replace('/', '~1')}")
+        return out
+    if isinstance(value, list):
+        return [leaf for child in value for leaf in _leaves(child, f"{template}/*")]
+    return [(template, value)]
+
+
+def _leaf_agreement(gold: Any, predicted: Any, options: CompareOptions) -> float:
+    gold_leaves = dict(_leaves(gold, ""))
+    predicted_leaves = dict(_leaves(predicted, ""))
+    return float(sum(values_match(v, predicted_leaves.get(k), options) for k, v in gold_leaves.items()))
+
+
+def optimal_assignment(weights: list[list[float]]) -> list[tuple[int, int]]:
+    """Row-column pairs maximizing the total weight (Hungarian algorithm; rectangular allowed)."""
+    rows = len(weights)
+    cols = len(weights[0]) if rows else 0
+    if not rows or not cols:
+        return []
+    size = max(rows, cols)
+    top = max((w for row in weights for w in row), default=0.0)
+    cost = [[top - (weights[i][j] if i < rows and j < cols else 0.0) for j in range(size)] for i in range(size)]
+    u, v = [0.0] * (size + 1), [0.0] * (size + 1)
+    match, way = [0] * (size + 1), [0] * (size + 1)
+    for i in range(1, size + 1):
+        match[0] = i
+        j0 = 0
+        minv = [math.inf] * (size + 1)
+        used = [False] * (size + 1)
+        while True:
+            used[j0] = True
+            i0, delta, j1 = match[j0], math.inf, 0
+            for j in range(1, size + 1):
+                if not used[j]:
+                    current = cost[i0 - 1][j - 1] - u[i0] - v[j]
+                    if current < minv[j]:
+                        minv[j], way[j] = current, j0
+                    if minv[j] < delta:
+                        delta, j1 = minv[j], j
+            for j in range(size + 1):
+                if used[j]:
+                    u[match[j]] += delta
+                    v[j] -= delta
+                else:
+                    minv[j] -= delta
+            j0 = j1
+            if match[j0] == 0:
+                break
+        while j0:
+            j1 = way[j0]
+            match[j0] = match[j1]
+            j0 = j1
+    return sorted((match[j] - 1, j - 1) for j in range(1, size + 1) if match[j] - 1 < rows and j - 1 < cols)

@@ -1,0 +1,90 @@
+"""Ground truth for ``qvl eval``: a folder of ``<name>.json`` or a JSONL, mapped by an adapter.
+
+An adapter is a small JSON file naming, for each field of qvl's schema (a JSON Pointer), the key
+of the gold format that holds it; ``first_of_list`` takes the first element of a gold file that
+is a list. Built-ins: ``sroie`` and ``invoice2data``; any other value is a path to such a file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qvl_cli.errors import QvlError
+from qvl_cli.rules import resolve_pointer
+
+
+class GoldError(QvlError):
+    kind = "gold"
+
+
+@dataclass(frozen=True)
+class Adapter:
+    name: str
+    fields: dict[str, str]  # qvl pointer -> gold key
+    first_of_list: bool = False
+
+    def gold(self, raw: Any) -> dict[str, Any]:
+        """The gold record in qvl's shape, holding only the mapped fields."""
+        if self.first_of_list and isinstance(raw, list):
+            raw = raw[0] if raw else {}
+        source = raw if isinstance(raw, dict) else {}
+        return _nest({pointer: source.get(key) for pointer, key in self.fields.items()})
+
+    def predicted(self, data: Any) -> dict[str, Any]:
+        """The prediction reduced to the mapped fields."""
+        return _nest({pointer: resolve_pointer(data, pointer)[1] for pointer in self.fields})
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    root: dict[str, Any] = {}
+    for pointer, value in flat.items():
+        parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.lstrip("/").split("/")]
+        node = root
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return root
+
+
+def load_adapter(ref: str) -> Adapter:
+    builtin = Path(__file__).parent / "adapters" / f"{ref}.json"
+    path = builtin if builtin.is_file() else Path(ref)
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise GoldError(f"cannot read adapter {ref!r}: {exc}", hint="built-in adapters: sroie, invoice2data") from None
+    fields = spec.get("fields") if isinstance(spec, dict) else None
+    if not isinstance(fields, dict) or not all(isinstance(k, str) and k.startswith("/") for k in fields):
+        raise GoldError(f"adapter {ref!r} needs 'fields': a map from JSON Pointers to gold keys", path=path)
+    return Adapter(path.stem, {k: str(v) for k, v in fields.items()}, bool(spec.get("first_of_list")))
+
+
+def load_gold(source: Path) -> dict[str, Any]:
+    """Gold values by document name (file stem)."""
+    if source.is_dir():
+        gold = {}
+        for path in sorted(source.glob("*.json")):
+            try:
+                gold[path.stem] = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise GoldError(f"cannot read gold file: {exc}", path=path) from None
+        return gold
+    gold = {}
+    try:
+        lines = source.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise GoldError(f"cannot read gold: {exc.strerror or exc}", path=source) from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            raise GoldError(f"line {number} is not valid JSON: {exc}", path=source) from None
+        if not isinstance(record, dict) or "file" not in record:
+            raise GoldError(f"line {number} needs a 'file' key", path=source)
+        gold[Path(str(record["file"])).stem] = record.get("data", {k: v for k, v in record.items() if k != "file"})
+    return gold
