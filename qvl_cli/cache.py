@@ -42,7 +42,7 @@ def run_identity(
         "schema": schema_sha256,
         "prompt": prompt_sha256,
         "backend": backend,
-        "model": asdict(settings),
+        "model": settings.identity(),
         "options": asdict(options) | {"password": None, "max_new_tokens": max_new_tokens},
     }
 

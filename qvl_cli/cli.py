@@ -40,6 +40,7 @@ MODEL = "Model"
 INPUT = "Input"
 OUTPUT = "Answers"
 RESULTS = "Results"
+SERVER = "Server (--backend openai)"
 
 MinPixels = Annotated[
     int,
@@ -148,7 +149,8 @@ def extract(
         str, typer.Option("--device", envvar="QVL_DEVICE", rich_help_panel=MODEL, help="auto | cpu | cuda | mps.")
     ] = "auto",
     backend: Annotated[
-        str, typer.Option("--backend", envvar="QVL_BACKEND", rich_help_panel=MODEL, help="transformers | fake.")
+        str,
+        typer.Option("--backend", envvar="QVL_BACKEND", rich_help_panel=MODEL, help="transformers | openai | fake."),
     ] = "transformers",
     max_new_tokens: Annotated[
         int | None,
@@ -216,6 +218,21 @@ def extract(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", rich_help_panel=RESULTS, help="No progress, summary or error lines.")
     ] = False,
+    base_url: Annotated[
+        str | None,
+        typer.Option("--base-url", envvar="QVL_BASE_URL", rich_help_panel=SERVER, help="OpenAI-compatible server URL."),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option("--api-key", envvar="OPENAI_API_KEY", rich_help_panel=SERVER, help="Key for the server, if any."),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", rich_help_panel=SERVER, help="Requests in flight at once.")
+    ] = 4,
+    timeout: Annotated[float, typer.Option("--timeout", rich_help_panel=SERVER, help="Seconds per request.")] = 120.0,
+    retries: Annotated[
+        int, typer.Option("--retries", rich_help_panel=SERVER, help="Retries on 429, 5xx and timeouts.")
+    ] = 4,
     batch_size: Annotated[
         int,
         typer.Option(
@@ -238,7 +255,22 @@ def extract(
         _fail(QvlError("--batch-size must be at least 1"))
     if min_confidence is not None and not 0 <= min_confidence <= 1:
         _fail(QvlError("--min-confidence must be between 0 and 1"))
-    settings = ModelSettings(model=model, revision=revision, quant=quant, dtype=dtype, device=device)
+    if concurrency < 1:
+        _fail(QvlError("--concurrency must be at least 1"))
+    settings = ModelSettings(
+        model=model,
+        revision=revision,
+        quant=quant,
+        dtype=dtype,
+        device=device,
+        base_url=base_url,
+        api_key=api_key,
+        concurrency=concurrency,
+        timeout=timeout,
+        retries=retries,
+    )
+    if backend == "openai":
+        batch_size = max(batch_size, concurrency)  # requests in flight come from batches
     from qvl_cli.commands.extract import Destination, ExtractRun, Inputs
     from qvl_cli.extract import ExtractOptions
 
@@ -339,6 +371,18 @@ def eval_command(
     from qvl_cli.commands.eval import run_eval
 
     raise typer.Exit(_guard(lambda: run_eval(predictions, gold, adapter, tolerance, similarity, as_json, diff)))
+
+
+@app.command(name="serve-check")
+def serve_check(
+    base_url: Annotated[str, typer.Option("--base-url", envvar="QVL_BASE_URL", help="OpenAI-compatible server URL.")],
+    api_key: Annotated[str | None, typer.Option("--api-key", envvar="OPENAI_API_KEY", help="Key, if any.")] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait.")] = 10.0,
+) -> None:
+    """Tell whether an OpenAI-compatible server is reachable and which models it serves."""
+    from qvl_cli.commands.serve_check import check_server
+
+    raise typer.Exit(_guard(lambda: check_server(base_url, api_key, timeout)))
 
 
 @app.command()

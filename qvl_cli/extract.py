@@ -132,7 +132,9 @@ class Extractor:
     def extract_documents(self, items: list[tuple[RenderedDocument, float, str | None]]) -> list[Envelope]:
         """Several documents with one batched ``generate`` call (where the backend has one).
 
-        Re-asks run one by one; out of memory, the batch falls back to one document at a time.
+        A backend may return an error in place of a generation (a failed request): that document
+        gets an error record, or, out of memory, is retried on its own with smaller budgets.
+        Re-asks run one by one; a batch that fails as a whole falls back to one at a time.
         """
         prepared = [self.prepare(document, started, sha256) for document, started, sha256 in items]
         requests = [p.request for p in prepared if p.request is not None]
@@ -140,12 +142,17 @@ class Extractor:
             return [self.extract_document(*item) for item in items]
         try:
             generations = iter(self.backend.generate_batch(requests))
-        except DeviceMemoryError:
+        except ModelError:  # out of memory, or a request failed: one by one, each with its own record
             return [self.extract_document(*item) for item in items]
         envelopes = []
-        for p in prepared:
-            first = self._checked(next(generations)) if p.request is not None else None
-            envelopes.append(self._extract_prepared(p, first))
+        for item, p in zip(items, prepared, strict=True):
+            outcome = next(generations) if p.request is not None else None
+            if isinstance(outcome, DeviceMemoryError):
+                envelopes.append(self.extract_document(*item))
+            elif isinstance(outcome, ModelError):
+                envelopes.append(self.failure(p.document.source.path, outcome, p.started))
+            else:
+                envelopes.append(self._extract_prepared(p, self._checked(outcome) if outcome else None))
         return envelopes
 
     def prepare(self, document: RenderedDocument, started: float, sha256: str | None = None) -> Prepared:

@@ -29,6 +29,24 @@ class ModelSettings:
     dtype: str = "auto"  # auto | bfloat16 | float16 | float32
     device: str = "auto"  # auto | cpu | cuda | mps
     attention: str = "auto"  # auto | sdpa | flash_attention_2 | eager
+    # OpenAI-compatible servers (vLLM and others)
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    concurrency: int = 4
+    timeout: float = 120.0
+    retries: int = 4
+
+    def identity(self) -> dict[str, Any]:
+        """What shapes results (for cache keys): everything but the secret and the plumbing."""
+        return {
+            "model": self.model,
+            "revision": self.revision,
+            "quant": self.quant,
+            "dtype": self.dtype,
+            "device": self.device,
+            "attention": self.attention,
+            "base_url": self.base_url,
+        }
 
 
 @dataclass(frozen=True)
@@ -101,6 +119,7 @@ class Backend(Protocol):
 
 _REGISTRY = {
     "transformers": "qvl_cli.backends.transformers:TransformersBackend",
+    "openai": "qvl_cli.backends.openai_server:OpenAIBackend",
     "fake": "qvl_cli.backends.fake:FakeBackend",
 }
 

@@ -1,0 +1,154 @@
+"""Any OpenAI-compatible server (vLLM, SGLang, ...) serving Qwen2-VL, through the official client.
+
+Pages go as the PNG images qvl rasterized under its own budgets (sides already multiples of 28
+within the processor's bounds, so the server does not resize them and budgets mean the same as
+locally). Structured output uses ``response_format`` with the schema (strict); token
+log-probabilities are requested so per-field confidence works here too. The client retries 429,
+5xx and timeouts with exponential backoff and jitter.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from qvl_cli.backends import DEFAULT_MODEL, Generation, GenerationRequest, ModelInfo, ModelSettings
+from qvl_cli.budgets import visual_tokens
+from qvl_cli.decoding import grammar_schema
+from qvl_cli.errors import ModelError
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+log = logging.getLogger(__name__)
+NO_KEY = "not-needed"  # local servers accept any key; the client insists on one
+
+
+def image_url(image: Image.Image) -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def messages_for(request: GenerationRequest) -> list[dict[str, Any]]:
+    content: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": image_url(i)}} for i in request.images]
+    content.append({"type": "text", "text": request.prompt})
+    return [{"role": "user", "content": content}] + [{"role": t.role, "content": t.text} for t in request.followups]
+
+
+def server_error(base_url: str, exc: Exception) -> ModelError:
+    """One clear line for what the client raised."""
+    import openai
+
+    hint = "check --base-url (env QVL_BASE_URL) and that the server is running"
+    if isinstance(exc, openai.APITimeoutError):
+        return ModelError(f"the server at {base_url} did not answer in time", hint="raise --timeout")
+    if isinstance(exc, openai.APIConnectionError):
+        return ModelError(f"cannot reach the server at {base_url}", hint=hint)
+    if isinstance(exc, openai.APIStatusError):
+        detail = str(getattr(exc, "message", "") or exc).splitlines()[0][:300]
+        return ModelError(f"the server at {base_url} answered {exc.status_code}: {detail}")
+    return ModelError(f"the server at {base_url} sent an answer qvl cannot read: {exc}")
+
+
+class OpenAIBackend:
+    """Requests to an OpenAI-compatible chat completions endpoint; several in flight at once."""
+
+    def __init__(self, settings: ModelSettings):
+        import openai
+
+        if not settings.base_url:
+            raise ModelError("--backend openai needs --base-url (env QVL_BASE_URL), e.g. http://127.0.0.1:8000/v1")
+        self.settings = settings
+        self.client = openai.OpenAI(
+            base_url=settings.base_url,
+            api_key=settings.api_key or NO_KEY,
+            timeout=settings.timeout,
+            max_retries=settings.retries,
+        )
+        self.model = self._served_model(settings.model)
+
+    def _served_model(self, wanted: str) -> str:
+        """The model name to request; with the default name and one served model, that one."""
+        try:
+            served = [model.id for model in self.client.models.list()]
+        except Exception as exc:  # the client's own errors, mapped to one message
+            raise server_error(str(self.settings.base_url), exc) from None
+        if wanted in served:
+            return wanted
+        if wanted == DEFAULT_MODEL and len(served) == 1:
+            return served[0]
+        raise ModelError(
+            f"the server at {self.settings.base_url} does not serve {wanted!r}",
+            hint=f"it serves: {', '.join(served) or 'nothing'}; pass --model with one of them",
+        )
+
+    @property
+    def info(self) -> ModelInfo:
+        return ModelInfo(backend="openai", id=self.model, extra={"base_url": self.settings.base_url})
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        import openai
+
+        arguments: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages_for(request),
+            "max_tokens": request.max_new_tokens,
+            "temperature": 0.0,
+            "logprobs": True,
+        }
+        constrained = request.constrain and request.schema is not None
+        if constrained:
+            schema = grammar_schema(request.schema or {})
+            arguments["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "qvl_answer", "schema": schema, "strict": True},
+            }
+        try:
+            response = self.client.chat.completions.create(**arguments)
+            choice = response.choices[0]
+        except (openai.OpenAIError, IndexError, AttributeError, ValueError) as exc:
+            raise server_error(str(self.settings.base_url), exc) from None
+        text = choice.message.content or ""
+        spans, logprobs = _token_scores(choice, text)
+        usage = response.usage
+        return Generation(
+            text=text,
+            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            generated_tokens=int(getattr(usage, "completion_tokens", 0) or len(logprobs)),
+            visual_tokens=sum(visual_tokens(*image.size) for image in request.images),
+            finish_reason="length" if choice.finish_reason == "length" else "stop",
+            token_spans=spans,
+            token_logprobs=logprobs,
+            constrained=constrained,
+        )
+
+    def generate_batch(self, requests: list[GenerationRequest]) -> list[Generation | ModelError]:
+        """Up to ``concurrency`` requests in flight; answers (or each one's error) in request order."""
+
+        def attempt(request: GenerationRequest) -> Generation | ModelError:
+            try:
+                return self.generate(request)
+            except ModelError as exc:
+                return exc
+
+        workers = max(1, min(self.settings.concurrency, len(requests)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qvl-request") as pool:
+            return list(pool.map(attempt, requests))
+
+
+def _token_scores(choice: Any, text: str) -> tuple[tuple[tuple[int, int], ...], tuple[float, ...]]:
+    """Character spans and log-probabilities of the answer's tokens, when the server sent them."""
+    content = getattr(getattr(choice, "logprobs", None), "content", None) or []
+    spans, logprobs, position = [], [], 0
+    for item in content:
+        token = item.token or ""
+        spans.append((position, position + len(token)))
+        logprobs.append(float(item.logprob))
+        position += len(token)
+    if position != len(text):  # tokens that do not spell the text: no confidence rather than wrong ones
+        return (), ()
+    return tuple(spans), tuple(logprobs)
