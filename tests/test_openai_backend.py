@@ -105,6 +105,7 @@ def test_batch_with_concurrency_keeps_order_and_records_failures(server: FakeOpe
     server.script.extend([("ok", json.dumps(ANSWER)), ("status", 400), ("ok", json.dumps(ANSWER))])
     records.clear()
     BatchRunner(extractor, {}, Sink(), batch_size=3).run(docs[:3])
-    assert [(r.get("error") or {}).get("type") for r in records] == [None, "model", None]
-    assert "answered 400" in records[1]["error"]["message"]
+    errors = [r["error"] for r in records if r.get("error")]  # which one fails depends on arrival order
+    assert len(errors) == 1 and errors[0]["type"] == "model" and "answered 400" in errors[0]["message"]
+    assert sum(r["valid"] for r in records) == 2
     assert len(server.requests) == 9  # no document was asked twice

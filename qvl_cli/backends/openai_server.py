@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from qvl_cli.backends import DEFAULT_MODEL, Generation, GenerationRequest, ModelInfo, ModelSettings
+from qvl_cli.backends.tokens import char_spans
 from qvl_cli.budgets import visual_tokens
 from qvl_cli.decoding import grammar_schema
 from qvl_cli.errors import ModelError
@@ -141,14 +142,24 @@ class OpenAIBackend:
 
 
 def _token_scores(choice: Any, text: str) -> tuple[tuple[tuple[int, int], ...], tuple[float, ...]]:
-    """Character spans and log-probabilities of the answer's tokens, when the server sent them."""
+    """Character spans and log-probabilities of the answer's tokens, when the server sent them.
+
+    Spans come from each token's UTF-8 bytes when given (a character may span tokens), else from
+    its text. A stop token reported after the answer is dropped; tokens that do not add up to
+    the answer give no confidence rather than a wrong one.
+    """
     content = getattr(getattr(choice, "logprobs", None), "content", None) or []
-    spans, logprobs, position = [], [], 0
-    for item in content:
-        token = item.token or ""
-        spans.append((position, position + len(token)))
-        logprobs.append(float(item.logprob))
-        position += len(token)
-    if position != len(text):  # tokens that do not spell the text: no confidence rather than wrong ones
+    use_bytes = bool(content) and all(getattr(item, "bytes", None) is not None for item in content)
+    pieces = [bytes(item.bytes) if use_bytes else (item.token or "").encode("utf-8") for item in content]
+    total = len(text.encode("utf-8"))
+    byte_spans: list[tuple[int, int]] = []
+    position = 0
+    for piece in pieces:
+        if position + len(piece) > total:
+            break
+        byte_spans.append((position, position + len(piece)))
+        position += len(piece)
+    spans = char_spans(byte_spans, text) if position == total else None
+    if spans is None:
         return (), ()
-    return tuple(spans), tuple(logprobs)
+    return tuple(spans), tuple(float(item.logprob) for item in content[: len(spans)])

@@ -47,10 +47,15 @@ def _byte_level_spans(tokenizer: Any, ids: list[int], text: str) -> list[tuple[i
         byte_spans.append((start, len(data)))
     if data.decode("utf-8", errors="replace") != text:
         return None
+    return char_spans(byte_spans, text)
+
+
+def char_spans(byte_spans: list[tuple[int, int]], text: str) -> list[tuple[int, int]] | None:
+    """Turn byte offsets into ``text`` (UTF-8) into character offsets; ``None`` if they disagree."""
     char_at = []  # char index of every byte
     for index, char in enumerate(text):
         char_at.extend([index] * len(char.encode("utf-8")))
-    if len(char_at) != len(data):
+    if byte_spans and byte_spans[-1][1] != len(char_at):
         return None
     char_at.append(len(text))
     return [(char_at[start], char_at[end - 1] + 1 if end > start else char_at[start]) for start, end in byte_spans]

@@ -1,0 +1,109 @@
+"""`qvl extract --backend openai` against a real vLLM server on 127.0.0.1 serving the tiny model.
+
+vLLM lives in its own virtualenv (``bash .ci/vllm-env DIR``); point ``QVL_VLLM_PYTHON`` at its
+Python to run this test. The server takes about a minute to start on a CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+from qvl_cli.schemas import load_schema
+from qvl_cli.validation import make_validator
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+VLLM_PYTHON = os.environ.get("QVL_VLLM_PYTHON")
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["invoice_number", "total", "currency"],
+    "properties": {
+        "invoice_number": {"type": ["string", "null"], "description": "The invoice number."},
+        "total": {"type": ["number", "null"], "description": "Amount due."},
+        "currency": {"enum": ["EUR", "USD", None], "description": "Currency code."},
+    },
+}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def vllm_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    if not VLLM_PYTHON:
+        pytest.skip("set QVL_VLLM_PYTHON to a Python with vLLM (bash .ci/vllm-env DIR) to run the real server")
+    port = free_port()
+    log = tmp_path_factory.mktemp("vllm") / "server.log"
+    command = [VLLM_PYTHON, "-m", "vllm.entrypoints.openai.api_server", "--model", str(tiny_model_dir),
+               "--host", "127.0.0.1", "--port", str(port), "--dtype", "float32", "--enforce-eager",
+               "--max-model-len", "4096",
+               "--structured-outputs-config", '{"backend": "guidance", "disable_any_whitespace": true}']  # fmt: skip
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1"}
+    with log.open("w") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 420
+    try:
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"vLLM exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"vLLM did not start in time:\n{log.read_text()[-3000:]}")
+            time.sleep(2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_extract_through_a_real_vllm_server(vllm_server: str, tiny_model_dir: Path, tmp_path: Path) -> None:
+    schema_file = tmp_path / "receipt.json"
+    schema_file.write_text(json.dumps(SCHEMA))
+    documents = []
+    for index in range(3):
+        image = Image.new("RGB", (336, 224), "white")
+        ImageDraw.Draw(image).text((10, 10), f"Invoice R-{index}\nTotal 12.50 EUR", fill="black")
+        documents.append(tmp_path / f"receipt{index}.png")
+        image.save(documents[-1])
+    check = subprocess.run([sys.executable, "-m", "qvl_cli", "serve-check", "--base-url", vllm_server],
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert check.returncode == 0 and str(tiny_model_dir) in check.stdout
+    result = subprocess.run(
+        [sys.executable, "-m", "qvl_cli", "extract", *map(str, documents), "--schema", str(schema_file),
+         "--backend", "openai", "--base-url", vllm_server, "--concurrency", "3", "--max-new-tokens", "48",
+         "--no-cache"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert "Traceback" not in result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [Path(r["file"]).name for r in records] == [d.name for d in documents]
+    validate = make_validator(load_schema(str(schema_file)))
+    for record in records:
+        assert record["error"] is None if "error" in record else True, record.get("error")
+        assert record["model"]["backend"] == "openai" and record["model"]["id"] == str(tiny_model_dir)
+        assert record["constrained"] is True
+        assert validate(record["data"]) == []  # the answer has the schema's shape, whatever the weights
+        assert record["usage"]["visual_tokens"] == (336 // 28) * (224 // 28)
+        assert record["confidence"] is not None
