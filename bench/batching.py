@@ -10,24 +10,16 @@ same documents at each batch size, and prints documents/s and the speed-up over 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-
-class NullSink:
-    def write(self, record: dict) -> None:
-        return None
+from common import NullSink, add_model_arguments, load_backend
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="checkpoint folder or hub id (default: a tiny random Qwen2-VL)")
-    parser.add_argument("--device", default="cpu")
+    add_model_arguments(parser)
     parser.add_argument("--documents", type=int, default=24)
     parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--sizes", default="1,4,8")
@@ -35,20 +27,13 @@ def main() -> None:
 
     from PIL import Image, ImageDraw
 
-    from qvl_cli.backends import ModelSettings
-    from qvl_cli.backends.transformers import TransformersBackend
     from qvl_cli.batch import BatchRunner
     from qvl_cli.budgets import PixelBudget
     from qvl_cli.extract import ExtractOptions, Extractor
     from qvl_cli.prompts import load_prompt
     from qvl_cli.schemas import load_schema
 
-    model = args.model
-    if model is None:
-        from tiny_model import build_tiny_qwen2_vl
-
-        model = str(build_tiny_qwen2_vl(tempfile.mkdtemp(prefix="qvl-bench-")))
-    backend = TransformersBackend(ModelSettings(model=model, device=args.device))
+    backend, model = load_backend(args)
     work = Path(tempfile.mkdtemp(prefix="qvl-bench-batch-"))
     paths = []
     for i in range(args.documents):

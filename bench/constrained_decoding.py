@@ -15,13 +15,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+from common import ROOT, add_model_arguments, load_backend
 
 
 def run(backend, requests) -> tuple[float, int]:
@@ -37,26 +33,19 @@ def run(backend, requests) -> tuple[float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="checkpoint folder or hub id (default: a tiny random Qwen2-VL)")
-    parser.add_argument("--device", default="cpu")
+    add_model_arguments(parser)
     parser.add_argument("--schemas", default="invoice,form,chart,multilingual")
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    from qvl_cli.backends import GenerationRequest, ModelSettings
-    from qvl_cli.backends.transformers import TransformersBackend
+    from qvl_cli.backends import GenerationRequest
     from qvl_cli.budgets import PixelBudget
     from qvl_cli.prompts import load_prompt
     from qvl_cli.rasterize import render_document
     from qvl_cli.schemas import load_schema
 
-    model = args.model
-    if model is None:
-        from tiny_model import build_tiny_qwen2_vl
-
-        model = str(build_tiny_qwen2_vl(tempfile.mkdtemp(prefix="qvl-bench-")))
-    backend = TransformersBackend(ModelSettings(model=model, device=args.device))
+    backend, model = load_backend(args)
     page = render_document(ROOT / "examples/invoice.pdf", PixelBudget(max_pixels=200_000), "1").pages[0].image
 
     def requests(constrain: bool) -> list[GenerationRequest]:

@@ -12,24 +12,16 @@ Target: qvl (unconstrained) / bare <= 1.1.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-
-class NullSink:
-    def write(self, record: dict) -> None:
-        return None
+from common import NullSink, add_model_arguments, load_backend
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model")
-    parser.add_argument("--device", default="cpu")
+    add_model_arguments(parser)
     parser.add_argument("--documents", type=int, default=12)
     parser.add_argument("--max-new-tokens", type=int, default=128)
     args = parser.parse_args()
@@ -38,21 +30,14 @@ def main() -> None:
     import torch
     from pdf_factory import PageSpec, write_pdf
 
-    from qvl_cli.backends import ModelSettings
     from qvl_cli.backends.qwen2_vl_inputs import build_inputs
-    from qvl_cli.backends.transformers import TransformersBackend
     from qvl_cli.batch import BatchRunner
     from qvl_cli.budgets import PixelBudget, fit_size
     from qvl_cli.extract import ExtractOptions, Extractor
     from qvl_cli.prompts import load_prompt
     from qvl_cli.schemas import load_schema
 
-    model = args.model
-    if model is None:
-        from tiny_model import build_tiny_qwen2_vl
-
-        model = str(build_tiny_qwen2_vl(tempfile.mkdtemp(prefix="qvl-bench-")))
-    backend = TransformersBackend(ModelSettings(model=model, device=args.device))
+    backend, model = load_backend(args)
     work = Path(tempfile.mkdtemp(prefix="qvl-bench-pipeline-"))
     lines = tuple(f"Line {i}: 2 x Widget {i} at 12.50 EUR" for i in range(30))
     paths = [

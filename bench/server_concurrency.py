@@ -12,19 +12,12 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-
-class NullSink:
-    def write(self, record: dict) -> None:
-        return None
+from common import NullSink
 
 
 def start_server(python: str, model: str) -> tuple[subprocess.Popen, str]:

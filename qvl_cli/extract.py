@@ -17,10 +17,10 @@ from qvl_cli.budgets import PixelBudget
 from qvl_cli.errors import DeviceMemoryError, InputError, ModelError, QvlError
 from qvl_cli.guards import is_blank, token_budget
 from qvl_cli.inputs import file_sha256
-from qvl_cli.jsonscan import minimal_instance
 from qvl_cli.prompts import Prompt
 from qvl_cli.rasterize import DEFAULT_PDF_DPI, InputLimits, RenderedDocument, render_document
 from qvl_cli.results import Envelope, FailureInfo, Usage
+from qvl_cli.schema_nav import minimal_instance
 from qvl_cli.schemas import Schema
 from qvl_cli.validation import Issue, make_validator
 

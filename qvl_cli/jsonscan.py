@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from qvl_cli.schema_nav import (
     Schema,
     branch_of_kind,
-    branches,
     item_schema,
+    minimal_json,
     property_schema,
     required_keys,
     resolve,
-    types_of,
 )
 from qvl_cli.validation import json_pointer
 
@@ -358,7 +356,7 @@ class JsonScanner:
         return self._minimal(item_schema(self.root, frame.schema, int(key)))
 
     def _minimal(self, schema: Schema) -> str:
-        return _minimal(self.root, schema, (self.item_separator, self.key_separator))
+        return minimal_json(self.root, schema, (self.item_separator, self.key_separator))
 
     def _next_key(self, frame: _Frame) -> str:
         """A key to write after a trailing comma: a missing required one, else any unused one."""
@@ -388,50 +386,6 @@ def leaf_spans(text: str, schema: Schema | None = None) -> list[Leaf]:
 def complete(text: str, schema: Schema | None = None, separators: tuple[str, str] = (", ", ": ")) -> Completion:
     """The shortest completion of a JSON prefix (see the module docstring)."""
     return scan(text, schema, separators).completion()
-
-
-# Minimal values ------------------------------------------------------------------------------
-
-
-def minimal_instance(schema: Schema) -> Any:
-    """The smallest value of a schema's shape: nulls where allowed, empty arrays, zeros."""
-    return json.loads(_minimal(schema, schema))
-
-
-def _minimal(root: Schema, schema: Any, separators: tuple[str, str] = (", ", ": "), depth: int = 0) -> str:
-    """Shortest JSON text of a value that has the schema's shape (null wherever allowed)."""
-    options = [_minimalbranch_of_kind(root, branch, separators, depth) for branch in branches(root, schema)]
-    return min(options, key=len) if options else "null"
-
-
-def _minimalbranch_of_kind(root: Schema, schema: Schema, separators: tuple[str, str], depth: int) -> str:
-    item_separator, key_separator = separators
-    if "const" in schema:
-        return json.dumps(schema["const"], ensure_ascii=False)
-    if isinstance(schema.get("enum"), list) and schema["enum"]:
-        return min((json.dumps(value, ensure_ascii=False) for value in schema["enum"]), key=len)
-    types = types_of(schema)
-    if not types or "null" in types or depth > 16:
-        return "null"
-    if "object" in types:
-        properties = schema.get("properties", {})
-        fields = [
-            json.dumps(key, ensure_ascii=False)
-            + key_separator
-            + _minimal(root, properties.get(key, {}), separators, depth + 1)
-            for key in required_keys(root, schema)
-        ]
-        return "{" + item_separator.join(fields) + "}"
-    if "array" in types:
-        count = int(schema.get("minItems", 0))
-        items = (_minimal(root, item_schema(root, schema, i), separators, depth + 1) for i in range(count))
-        return "[" + item_separator.join(items) + "]"
-    if "boolean" in types:
-        return "false"
-    if "integer" in types or "number" in types:
-        minimum = schema.get("minimum", schema.get("exclusiveMinimum"))
-        return str(int(minimum) + 1 if "exclusiveMinimum" in schema else minimum) if minimum and minimum > 0 else "0"
-    return '""'
 
 
 def _close_escape(escape: str) -> str:

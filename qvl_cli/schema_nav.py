@@ -1,7 +1,9 @@
-"""Walk a JSON Schema alongside a value: local references, unions, properties and items."""
+"""Walk a JSON Schema alongside a value (references, unions, properties, items) and build its
+smallest instance."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 Schema = dict[str, Any]
@@ -75,3 +77,44 @@ def item_schema(root: Schema, schema: Schema, index: int) -> Schema:
 def required_keys(root: Schema, schema: Schema) -> list[str]:
     required = resolve(root, schema).get("required", [])
     return [str(key) for key in required] if isinstance(required, list) else []
+
+
+def minimal_instance(schema: Schema) -> Any:
+    """The smallest value of a schema's shape: nulls where allowed, empty arrays, zeros."""
+    return json.loads(minimal_json(schema, schema))
+
+
+def minimal_json(root: Schema, schema: Any, separators: tuple[str, str] = (", ", ": "), depth: int = 0) -> str:
+    """Shortest JSON text of a value that has the schema's shape (null wherever allowed)."""
+    options = [_minimalbranch_of_kind(root, branch, separators, depth) for branch in branches(root, schema)]
+    return min(options, key=len) if options else "null"
+
+
+def _minimalbranch_of_kind(root: Schema, schema: Schema, separators: tuple[str, str], depth: int) -> str:
+    item_separator, key_separator = separators
+    if "const" in schema:
+        return json.dumps(schema["const"], ensure_ascii=False)
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return min((json.dumps(value, ensure_ascii=False) for value in schema["enum"]), key=len)
+    types = types_of(schema)
+    if not types or "null" in types or depth > 16:
+        return "null"
+    if "object" in types:
+        properties = schema.get("properties", {})
+        fields = [
+            json.dumps(key, ensure_ascii=False)
+            + key_separator
+            + minimal_json(root, properties.get(key, {}), separators, depth + 1)
+            for key in required_keys(root, schema)
+        ]
+        return "{" + item_separator.join(fields) + "}"
+    if "array" in types:
+        count = int(schema.get("minItems", 0))
+        items = (minimal_json(root, item_schema(root, schema, i), separators, depth + 1) for i in range(count))
+        return "[" + item_separator.join(items) + "]"
+    if "boolean" in types:
+        return "false"
+    if "integer" in types or "number" in types:
+        minimum = schema.get("minimum", schema.get("exclusiveMinimum"))
+        return str(int(minimum) + 1 if "exclusiveMinimum" in schema else minimum) if minimum and minimum > 0 else "0"
+    return '""'

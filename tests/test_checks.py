@@ -12,23 +12,13 @@ from pathlib import Path
 
 import pytest
 from pdf_factory import PageSpec, write_pdf
+from samples import VALID_INVOICE
 
 from qvl_cli.config import ConfigError, load_config
 from qvl_cli.rules import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
-VALID = {
-    "vendor": {"name": "ACME", "address": None, "tax_id": None},
-    "customer": {"name": None, "address": None},
-    "invoice_number": "A-1",
-    "invoice_date": "2024-01-31",
-    "due_date": None,
-    "currency": "EUR",
-    "line_items": [],
-    "subtotal": None,
-    "tax": None,
-    "total": 10.5,
-}
+VALID = VALID_INVOICE
 RULE = "[[tool.qvl.rules]]\n"
 RULES = """
 [[rules]]

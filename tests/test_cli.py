@@ -11,24 +11,14 @@ from pathlib import Path
 import pytest
 from pdf_factory import PageSpec, write_pdf
 from PIL import Image
+from samples import VALID_INVOICE
 from typer.testing import CliRunner
 
 from qvl_cli.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("torch", "transformers", "pypdfium2", "PIL", "numpy", "bitsandbytes", "jsonschema", "accelerate")
-GOOD_INVOICE = {
-    "vendor": {"name": "ACME", "address": None, "tax_id": None},
-    "customer": {"name": None, "address": None},
-    "invoice_number": "A-1",
-    "invoice_date": "2024-01-31",
-    "due_date": None,
-    "currency": "EUR",
-    "line_items": [],
-    "subtotal": None,
-    "tax": None,
-    "total": 10.5,
-}
+GOOD_INVOICE = VALID_INVOICE
 
 
 def qvl(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -7,19 +7,14 @@ from pathlib import Path
 
 import pytest
 from pdf_factory import PageSpec, write_pdf
+from samples import VALID_INVOICE
 
 from qvl_cli.backends.fake import FakeBackend
 from qvl_cli.extract import ExtractOptions, Extractor
 from qvl_cli.prompts import load_prompt
 from qvl_cli.schemas import load_schema
 
-INVOICE = {
-    "vendor": {"name": "ACME", "address": None, "tax_id": None},
-    "customer": {"name": None, "address": None},
-    "invoice_number": "A-1",
-    "invoice_date": "2024-01-31",
-    "due_date": None,
-    "currency": "EUR",
+INVOICE = VALID_INVOICE | {
     "line_items": [{"description": "Widget", "quantity": 2, "unit_price": 5, "amount": 10}],
     "subtotal": 10,
     "tax": 1.9,

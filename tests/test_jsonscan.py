@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qvl_cli.jsonscan import ScanError, complete, leaf_spans, minimal_instance
+from qvl_cli.jsonscan import ScanError, complete, leaf_spans
+from qvl_cli.schema_nav import minimal_instance
 from qvl_cli.schemas import load_schema
 from qvl_cli.validation import make_validator
 
