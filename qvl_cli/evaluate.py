@@ -151,80 +151,72 @@ def _fold(text: str) -> str:
 
 def compare_documents(gold: Any, predicted: Any, options: CompareOptions, name: str, result: Evaluation) -> None:
     """Score one document into ``result``."""
-    scores: dict[str, FieldScore] = defaultdict(FieldScore)
-    differences: list[Difference] = []
-    _compare(gold, predicted, "", "", options, scores, differences)
-    for template, score in scores.items():
+    scorer = _DocumentScorer(options)
+    scorer.compare(gold, predicted, "", "")
+    for template, score in scorer.scores.items():
         result.fields[template].add(score)
     result.documents += 1
-    result.exact_documents += not differences
-    if differences:
-        result.differences[name] = differences
+    result.exact_documents += not scorer.differences
+    if scorer.differences:
+        result.differences[name] = scorer.differences
 
 
-def _compare(
-    gold: Any,
-    predicted: Any,
-    pointer: str,
-    template: str,
-    options: CompareOptions,
-    scores: dict[str, FieldScore],
-    differences: list[Difference],
-) -> None:
-    if isinstance(gold, dict):
-        other = predicted if isinstance(predicted, dict) else {}
-        for key in gold:
-            escaped = str(key).replace("~", "~0").replace("/", "~1")
-            _compare(gold[key], other.get(key), f"{pointer}/{escaped}", f"{template}/{escaped}", options, scores,
-                     differences)  # fmt: skip
-        return
-    if isinstance(gold, list) and (gold or isinstance(predicted, list)):
-        _compare_lists(gold, predicted if isinstance(predicted, list) else [], pointer, template, options, scores,
-                       differences)  # fmt: skip
-        return
-    score = scores[template]
-    score.seen += 1
-    match = values_match(gold, predicted, options)
-    score.exact += match
-    if match and not is_empty(gold):
-        score.tp += 1
-        return
-    if not match:
-        differences.append(Difference(pointer, gold, predicted))
+@dataclass
+class _DocumentScorer:
+    """Walks gold and prediction together, counting per field template."""
+
+    options: CompareOptions
+    scores: dict[str, FieldScore] = field(default_factory=lambda: defaultdict(FieldScore))
+    differences: list[Difference] = field(default_factory=list)
+
+    def compare(self, gold: Any, predicted: Any, pointer: str, template: str) -> None:
+        if isinstance(gold, dict):
+            other = predicted if isinstance(predicted, dict) else {}
+            for key in gold:
+                escaped = _escape(key)
+                self.compare(gold[key], other.get(key), f"{pointer}/{escaped}", f"{template}/{escaped}")
+        elif isinstance(gold, list) and (gold or isinstance(predicted, list)):
+            self.compare_lists(gold, predicted if isinstance(predicted, list) else [], pointer, template)
+        else:
+            self.compare_leaf(gold, predicted, pointer, template)
+
+    def compare_leaf(self, gold: Any, predicted: Any, pointer: str, template: str) -> None:
+        score = self.scores[template]
+        score.seen += 1
+        match = values_match(gold, predicted, self.options)
+        score.exact += match
+        if match:
+            score.tp += not is_empty(gold)
+            return
+        self.differences.append(Difference(pointer, gold, predicted))
         score.fn += not is_empty(gold)
         score.fp += not is_empty(predicted)
 
-
-def _compare_lists(
-    gold: list[Any],
-    predicted: list[Any],
-    pointer: str,
-    template: str,
-    options: CompareOptions,
-    scores: dict[str, FieldScore],
-    differences: list[Difference],
-) -> None:
-    """Pair items by optimal assignment (most matching leaves), then compare the pairs."""
-    similarity = [[_leaf_agreement(g, p, options) for p in predicted] for g in gold]
-    pairs = optimal_assignment(similarity)
-    paired_predicted = {j for _, j in pairs}
-    for i, item in enumerate(gold):
-        j = next((pj for gi, pj in pairs if gi == i), None)
-        _compare(item, predicted[j] if j is not None else None, f"{pointer}/{i}", f"{template}/*", options, scores,
-                 differences)  # fmt: skip
-    for j, extra in enumerate(predicted):
-        if j not in paired_predicted:
+    def compare_lists(self, gold: list[Any], predicted: list[Any], pointer: str, template: str) -> None:
+        """Pair items by optimal assignment (most matching leaves), then compare the pairs."""
+        pairs = dict(optimal_assignment([[_leaf_agreement(g, p, self.options) for p in predicted] for g in gold]))
+        for i, item in enumerate(gold):
+            j = pairs.get(i)
+            self.compare(item, predicted[j] if j is not None else None, f"{pointer}/{i}", f"{template}/*")
+        paired = set(pairs.values())
+        for j, extra in enumerate(predicted):
+            if j in paired:
+                continue
             for leaf_template, value in _leaves(extra, f"{template}/*"):
                 if not is_empty(value):
-                    scores[leaf_template].fp += 1
-                    differences.append(Difference(f"{pointer}/+{j}", None, value))
+                    self.scores[leaf_template].fp += 1
+                    self.differences.append(Difference(f"{pointer}/+{j}", None, value))
+
+
+def _escape(key: object) -> str:
+    return str(key).replace("~", "~0").replace("/", "~1")
 
 
 def _leaves(value: Any, template: str) -> list[tuple[str, Any]]:
     if isinstance(value, dict):
         out: list[tuple[str, Any]] = []
         for key, child in value.items():
-            out += _leaves(child, f"{template}/{str(key).replace('~', '~0').replace('/', '~1')}")
+            out += _leaves(child, f"{template}/{_escape(key)}")
         return out
     if isinstance(value, list):
         return [leaf for child in value for leaf in _leaves(child, f"{template}/*")]
