@@ -10,34 +10,11 @@ documents/s and the speed-up over one request at a time.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from common import NullSink
-
-
-def start_server(python: str, model: str) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", model, "--host", "127.0.0.1",
-               "--port", str(port), "--dtype", "float32", "--enforce-eager", "--max-model-len", "4096",
-               "--structured-outputs-config", '{"backend": "guidance", "disable_any_whitespace": true}']  # fmt: skip
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1"}
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    url = f"http://127.0.0.1:{port}/v1"
-    for _ in range(300):
-        try:
-            with urllib.request.urlopen(f"{url}/models", timeout=2):
-                return process, url
-        except OSError:
-            time.sleep(1)
-    process.kill()
-    raise SystemExit("vLLM did not start")
 
 
 def main() -> None:
@@ -64,7 +41,9 @@ def main() -> None:
         image.save(paths[-1])
     schema = Schema("receipt", {"type": "object", "additionalProperties": False, "required": ["total"],
                                 "properties": {"total": {"type": ["number", "null"]}}}, "bench", "")  # fmt: skip
-    process, url = start_server(python, model)
+    from vllm_server import start_vllm, stop
+
+    process, url = start_vllm(python, model, work / "server.log")
     try:
         rates = {}
         for concurrency in (1, 4, 16):
@@ -75,8 +54,7 @@ def main() -> None:
             BatchRunner(extractor, {}, NullSink(), batch_size=concurrency).run(paths)
             rates[concurrency] = len(paths) / (time.perf_counter() - started)
     finally:
-        process.terminate()
-        process.wait(timeout=60)
+        stop(process)
     print(f"vLLM (CPU) serving the tiny random Qwen2-VL; {len(paths)} one-page documents, 32 new tokens")
     for concurrency, rate in rates.items():
         print(f"--concurrency {concurrency:2d}: {rate:6.2f} documents/s ({rate / rates[1]:.2f}x)")

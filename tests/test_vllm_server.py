@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
+from vllm_server import ServerFailed, start_vllm, stop
 
 from qvl_cli.schemas import load_schema
 from qvl_cli.validation import make_validator
@@ -35,47 +33,19 @@ SCHEMA = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def vllm_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     if not VLLM_PYTHON:
         pytest.skip("set QVL_VLLM_PYTHON to a Python with vLLM (bash .ci/vllm-env DIR) to run the real server")
-    port = free_port()
     log = tmp_path_factory.mktemp("vllm") / "server.log"
-    command = [VLLM_PYTHON, "-m", "vllm.entrypoints.openai.api_server", "--model", str(tiny_model_dir),
-               "--host", "127.0.0.1", "--port", str(port), "--dtype", "float32", "--enforce-eager",
-               "--max-model-len", "4096",
-               "--structured-outputs-config", '{"backend": "guidance", "disable_any_whitespace": true}']  # fmt: skip
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1"}
-    with log.open("w") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 420
     try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"vLLM exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"vLLM did not start in time:\n{log.read_text()[-3000:]}")
-            time.sleep(2)
+        process, url = start_vllm(VLLM_PYTHON, str(tiny_model_dir), log)
+    except ServerFailed as exc:
+        pytest.fail(str(exc))
+    try:
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
 
 
 def test_extract_through_a_real_vllm_server(vllm_server: str, tiny_model_dir: Path, tmp_path: Path) -> None:
