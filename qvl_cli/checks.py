@@ -74,6 +74,6 @@ CHECKS: dict[str, Callable[[Any], list[str]]] = {"invoice": invoice_checks}
 
 def run_checks(data: Any, schema: dict[str, Any]) -> list[str]:
     """Warnings from every check the schema declares."""
-    declared = schema.get(KEYWORD, [])
-    names = [declared] if isinstance(declared, str) else list(declared)
+    declared = schema.get(KEYWORD) or []
+    names = [declared] if isinstance(declared, str) else [str(name) for name in declared]
     return [warning for name in names if name in CHECKS for warning in CHECKS[name](data)]

@@ -8,9 +8,21 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from qvl_cli.errors import OutputError
+
+
+class Writer(Protocol):
+    """Where records go: written one by one, then kept (``close``) or given up (``discard``)."""
+
+    def recorded(self) -> dict[str, str]: ...
+
+    def write(self, record: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+    def discard(self) -> None: ...
 
 
 def write_atomically(target: Path, text: str) -> None:
@@ -49,6 +61,10 @@ class StreamWriter:
         self.stream.flush()
 
     def close(self) -> None:
+        self.stream.flush()
+
+    def discard(self) -> None:
+        """Records already on the stream are complete lines; nothing to take back."""
         self.stream.flush()
 
 

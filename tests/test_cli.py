@@ -197,6 +197,15 @@ def test_model_failure_keeps_the_previous_output_and_says_how_to_fix(tmp_path: P
     assert sorted(p.name for p in tmp_path.iterdir()) == ["invoice one.pdf", "out.jsonl"]
 
 
+def test_missing_model_on_stdout_is_one_line_and_exit_3(invoice_pdf: Path) -> None:
+    """The README's first command, offline: one line saying how to get the weights."""
+    result = qvl("extract", str(invoice_pdf), "--schema", "invoice")
+    assert result.returncode == 3
+    assert result.stdout == ""
+    assert result.stderr.startswith("qvl: error: model 'Qwen/Qwen2-VL-2B-Instruct' is not in the Hugging Face cache")
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -16,7 +16,7 @@ from qvl_cli.cache import ResultCache, default_cache_dir, run_identity
 from qvl_cli.discover import expand_inputs
 from qvl_cli.errors import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_MODEL, EXIT_USAGE, EXIT_VALID, QvlError
 from qvl_cli.extract import ExtractOptions, Extractor
-from qvl_cli.output import AppendingFileWriter, AtomicFileWriter, DirectoryWriter, StreamWriter
+from qvl_cli.output import AppendingFileWriter, AtomicFileWriter, DirectoryWriter, StreamWriter, Writer
 from qvl_cli.prompts import load_prompt
 from qvl_cli.schemas import load_schema
 
@@ -38,7 +38,7 @@ class Destination:
         if self.resume and not (self.output or self.output_dir):
             raise QvlError("--resume needs -o FILE or --output-dir DIR to know what is already done")
 
-    def open(self) -> AppendingFileWriter | AtomicFileWriter | DirectoryWriter | StreamWriter:
+    def open(self) -> Writer:
         if self.output_dir:
             return DirectoryWriter(self.output_dir)
         if self.output and self.resume:
