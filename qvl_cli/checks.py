@@ -50,7 +50,8 @@ def invoice_checks(data: Any) -> list[str]:
         return []
     warnings: list[str] = []
     subtotal, tax, total = (_number(data.get(key)) for key in ("subtotal", "tax", "total"))
-    items = data.get("line_items") if isinstance(data.get("line_items"), list) else []
+    line_items = data.get("line_items")
+    items = line_items if isinstance(line_items, list) else []
     amounts = [_number(item.get("amount")) for item in items if isinstance(item, dict)]
     if subtotal is not None and amounts and None not in amounts:
         line_sum = sum(a for a in amounts if a is not None)

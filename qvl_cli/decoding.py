@@ -56,7 +56,7 @@ def grammar_schema(schema: dict[str, Any]) -> dict[str, Any]:
             return [strip(value) for value in node]
         return node
 
-    return strip(schema)  # type: ignore[no-any-return]
+    return strip(schema)
 
 
 class GrammarCache:
@@ -120,8 +120,8 @@ class StructuredDecoder:
         self._previous_logprobs: Any = None
         self._scanner = JsonScanner(schema, SEPARATORS) if schema is not None else None
         self._pending: list[int] = []  # tokens whose characters are not complete yet
-        self._matcher = None
-        self._bitmask = None
+        self._matcher: Any = None
+        self._bitmask: Any = None
         self._banned: Any = None
         if compiled_grammar is not None:
             import xgrammar as xgr

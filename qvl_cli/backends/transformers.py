@@ -275,7 +275,7 @@ def _load_preprocessing(settings: ModelSettings) -> tuple[Any, Any, Any]:
     from transformers import AutoProcessor, AutoTokenizer
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
-    kwargs = {"revision": settings.revision}
+    kwargs: dict[str, Any] = {"revision": settings.revision}
     try:
         tokenizer = AutoTokenizer.from_pretrained(settings.model, **kwargs)
         image_processor = Qwen2VLImageProcessorPil.from_pretrained(settings.model, **kwargs)
@@ -311,7 +311,7 @@ def _load_model(settings: ModelSettings, device: str, dtype: Any) -> Any:
     except (OSError, ValueError, KeyError, ImportError, RuntimeError) as exc:
         raise _load_error(settings.model, exc) from None
     if quant is None and device != "cuda":
-        model = model.to(device)
+        model = model.to(device)  # type: ignore[arg-type]  # transformers' stubs type .to() narrowly
     return model.eval()
 
 
