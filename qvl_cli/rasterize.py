@@ -216,7 +216,7 @@ def _decode_error(source: SourceFile, exc: Exception) -> InputError:
 @contextmanager
 def open_pages(
     source: SourceFile, password: str | None = None, dpi: float = DEFAULT_PDF_DPI
-) -> Iterator[PdfPages | ImagePages]:
+) -> Iterator[PageSource]:
     """Open a document's pages for measuring and rendering; closes them afterwards."""
     pages: PdfPages | ImagePages = PdfPages(source, password, dpi) if source.is_pdf else ImagePages(source)
     try:
