@@ -27,11 +27,11 @@ def main() -> None:
 
     from PIL import Image, ImageDraw
 
-    from qvl_cli.batch import BatchRunner
-    from qvl_cli.budgets import PixelBudget
-    from qvl_cli.extract import ExtractOptions, Extractor
-    from qvl_cli.prompts import load_prompt
-    from qvl_cli.schemas import load_schema
+    from qvl_cli.pages.budgets import PixelBudget
+    from qvl_cli.runs.batch import BatchRunner
+    from qvl_cli.runs.document import ExtractOptions, Extractor
+    from qvl_cli.schemas.catalog import load_schema
+    from qvl_cli.schemas.prompts import load_prompt
 
     backend, model = load_backend(args)
     work = Path(tempfile.mkdtemp(prefix="qvl-bench-batch-"))

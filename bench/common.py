@@ -26,7 +26,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_backend(args: argparse.Namespace) -> tuple[Any, str]:
     """The transformers backend for ``--model`` (built tiny and random when not given)."""
-    from qvl_cli.backends import ModelSettings
+    from qvl_cli.backends.contract import ModelSettings
     from qvl_cli.backends.transformers import TransformersBackend
 
     model = args.model

@@ -39,11 +39,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    from qvl_cli.backends import GenerationRequest
-    from qvl_cli.budgets import PixelBudget
-    from qvl_cli.prompts import load_prompt
-    from qvl_cli.rasterize import render_document
-    from qvl_cli.schemas import load_schema
+    from qvl_cli.backends.contract import GenerationRequest
+    from qvl_cli.pages.budgets import PixelBudget
+    from qvl_cli.pages.rasterize import render_document
+    from qvl_cli.schemas.catalog import load_schema
+    from qvl_cli.schemas.prompts import load_prompt
 
     backend, model = load_backend(args)
     page = render_document(ROOT / "examples/invoice.pdf", PixelBudget(max_pixels=200_000), "1").pages[0].image

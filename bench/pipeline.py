@@ -31,11 +31,11 @@ def main() -> None:
     from pdf_factory import PageSpec, write_pdf
 
     from qvl_cli.backends.qwen2_vl_inputs import build_inputs
-    from qvl_cli.batch import BatchRunner
-    from qvl_cli.budgets import PixelBudget, fit_size
-    from qvl_cli.extract import ExtractOptions, Extractor
-    from qvl_cli.prompts import load_prompt
-    from qvl_cli.schemas import load_schema
+    from qvl_cli.pages.budgets import PixelBudget, fit_size
+    from qvl_cli.runs.batch import BatchRunner
+    from qvl_cli.runs.document import ExtractOptions, Extractor
+    from qvl_cli.schemas.catalog import load_schema
+    from qvl_cli.schemas.prompts import load_prompt
 
     backend, model = load_backend(args)
     work = Path(tempfile.mkdtemp(prefix="qvl-bench-pipeline-"))

@@ -38,9 +38,9 @@ def best_of(runs: int, action) -> float:
 def main() -> None:
     import pypdfium2 as pdfium
 
-    from qvl_cli.budgets import PixelBudget
     from qvl_cli.errors import InputError
-    from qvl_cli.rasterize import render_document
+    from qvl_cli.pages.budgets import PixelBudget
+    from qvl_cli.pages.rasterize import render_document
 
     budget = PixelBudget(max_total_pixels=None)
     candidates = [Path(p) for p in sys.argv[1:]] or corpus_pdfs()

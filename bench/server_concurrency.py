@@ -24,12 +24,12 @@ def main() -> None:
     from PIL import Image, ImageDraw
     from tiny_model import build_tiny_qwen2_vl
 
-    from qvl_cli.backends import ModelSettings
+    from qvl_cli.backends.contract import ModelSettings
     from qvl_cli.backends.openai_server import OpenAIBackend
-    from qvl_cli.batch import BatchRunner
-    from qvl_cli.extract import ExtractOptions, Extractor
-    from qvl_cli.prompts import load_prompt
-    from qvl_cli.schemas import Schema
+    from qvl_cli.runs.batch import BatchRunner
+    from qvl_cli.runs.document import ExtractOptions, Extractor
+    from qvl_cli.schemas.catalog import Schema
+    from qvl_cli.schemas.prompts import load_prompt
 
     work = Path(tempfile.mkdtemp(prefix="qvl-bench-server-"))
     model = str(build_tiny_qwen2_vl(work / "model"))

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 import typer
 
 from qvl_cli import __version__
-from qvl_cli.backends import DEFAULT_MODEL, ModelSettings
-from qvl_cli.budgets import DEFAULT_MAX_PIXELS, DEFAULT_MAX_TOTAL_PIXELS, DEFAULT_MIN_PIXELS, PixelBudget
+from qvl_cli.backends.contract import DEFAULT_MODEL, ModelSettings
 from qvl_cli.errors import EXIT_INTERRUPTED, QvlError
+from qvl_cli.pages.budgets import DEFAULT_MAX_PIXELS, DEFAULT_MAX_TOTAL_PIXELS, DEFAULT_MIN_PIXELS, PixelBudget
 
 if TYPE_CHECKING:
-    from qvl_cli.rasterize import InputLimits
+    from qvl_cli.pages.rasterize import InputLimits
 
 T = TypeVar("T")
 DEFAULT_MAX_PAGES = 2000
@@ -272,7 +272,7 @@ def extract(
     if backend == "openai":
         batch_size = max(batch_size, concurrency)  # requests in flight come from batches
     from qvl_cli.commands.extract import Destination, ExtractRun, Inputs
-    from qvl_cli.extract import ExtractOptions
+    from qvl_cli.runs.document import ExtractOptions
 
     run = _guard(
         lambda: ExtractRun.prepare(
@@ -394,7 +394,7 @@ def schemas() -> None:
 
 
 def _limits(max_pages: int, max_file_size_mib: int) -> InputLimits:
-    from qvl_cli.rasterize import InputLimits
+    from qvl_cli.pages.rasterize import InputLimits
 
     return InputLimits(max_pages or None, max_file_size_mib * 2**20 or None)
 

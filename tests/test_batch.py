@@ -16,12 +16,12 @@ from pdf_factory import PageSpec, write_pdf
 from PIL import Image
 
 from qvl_cli.backends.fake import FakeBackend
-from qvl_cli.batch import BatchRunner
-from qvl_cli.discover import expand_inputs
-from qvl_cli.extract import ExtractOptions, Extractor
-from qvl_cli.output import AppendingFileWriter, DirectoryWriter, StreamWriter, safe_stem
-from qvl_cli.prompts import load_prompt
-from qvl_cli.schemas import load_schema
+from qvl_cli.pages.discover import expand_inputs
+from qvl_cli.runs.batch import BatchRunner
+from qvl_cli.runs.document import ExtractOptions, Extractor
+from qvl_cli.runs.writers import AppendingFileWriter, DirectoryWriter, StreamWriter, safe_stem
+from qvl_cli.schemas.catalog import load_schema
+from qvl_cli.schemas.prompts import load_prompt
 
 REPLY = {"title": "T", "fields": [], "checkboxes": [], "signatures": []}
 
@@ -204,7 +204,7 @@ def test_sigterm_is_handled_like_ctrl_c(tmp_path: Path) -> None:
 
 
 def runner_for(fake_factory, cache_dir: Path, sink) -> BatchRunner:
-    from qvl_cli.cache import ResultCache
+    from qvl_cli.runs.cache import ResultCache
 
     schema = load_schema("form")
     extractor = Extractor(schema, load_prompt(None, schema), ExtractOptions(), fake_factory)

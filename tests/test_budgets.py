@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qvl_cli.budgets import (
+from qvl_cli.errors import BudgetError
+from qvl_cli.pages.budgets import (
     FACTOR,
     PixelBudget,
     fit_size,
@@ -14,7 +15,6 @@ from qvl_cli.budgets import (
     smart_resize,
     visual_tokens,
 )
-from qvl_cli.errors import BudgetError
 
 sides = st.integers(min_value=1, max_value=20_000)
 budgets = st.tuples(st.integers(min_value=28 * 28, max_value=4_000_000), st.integers(min_value=0, max_value=8_000_000))

@@ -14,8 +14,8 @@ import pytest
 from pdf_factory import PageSpec, write_pdf
 from samples import VALID_INVOICE
 
-from qvl_cli.config import ConfigError, load_config
-from qvl_cli.rules import evaluate
+from qvl_cli.gate.config import ConfigError, load_config
+from qvl_cli.gate.rules import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
 VALID = VALID_INVOICE

@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qvl_cli.commands.eval import evaluate_predictions
-from qvl_cli.evaluate import CompareOptions, optimal_assignment, values_match
-from qvl_cli.goldsets import load_adapter
+from qvl_cli.evaluation.goldsets import load_adapter
+from qvl_cli.evaluation.scoring import CompareOptions, optimal_assignment, values_match
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 GOLD = json.loads((EXAMPLES / "invoice.expected.json").read_text())
@@ -110,7 +110,7 @@ def test_sroie_adapter_on_real_gold(corpus: Path) -> None:
                 "invoice_date": raw["date"], "total": raw["total"]}  # fmt: skip
         predictions.append({"file": f"scans/{name}.jpg", "data": data})
     predictions[0]["data"]["total"] = "999.99"
-    from qvl_cli.goldsets import load_gold
+    from qvl_cli.evaluation.goldsets import load_gold
 
     result, missing = evaluate_predictions(predictions, load_gold(gold_dir), adapter, OPTIONS)
     assert missing == [] and result.documents == len(names)

@@ -10,9 +10,9 @@ from pdf_factory import PageSpec, write_pdf
 from samples import VALID_INVOICE
 
 from qvl_cli.backends.fake import FakeBackend
-from qvl_cli.extract import ExtractOptions, Extractor
-from qvl_cli.prompts import load_prompt
-from qvl_cli.schemas import load_schema
+from qvl_cli.runs.document import ExtractOptions, Extractor
+from qvl_cli.schemas.catalog import load_schema
+from qvl_cli.schemas.prompts import load_prompt
 
 INVOICE = VALID_INVOICE | {
     "line_items": [{"description": "Widget", "quantity": 2, "unit_price": 5, "amount": 10}],
@@ -113,7 +113,7 @@ def test_token_budget_comes_from_the_schema_unless_given(pdf: Path) -> None:
 def test_blank_page_detection() -> None:
     from PIL import Image, ImageDraw
 
-    from qvl_cli.guards import is_blank
+    from qvl_cli.answers.guards import is_blank
 
     page = Image.new("RGB", (850, 1100), (250, 248, 240))  # off-white paper
     assert is_blank(page)
@@ -128,9 +128,9 @@ def test_blank_page_detection() -> None:
 
 @pytest.mark.parametrize("name", ["invoice.pdf", "form.png", "chart.png", "multilingual.png"])
 def test_examples_are_not_blank(name: str) -> None:
-    from qvl_cli.budgets import PixelBudget
-    from qvl_cli.guards import is_blank
-    from qvl_cli.rasterize import render_document
+    from qvl_cli.answers.guards import is_blank
+    from qvl_cli.pages.budgets import PixelBudget
+    from qvl_cli.pages.rasterize import render_document
 
     examples = Path(__file__).resolve().parent.parent / "examples"
     assert not any(is_blank(page.image) for page in render_document(examples / name, PixelBudget()).pages)

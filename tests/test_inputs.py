@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from qvl_cli.errors import InputError, PageSelectionError
-from qvl_cli.inputs import open_source, parse_page_ranges, sniff_kind
+from qvl_cli.pages.inputs import open_source, parse_page_ranges, sniff_kind
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qvl_cli.jsonscan import ScanError, complete, leaf_spans
-from qvl_cli.schema_nav import minimal_instance
-from qvl_cli.schemas import load_schema
-from qvl_cli.validation import make_validator
+from qvl_cli.answers.jsonscan import ScanError, complete, leaf_spans
+from qvl_cli.answers.validation import make_validator
+from qvl_cli.schemas.catalog import load_schema
+from qvl_cli.schemas.navigation import minimal_instance
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

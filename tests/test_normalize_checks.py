@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qvl_cli.checks import invoice_checks, run_checks
-from qvl_cli.normalize import normalize, parse_amount, parse_date
+from qvl_cli.answers.consistency import invoice_checks, run_checks
+from qvl_cli.answers.normalize import normalize, parse_amount, parse_date
 
 
 @pytest.mark.parametrize(

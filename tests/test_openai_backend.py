@@ -11,13 +11,13 @@ from fake_openai_server import MODEL, FakeOpenAIServer
 from pdf_factory import PageSpec, write_pdf
 from PIL import Image
 
-from qvl_cli.backends import GenerationRequest, ModelSettings
+from qvl_cli.backends.contract import GenerationRequest, ModelSettings
 from qvl_cli.backends.openai_server import OpenAIBackend
-from qvl_cli.batch import BatchRunner
 from qvl_cli.errors import ModelError
-from qvl_cli.extract import ExtractOptions, Extractor
-from qvl_cli.prompts import load_prompt
-from qvl_cli.schemas import load_schema
+from qvl_cli.runs.batch import BatchRunner
+from qvl_cli.runs.document import ExtractOptions, Extractor
+from qvl_cli.schemas.catalog import load_schema
+from qvl_cli.schemas.prompts import load_prompt
 
 ANSWER = {"title": "Loan", "fields": [], "checkboxes": [], "signatures": []}
 

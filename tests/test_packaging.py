@@ -28,4 +28,4 @@ def test_wheel_carries_builtin_schemas_and_prompts(tmp_path: Path) -> None:
     for prompt in (ROOT / "prompts").glob("*.txt"):
         assert f"qvl_cli/data/prompts/{prompt.name}" in names
     assert "qvl_cli/cli.py" in names
-    assert {"qvl_cli/adapters/sroie.json", "qvl_cli/adapters/invoice2data.json"} <= names
+    assert {"qvl_cli/evaluation/adapters/sroie.json", "qvl_cli/evaluation/adapters/invoice2data.json"} <= names

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from qvl_cli.parsing import parse_answer
-from qvl_cli.schemas import load_schema
-from qvl_cli.validation import json_pointer, make_validator
+from qvl_cli.answers.parsing import parse_answer
+from qvl_cli.answers.validation import json_pointer, make_validator
+from qvl_cli.schemas.catalog import load_schema
 
 
 @pytest.mark.parametrize(

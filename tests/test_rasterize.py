@@ -8,9 +8,9 @@ import pytest
 from pdf_factory import PageSpec, write_pdf
 from PIL import Image
 
-from qvl_cli.budgets import FACTOR, PixelBudget, fit_size
 from qvl_cli.errors import BudgetError, EncryptedDocumentError, InputError
-from qvl_cli.rasterize import render_document
+from qvl_cli.pages.budgets import FACTOR, PixelBudget, fit_size
+from qvl_cli.pages.rasterize import render_document
 
 BUDGET = PixelBudget(max_pixels=300_000)
 

@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from pdf_factory import PageSpec, pdf_bytes, write_pdf
 from PIL import Image
 
-from qvl_cli.budgets import PixelBudget
 from qvl_cli.errors import InputError, QvlError
-from qvl_cli.output import AppendingFileWriter, DirectoryWriter, safe_stem
-from qvl_cli.rasterize import InputLimits, render_document
+from qvl_cli.pages.budgets import PixelBudget
+from qvl_cli.pages.rasterize import InputLimits, render_document
+from qvl_cli.runs.writers import AppendingFileWriter, DirectoryWriter, safe_stem
 
 ROOT = Path(__file__).resolve().parent.parent
 FUZZ_CASES = int(os.environ.get("QVL_FUZZ_CASES", "500"))

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from qvl_cli.answers.validation import make_validator
 from qvl_cli.errors import SchemaError
-from qvl_cli.prompts import load_prompt
-from qvl_cli.schemas import builtin_schema_names, load_schema
-from qvl_cli.validation import make_validator
+from qvl_cli.schemas.catalog import builtin_schema_names, load_schema
+from qvl_cli.schemas.prompts import load_prompt
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -14,13 +14,13 @@ import pytest
 import torch
 from PIL import Image
 
-from qvl_cli.answer import check_answer
-from qvl_cli.backends import GenerationRequest, ModelSettings
+from qvl_cli.answers.assess import check_answer
+from qvl_cli.answers.decoding import SEPARATORS, GrammarCache, StructuredDecoder, find_loop
+from qvl_cli.answers.jsonscan import leaf_spans
+from qvl_cli.answers.validation import make_validator
+from qvl_cli.backends.contract import GenerationRequest, ModelSettings
 from qvl_cli.backends.transformers import TransformersBackend
-from qvl_cli.decoding import SEPARATORS, GrammarCache, StructuredDecoder, find_loop
-from qvl_cli.jsonscan import leaf_spans
-from qvl_cli.schemas import Schema, load_schema
-from qvl_cli.validation import make_validator
+from qvl_cli.schemas.catalog import Schema, load_schema
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from qvl_cli.backends import GenerationRequest, ModelSettings
+from qvl_cli.backends.contract import GenerationRequest, ModelSettings
 from qvl_cli.backends.transformers import TransformersBackend
 from qvl_cli.errors import ModelError
 

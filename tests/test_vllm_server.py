@@ -16,8 +16,8 @@ import pytest
 from PIL import Image, ImageDraw
 from vllm_server import ServerFailed, start_vllm, stop
 
-from qvl_cli.schemas import load_schema
-from qvl_cli.validation import make_validator
+from qvl_cli.answers.validation import make_validator
+from qvl_cli.schemas.catalog import load_schema
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 VLLM_PYTHON = os.environ.get("QVL_VLLM_PYTHON")

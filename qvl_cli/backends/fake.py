@@ -8,9 +8,9 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from qvl_cli.backends import Generation, GenerationRequest, ModelInfo, ModelSettings, Turn
-from qvl_cli.budgets import visual_tokens
+from qvl_cli.backends.contract import Generation, GenerationRequest, ModelInfo, ModelSettings, Turn
 from qvl_cli.errors import DeviceMemoryError
+from qvl_cli.pages.budgets import visual_tokens
 
 # For subprocess tests: a JSON list of replies to queue, read when the backend is created;
 # seconds to wait per call; and a pixel count above which a call runs "out of memory".

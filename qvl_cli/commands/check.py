@@ -14,18 +14,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from qvl_cli.backends import DEFAULT_MODEL, ModelSettings
-from qvl_cli.batch import BatchRunner
-from qvl_cli.budgets import DEFAULT_MAX_PIXELS, DEFAULT_MAX_TOTAL_PIXELS, DEFAULT_MIN_PIXELS, PixelBudget
-from qvl_cli.cache import ResultCache, default_cache_dir, document_key
+from qvl_cli.backends.contract import DEFAULT_MODEL, ModelSettings
 from qvl_cli.commands.extract import ExtractRun
-from qvl_cli.config import CheckConfig, Rule, find_config
 from qvl_cli.errors import EXIT_INVALID, EXIT_VALID
-from qvl_cli.extract import ExtractOptions
-from qvl_cli.inputs import file_sha256
-from qvl_cli.output import dumps, write_atomically
-from qvl_cli.report import write_report
-from qvl_cli.rules import ERROR, Finding, evaluate
+from qvl_cli.gate.config import CheckConfig, Rule, find_config
+from qvl_cli.gate.report import write_report
+from qvl_cli.gate.rules import ERROR, Finding, evaluate
+from qvl_cli.pages.budgets import DEFAULT_MAX_PIXELS, DEFAULT_MAX_TOTAL_PIXELS, DEFAULT_MIN_PIXELS, PixelBudget
+from qvl_cli.pages.inputs import file_sha256
+from qvl_cli.runs.batch import BatchRunner
+from qvl_cli.runs.cache import ResultCache, default_cache_dir, document_key
+from qvl_cli.runs.document import ExtractOptions
+from qvl_cli.runs.writers import dumps, write_atomically
 
 log = logging.getLogger(__name__)
 SIDECAR_SUFFIX = ".qvl.json"

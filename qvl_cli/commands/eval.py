@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from qvl_cli.evaluate import CompareOptions, Evaluation, compare_documents
-from qvl_cli.goldsets import Adapter, GoldError, load_adapter, load_gold
+from qvl_cli.evaluation.goldsets import Adapter, GoldError, load_adapter, load_gold
+from qvl_cli.evaluation.scoring import CompareOptions, Evaluation, compare_documents
 
 
 def read_predictions(path: Path) -> list[dict[str, Any]]:

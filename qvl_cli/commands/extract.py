@@ -10,15 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qvl_cli.backends import ModelSettings, create_backend
-from qvl_cli.batch import BatchRunner, Summary
-from qvl_cli.cache import ResultCache, default_cache_dir, run_identity
-from qvl_cli.discover import expand_inputs
+from qvl_cli.backends.contract import ModelSettings, create_backend
 from qvl_cli.errors import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_MODEL, EXIT_USAGE, EXIT_VALID, QvlError
-from qvl_cli.extract import ExtractOptions, Extractor
-from qvl_cli.output import AppendingFileWriter, AtomicFileWriter, DirectoryWriter, StreamWriter, Writer
-from qvl_cli.prompts import load_prompt
-from qvl_cli.schemas import load_schema
+from qvl_cli.pages.discover import expand_inputs
+from qvl_cli.runs.batch import BatchRunner, Summary
+from qvl_cli.runs.cache import ResultCache, default_cache_dir, run_identity
+from qvl_cli.runs.document import ExtractOptions, Extractor
+from qvl_cli.runs.writers import AppendingFileWriter, AtomicFileWriter, DirectoryWriter, StreamWriter, Writer
+from qvl_cli.schemas.catalog import load_schema
+from qvl_cli.schemas.prompts import load_prompt
 
 _STATUS_EXIT = {"valid": EXIT_VALID, "invalid": EXIT_INVALID, "model": EXIT_MODEL, "out_of_memory": EXIT_MODEL}
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qvl_cli.budgets import PixelBudget
 from qvl_cli.errors import OutputError
-from qvl_cli.rasterize import render_document
+from qvl_cli.pages.budgets import PixelBudget
+from qvl_cli.pages.rasterize import render_document
 
 if TYPE_CHECKING:
     from PIL import Image

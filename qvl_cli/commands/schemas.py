@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qvl_cli.schemas import builtin_schema_names, load_schema
+from qvl_cli.schemas.catalog import builtin_schema_names, load_schema
 
 
 def list_schemas() -> None:

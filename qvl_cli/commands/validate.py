@@ -8,11 +8,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from qvl_cli.answers.validation import make_validator
 from qvl_cli.errors import EXIT_INVALID, EXIT_USAGE, EXIT_VALID
-from qvl_cli.report import write_report
-from qvl_cli.rules import Finding
-from qvl_cli.schemas import load_schema
-from qvl_cli.validation import make_validator
+from qvl_cli.gate.report import write_report
+from qvl_cli.gate.rules import Finding
+from qvl_cli.schemas.catalog import load_schema
 
 
 def is_envelope(value: Any) -> bool:

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from qvl_cli.jsonscan import JsonScanner, ScanError, complete
+from qvl_cli.answers.jsonscan import JsonScanner, ScanError, complete
 
 SEPARATORS = (", ", ": ")
 # Schema keywords the grammar leaves to validation after decoding: xgrammar lets raw control

@@ -14,10 +14,10 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from qvl_cli.budgets import PagePlan, PixelBudget, plan_pages, visual_tokens
 from qvl_cli.errors import EncryptedDocumentError, InputError, PageSelectionError
-from qvl_cli.images import WHITE, to_rgb
-from qvl_cli.inputs import SourceFile, open_source, parse_page_ranges
+from qvl_cli.pages.budgets import PagePlan, PixelBudget, plan_pages, visual_tokens
+from qvl_cli.pages.images import WHITE, to_rgb
+from qvl_cli.pages.inputs import SourceFile, open_source, parse_page_ranges
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -214,9 +214,7 @@ def _decode_error(source: SourceFile, exc: Exception) -> InputError:
 
 
 @contextmanager
-def open_pages(
-    source: SourceFile, password: str | None = None, dpi: float = DEFAULT_PDF_DPI
-) -> Iterator[PageSource]:
+def open_pages(source: SourceFile, password: str | None = None, dpi: float = DEFAULT_PDF_DPI) -> Iterator[PageSource]:
     """Open a document's pages for measuring and rendering; closes them afterwards."""
     pages: PdfPages | ImagePages = PdfPages(source, password, dpi) if source.is_pdf else ImagePages(source)
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from qvl_cli.schema_nav import Schema, branches, item_schema, property_schema, resolve, types_of
+from qvl_cli.schemas.navigation import Schema, branches, item_schema, property_schema, resolve, types_of
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from qvl_cli.cache import ResultCache, document_key
 from qvl_cli.errors import InputError
-from qvl_cli.extract import Extractor
-from qvl_cli.inputs import file_sha256
-from qvl_cli.output import record_status
-from qvl_cli.rasterize import RenderedDocument
-from qvl_cli.results import Envelope
+from qvl_cli.pages.inputs import file_sha256
+from qvl_cli.pages.rasterize import RenderedDocument
+from qvl_cli.runs.cache import ResultCache, document_key
+from qvl_cli.runs.document import Extractor
+from qvl_cli.runs.records import Envelope
+from qvl_cli.runs.writers import record_status
 
 
 class Sink(Protocol):

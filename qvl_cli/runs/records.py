@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qvl_cli import __version__
-from qvl_cli.validation import Issue
+from qvl_cli.answers.validation import Issue
 
 
 @dataclass(frozen=True)

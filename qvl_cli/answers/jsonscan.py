@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 
-from qvl_cli.schema_nav import (
+from qvl_cli.answers.validation import json_pointer
+from qvl_cli.schemas.navigation import (
     Schema,
     branch_of_kind,
     item_schema,
@@ -24,7 +25,6 @@ from qvl_cli.schema_nav import (
     required_keys,
     resolve,
 )
-from qvl_cli.validation import json_pointer
 
 WHITESPACE = " \t\n\r"
 NUMBER_CHARS = "0123456789+-.eE"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from qvl_cli.errors import QvlError
-from qvl_cli.rules import resolve_pointer
+from qvl_cli.gate.rules import resolve_pointer
 
 
 class GoldError(QvlError):

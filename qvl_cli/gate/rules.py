@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from qvl_cli.config import Rule
+from qvl_cli.gate.config import Rule
 
 ERROR, WARNING = "error", "warning"
 
@@ -44,7 +44,7 @@ def constraint_checker(constraints: dict[str, Any]) -> Callable[[Any], list[tupl
     """Validate data against a rule's extra JSON Schema; ``(pointer, message)`` per problem."""
     from jsonschema import Draft202012Validator
 
-    from qvl_cli.validation import json_pointer
+    from qvl_cli.answers.validation import json_pointer
 
     validator = Draft202012Validator(constraints, format_checker=Draft202012Validator.FORMAT_CHECKER)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from qvl_cli.errors import SchemaError
-from qvl_cli.resources import builtin_names, data_dir
+from qvl_cli.schemas.resources import builtin_names, data_dir
 
 SUFFIX = ".json"
 

@@ -24,8 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from qvl_cli.schema_nav import Schema, branches, item_schema, property_schema
-from qvl_cli.validation import json_pointer
+from qvl_cli.answers.validation import json_pointer
+from qvl_cli.schemas.navigation import Schema, branches, item_schema, property_schema
 
 KEYWORD = "x-qvl-normalize"
 

@@ -12,14 +12,14 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any
 
-from qvl_cli.backends import Generation
-from qvl_cli.checks import run_checks
-from qvl_cli.decoding import SEPARATORS, Closing
-from qvl_cli.jsonscan import ScanError, complete, leaf_spans
-from qvl_cli.normalize import Normalized, normalize
-from qvl_cli.parsing import json_start, parse_answer
-from qvl_cli.schemas import Schema
-from qvl_cli.validation import Issue, Validator
+from qvl_cli.answers.consistency import run_checks
+from qvl_cli.answers.decoding import SEPARATORS, Closing
+from qvl_cli.answers.jsonscan import ScanError, complete, leaf_spans
+from qvl_cli.answers.normalize import Normalized, normalize
+from qvl_cli.answers.parsing import json_start, parse_answer
+from qvl_cli.answers.validation import Issue, Validator
+from qvl_cli.backends.contract import Generation
+from qvl_cli.schemas.catalog import Schema
 
 _CLOSING_REASONS = {"length": "budget", "repetition": "repetition"}
 _CUT_MESSAGES = {

@@ -13,10 +13,11 @@ from pathlib import Path
 @cache
 def data_dir(name: str) -> Path:
     """The folder of built-in ``name`` files (``"schemas"`` or ``"prompts"``)."""
-    packaged = Path(__file__).parent / "data" / name
+    package = Path(__file__).resolve().parent.parent
+    packaged = package / "data" / name
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parent.parent / name
+    return package.parent / name
 
 
 def builtin_names(name: str, suffix: str) -> list[str]:

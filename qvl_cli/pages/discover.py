@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
-from qvl_cli.inputs import PDF_HEADER_WINDOW, sniff_kind
+from qvl_cli.pages.inputs import PDF_HEADER_WINDOW, sniff_kind
 
 log = logging.getLogger(__name__)
 STDIN = "-"

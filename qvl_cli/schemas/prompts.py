@@ -13,8 +13,8 @@ from pathlib import Path
 from string import Template
 
 from qvl_cli.errors import SchemaError
-from qvl_cli.resources import builtin_names, data_dir
-from qvl_cli.schemas import Schema
+from qvl_cli.schemas.catalog import Schema
+from qvl_cli.schemas.resources import builtin_names, data_dir
 
 SUFFIX = ".txt"
 GENERIC = "generic"

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from qvl_cli.output import write_atomically
+from qvl_cli.runs.writers import write_atomically
 
 log = logging.getLogger(__name__)
 CACHE_ENV = "QVL_CACHE_DIR"

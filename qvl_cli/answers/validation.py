@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from qvl_cli.schemas import Schema
+from qvl_cli.schemas.catalog import Schema
 
 
 @dataclass(frozen=True)

@@ -11,18 +11,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from qvl_cli.answer import CheckedAnswer, check_answer
-from qvl_cli.backends import Backend, Generation, GenerationRequest, Turn
-from qvl_cli.budgets import PixelBudget
+from qvl_cli.answers.assess import CheckedAnswer, check_answer
+from qvl_cli.answers.guards import is_blank, token_budget
+from qvl_cli.answers.validation import Issue, make_validator
+from qvl_cli.backends.contract import Backend, Generation, GenerationRequest, Turn
 from qvl_cli.errors import DeviceMemoryError, InputError, ModelError, QvlError
-from qvl_cli.guards import is_blank, token_budget
-from qvl_cli.inputs import file_sha256
-from qvl_cli.prompts import Prompt
-from qvl_cli.rasterize import DEFAULT_PDF_DPI, InputLimits, RenderedDocument, render_document
-from qvl_cli.results import Envelope, FailureInfo, Usage
-from qvl_cli.schema_nav import minimal_instance
-from qvl_cli.schemas import Schema
-from qvl_cli.validation import Issue, make_validator
+from qvl_cli.pages.budgets import PixelBudget
+from qvl_cli.pages.inputs import file_sha256
+from qvl_cli.pages.rasterize import DEFAULT_PDF_DPI, InputLimits, RenderedDocument, render_document
+from qvl_cli.runs.records import Envelope, FailureInfo, Usage
+from qvl_cli.schemas.catalog import Schema
+from qvl_cli.schemas.navigation import minimal_instance
+from qvl_cli.schemas.prompts import Prompt
 
 MAX_DEGRADE_STEPS = 4
 MIN_DEGRADED_PIXELS = 28 * 28 * 64  # 64 visual tokens a page: below this nothing is legible

@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from qvl_cli.normalize import parse_amount, parse_date
+from qvl_cli.answers.normalize import parse_amount, parse_date
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import IO
 
-from qvl_cli.rules import ERROR, Finding
+from qvl_cli.gate.rules import ERROR, Finding
 
 FORMATS = ("text", "github", "json")
 
