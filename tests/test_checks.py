@@ -54,9 +54,29 @@ def test_validate_plain_json_and_envelopes(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
         f"{envelopes}:2: /total: 'x' is not of type 'number', 'null'",
-        "3 documents checked: 2 passed, 1 failed (1 problems)",
+        "3 documents checked: 2 passed, 1 failed (1 problem)",
     ]
     assert qvl("validate", str(good), "--schema", "invoice").returncode == 0
+
+
+def test_validate_honours_the_records_own_verdict(tmp_path: Path) -> None:
+    """Values cut short by the token budget have the right types, but extract marked them invalid."""
+    cut = VALID | {"invoice_number": "NW-20"}
+    message = "value cut short: the answer reached the --max-new-tokens budget"
+    truncated = {"reason": "budget", "cut": ["/invoice_number"], "added": ["/total"]}
+    errors = [{"path": "/invoice_number", "message": message}]
+    record = {"file": "a.pdf", "valid": False, "data": cut, "truncated": truncated, "errors": errors}
+    unexplained = {"file": "b.pdf", "valid": False, "data": VALID}
+    run = tmp_path / "run.jsonl"
+    run.write_text(json.dumps(record) + "\n" + json.dumps(unexplained) + "\n")
+    result = qvl("validate", str(run), "--schema", "invoice")
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"{run}:1: /invoice_number: value cut short: the answer reached the --max-new-tokens budget",
+        f"{run}:1: /total: not extracted: filled in when the answer was closed",
+        f"{run}:2: qvl extract marked this result invalid",
+        "2 documents checked: 0 passed, 2 failed (3 problems)",
+    ]
 
 
 def test_validate_malformed_json_exits_2(tmp_path: Path) -> None:

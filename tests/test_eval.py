@@ -135,6 +135,52 @@ def test_invoice2data_adapter_and_cli(corpus: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["overall"]["f1"] == 1.0 and report["documents"] == len(lines) - 1
-    assert "1 predictions have no gold and were skipped: unknown" in result.stderr
+    assert "qvl: skipped 1 prediction without gold: unknown" in result.stderr
     table = qvl("eval", str(predictions), "--gold", str(gold_dir), "--adapter", "invoice2data")
     assert "overall" in table.stdout and "/invoice_number" in table.stdout
+
+
+def test_nothing_matched_is_an_error_naming_what_was_looked_for(tmp_path: Path) -> None:
+    predictions = tmp_path / "pred.jsonl"
+    predictions.write_text(json.dumps({"file": "scans/a.pdf", "data": GOLD}) + "\n")
+    gold = tmp_path / "gold"
+    gold.mkdir()
+    (gold / "b.json").write_text(json.dumps(GOLD))
+    for output in ([], ["--json"]):
+        result = qvl("eval", str(predictions), "--gold", str(gold), *output)
+        assert result.returncode == 2, result.stdout
+        assert result.stdout == ""
+        assert f"no prediction has gold to compare with: looked for a.json in {gold} (gold has b)" in result.stderr
+
+
+def test_undefined_ratios_are_not_perfect_scores() -> None:
+    """A field never predicted and never in gold has no precision; one always null has no recall."""
+    gold = {"total": None, "currency": "EUR"}
+    report = score({"total": None, "currency": None}, gold)
+    total, currency = report["fields"]["/total"], report["fields"]["/currency"]
+    assert total == {"tp": 0, "fp": 0, "fn": 0, "precision": None, "recall": None, "f1": None, "exact_match": 1.0}
+    assert currency["precision"] is None and currency["recall"] == 0.0 and currency["f1"] is None
+    result, _ = evaluate_predictions([], {}, None, OPTIONS)
+    assert result.to_dict()["document_exact_match"] is None
+
+
+def test_table_shows_undefined_ratios_as_n_a(tmp_path: Path) -> None:
+    predictions = tmp_path / "pred.jsonl"
+    predictions.write_text(json.dumps({"file": "a.pdf", "data": {"total": None}}) + "\n")
+    (tmp_path / "a.json").write_text(json.dumps({"total": None}))
+    result = qvl("eval", str(predictions), "--gold", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    row = next(line for line in result.stdout.splitlines() if "/total" in line)
+    assert [cell.strip() for cell in row.split("│")[5:9]] == ["n/a", "n/a", "n/a", "1.000"]
+    assert "1.000 │ 1.000 │ 1.000" not in result.stdout
+
+
+def test_gold_in_another_format_without_adapter_gets_a_hint(tmp_path: Path) -> None:
+    predictions = tmp_path / "pred.jsonl"
+    predictions.write_text(json.dumps({"file": "a.pdf", "data": GOLD}) + "\n")
+    (tmp_path / "a.json").write_text(json.dumps([{"issuer": "ACME", "amount": 10.0, "date": "2024-01-02"}]))
+    result = qvl("eval", str(predictions), "--gold", str(tmp_path), "--json")
+    assert result.returncode == 0, result.stderr
+    assert "gold keys never found in any prediction: amount, date, issuer (pass --adapter invoice2data" in (
+        result.stderr
+    )

@@ -65,3 +65,47 @@ def test_validation_checks_types_formats_patterns_and_extra_keys() -> None:
     assert "'notes' was unexpected" in issues[""]
     assert "is not a 'date'" in issues["/invoice_date"]
     assert "is not of type 'number', 'null'" in issues["/line_items/0/quantity"]
+
+
+CUT_OFF = '{"vendor": {"name": "ACME", "address": null}, "invoice_number": "12'
+
+
+@pytest.mark.parametrize(
+    "text",
+    [CUT_OFF, 'Here: {"a": {"b": 1}, "c": "x', '```json\n{"a": [{"b": 1}], "c": ', '{"a": "}{", "b": {"c": 1}, "d'],
+)
+def test_a_cut_off_answer_is_never_taken_for_one_of_its_inner_objects(text: str) -> None:
+    parsed = parse_answer(text)
+    assert not parsed.ok and parsed.data is None
+
+
+def test_a_cut_off_answer_is_repaired_as_a_whole() -> None:
+    from qvl_cli.answers.assess import check_answer
+    from qvl_cli.backends.contract import Generation
+
+    schema = load_schema("invoice")
+    answer = check_answer(Generation(CUT_OFF, 0, 0, 0, "length"), schema, make_validator(schema))
+    assert answer.data["vendor"] == {"name": "ACME", "address": None}
+    assert answer.data["invoice_number"] == "12"
+    assert "name" not in answer.data
+    assert answer.closing is not None and "/invoice_number" in answer.closing.cut
+
+
+@pytest.mark.slow
+def test_tiny_model_cut_by_a_small_budget_answers_the_whole_schema(tiny_model_dir, tmp_path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    invoice = Path(__file__).resolve().parent.parent / "examples" / "invoice.pdf"
+    result = subprocess.run(
+        [sys.executable, "-m", "qvl_cli", "extract", str(invoice), "-s", "invoice", "--model", str(tiny_model_dir),
+         "--max-new-tokens", "40", "--max-pixels", "50000", "--reask", "0", "--no-cache"],
+        capture_output=True, text=True, env=dict(os.environ), timeout=300,
+    )  # fmt: skip
+    record = json.loads(result.stdout)
+    schema_keys = set(load_schema("invoice").document["properties"])
+    assert set(record["data"]) == schema_keys, record["data"]
+    assert record["truncated"] is not None and not record["valid"]

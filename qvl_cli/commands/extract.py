@@ -19,6 +19,7 @@ from qvl_cli.runs.document import ExtractOptions, Extractor
 from qvl_cli.runs.writers import AppendingFileWriter, AtomicFileWriter, DirectoryWriter, StreamWriter, Writer
 from qvl_cli.schemas.catalog import load_schema
 from qvl_cli.schemas.prompts import load_prompt
+from qvl_cli.wording import plural
 
 _STATUS_EXIT = {"valid": EXIT_VALID, "invalid": EXIT_INVALID, "model": EXIT_MODEL, "out_of_memory": EXIT_MODEL}
 
@@ -137,11 +138,12 @@ def report(record: dict[str, Any], console: Any | None) -> None:
     elif console is not None:
         from rich.markup import escape
 
-        mark = "[green]valid[/]" if record["valid"] else f"[yellow]invalid[/] ({len(record['errors'])} errors)"
+        errors = plural(len(record["errors"]), "error")
+        mark = "[green]valid[/]" if record["valid"] else f"[yellow]invalid[/] ({errors})"
         pages = len(record.get("pages") or ())
         cached = ", from cache" if record.get("cached") else ""
         seconds = record["seconds"]
-        text = f"{escape(record['file'])}: {mark}, {pages} page{'s' * (pages != 1)}, {seconds:.1f} s{cached}"
+        text = f"{escape(record['file'])}: {mark}, {plural(pages, 'page')}, {seconds:.1f} s{cached}"
         console.print(text, highlight=False)
 
 

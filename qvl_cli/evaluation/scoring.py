@@ -37,22 +37,25 @@ class FieldScore:
     exact: int = 0
     seen: int = 0
 
+    # A ratio over nothing is undefined (``None``, shown as "n/a"), never a perfect score.
     @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+    def precision(self) -> float | None:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else None
 
     @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+    def recall(self) -> float | None:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else None
 
     @property
-    def f1(self) -> float:
+    def f1(self) -> float | None:
         p, r = self.precision, self.recall
+        if p is None or r is None:
+            return None
         return 2 * p * r / (p + r) if p + r else 0.0
 
     @property
-    def exact_match(self) -> float:
-        return self.exact / self.seen if self.seen else 1.0
+    def exact_match(self) -> float | None:
+        return self.exact / self.seen if self.seen else None
 
     def add(self, other: FieldScore) -> None:
         self.tp += other.tp
@@ -61,16 +64,20 @@ class FieldScore:
         self.exact += other.exact
         self.seen += other.seen
 
-    def to_dict(self) -> dict[str, float | int]:
+    def to_dict(self) -> dict[str, float | int | None]:
         return {
             "tp": self.tp,
             "fp": self.fp,
             "fn": self.fn,
-            "precision": round(self.precision, 4),
-            "recall": round(self.recall, 4),
-            "f1": round(self.f1, 4),
-            "exact_match": round(self.exact_match, 4),
+            "precision": _rounded(self.precision),
+            "recall": _rounded(self.recall),
+            "f1": _rounded(self.f1),
+            "exact_match": _rounded(self.exact_match),
         }
+
+
+def _rounded(ratio: float | None) -> float | None:
+    return None if ratio is None else round(ratio, 4)
 
 
 @dataclass(frozen=True)
@@ -96,7 +103,7 @@ class Evaluation:
     def to_dict(self, with_differences: bool = False) -> dict[str, Any]:
         report: dict[str, Any] = {
             "documents": self.documents,
-            "document_exact_match": round(self.exact_documents / self.documents, 4) if self.documents else 1.0,
+            "document_exact_match": round(self.exact_documents / self.documents, 4) if self.documents else None,
             "overall": self.overall().to_dict(),
             "fields": {name: score.to_dict() for name, score in sorted(self.fields.items())},
         }

@@ -22,6 +22,7 @@ from qvl_cli.runs.cache import ResultCache, document_key
 from qvl_cli.runs.document import Extractor
 from qvl_cli.runs.records import Envelope
 from qvl_cli.runs.writers import record_status
+from qvl_cli.wording import plural
 
 
 class Sink(Protocol):
@@ -76,8 +77,8 @@ class Summary:
             extra.append(f"{self.skipped} already recorded")
         note = f" ({', '.join(extra)})" if extra else ""
         return (
-            f"{self.documents} documents: {self.valid} valid, {self.invalid} invalid, {self.failed} failed{note}; "
-            f"{self.pages} pages in {seconds:.1f} s ({rate:.2f} pages/s)"
+            f"{plural(self.documents, 'document')}: {self.valid} valid, {self.invalid} invalid, {self.failed} failed"
+            f"{note}; {plural(self.pages, 'page')} in {seconds:.1f} s ({rate:.2f} pages/s)"
         )
 
 
