@@ -79,6 +79,59 @@ def test_folders_are_walked_and_non_documents_skipped(folder: Path) -> None:
     assert deep == ["a.pdf", "broken.pdf", "sub/b.pdf"]
 
 
+def test_files_named_as_documents_always_get_a_record(tmp_path: Path) -> None:
+    make_pdf(tmp_path / "a.pdf", "a")
+    (tmp_path / "b.pdf").write_bytes(b"")
+    (tmp_path / "c.PDF").write_text("plain text named like a PDF")
+    (tmp_path / "d.JPeG").write_bytes(b"\x00" * 10)
+    (tmp_path / "notes.txt").write_text("not a document")
+    result = qvl("-v", "extract", str(tmp_path), "-s", "form", env=fake_env())
+    assert result.returncode == 2, result.stderr
+    errors = {Path(r["file"]).name: r["error"]["message"] for r in records(result.stdout) if r.get("error")}
+    assert errors == {
+        "b.pdf": f"{tmp_path / 'b.pdf'}: file is empty (0 bytes)",
+        "c.PDF": f"{tmp_path / 'c.PDF'}: not a supported document; expected PDF, PNG, JPEG, TIFF, WebP, BMP or GIF",
+        "d.JPeG": f"{tmp_path / 'd.JPeG'}: not a supported document; expected PDF, PNG, JPEG, TIFF, WebP, BMP or GIF",
+    }
+    assert len(records(result.stdout)) == 4
+    assert f"skipping {tmp_path / 'notes.txt'}: not a PDF or image" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("layout", "args", "message", "hint"),
+    [
+        ({}, [], "no documents found: looked for PDF or image files in {root} (subfolders not searched)", None),
+        ({"sub/a.pdf": True}, [], "(subfolders not searched)", "(pass -r to search subfolders)"),
+        ({"a.pdf": True}, ["--glob", "*.tif"], "looked for files matching --glob '*.tif' in {root}",
+         "(check the --glob pattern"),
+        ({"notes.txt": False}, ["-r"], "looked for PDF or image files in {root}\n", None),
+    ],
+)  # fmt: skip
+def test_nothing_found_says_what_was_looked_for_and_exits_2(
+    tmp_path: Path, layout: dict[str, bool], args: list[str], message: str, hint: str | None
+) -> None:
+    root = tmp_path / "in"
+    root.mkdir()
+    for name, is_pdf in layout.items():
+        if is_pdf:
+            make_pdf(root / name, "x")
+        else:
+            (root / name).write_text("text")
+    result = qvl("extract", str(root), *args, "-s", "form", env=fake_env())
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert message.format(root=root) in result.stderr
+    assert result.stderr.startswith("qvl: error: no documents found")
+    if hint:
+        assert hint in result.stderr
+
+
+def test_an_empty_path_list_on_stdin_is_an_error() -> None:
+    result = qvl("extract", "-", "-s", "form", env=fake_env(), stdin="\n")
+    assert result.returncode == 2
+    assert "no documents found: looked for PDF or image files in standard input" in result.stderr
+
+
 def test_every_input_gets_exactly_one_record(folder: Path, tmp_path: Path, corpus: Path) -> None:
     shutil.copy(corpus / "pypdf/docs/encryption/r6-both-passwords.pdf", folder / "locked.pdf")
     notes = folder / "notes.txt"

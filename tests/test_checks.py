@@ -145,9 +145,46 @@ def test_rules_evaluate_required_constraints_and_confidence(tmp_path: Path) -> N
     assert findings == [
         ("/invoice_number", "required by the check rule, but not extracted", "error"),
         ("/total", "0 is less than or equal to the minimum of 0", "error"),
-        ("/total", "confidence 0.20 is below min_confidence 0.5", "error"),
         ("", "subtotal does not add up", "warning"),
     ]
+
+
+def test_a_field_is_reported_once(tmp_path: Path) -> None:
+    """A total cut short by the budget is not also "not extracted" and "below min_confidence"."""
+    path = tmp_path / ".qvl.toml"
+    path.write_text(RULES + "min_confidence = 0.5\n")
+    rule = load_config(path).rules[0]
+    message = "not extracted: the --max-new-tokens budget ran out first"
+    errors = [{"path": "/total", "message": message}]
+    record = {"file": "x.pdf", "data": VALID | {"total": None}, "confidence": {"/total": 0.0}, "errors": errors}
+    findings = [(f.pointer, f.message) for f in evaluate(record, rule)]
+    assert findings == [("/total", message)]
+
+
+def test_check_names_a_missing_file_once_and_exits_2(tmp_path: Path) -> None:
+    (tmp_path / ".qvl.toml").write_text(RULES)
+    (tmp_path / "invoices").mkdir()
+    for name in ("missing.pdf", "invoices/missing.pdf"):
+        result = qvl("check", name, cwd=tmp_path, env=fake(VALID))
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert result.stdout.splitlines() == [
+            f"{name}: no such file",
+            "1 document checked: 0 passed, 1 failed (1 problem)",
+        ]
+    empty = qvl("check", "invoices", cwd=tmp_path, env=fake(VALID))
+    assert empty.returncode == 2
+    assert "qvl: error: no documents found: looked for PDF or image files in invoices" in empty.stderr
+
+
+def test_check_with_an_unknown_schema_names_the_configuration_file(tmp_path: Path) -> None:
+    config = tmp_path / ".qvl.toml"
+    config.write_text(RULES.replace('"invoice"', '"invocie"'))
+    (tmp_path / "invoices").mkdir()
+    doc = write_pdf(tmp_path / "invoices" / "a.pdf", [PageSpec()])
+    result = qvl("check", str(doc), cwd=tmp_path, env=fake(VALID))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"qvl: error: {config}: rules[0]: ")
+    assert "invocie" in result.stderr
 
 
 # qvl check and pre-commit ---------------------------------------------------------------------

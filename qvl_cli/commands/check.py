@@ -16,11 +16,12 @@ from typing import Any
 
 from qvl_cli.backends.contract import DEFAULT_MODEL, ModelSettings
 from qvl_cli.commands.extract import ExtractRun
-from qvl_cli.errors import EXIT_INVALID, EXIT_VALID
-from qvl_cli.gate.config import CheckConfig, Rule, find_config
+from qvl_cli.errors import EXIT_INVALID, EXIT_USAGE, EXIT_VALID, SchemaError
+from qvl_cli.gate.config import CheckConfig, ConfigError, Rule, find_config
 from qvl_cli.gate.report import write_report
 from qvl_cli.gate.rules import ERROR, Finding, evaluate
 from qvl_cli.pages.budgets import DEFAULT_MAX_PIXELS, DEFAULT_MAX_TOTAL_PIXELS, DEFAULT_MIN_PIXELS, PixelBudget
+from qvl_cli.pages.discover import find_documents
 from qvl_cli.pages.inputs import file_sha256
 from qvl_cli.runs.batch import BatchRunner
 from qvl_cli.runs.cache import ResultCache, default_cache_dir, document_key
@@ -45,8 +46,11 @@ def sidecar_path(document: Path) -> Path:
     return document.with_name(document.name + SIDECAR_SUFFIX)
 
 
-def rule_run(config: CheckConfig, rule: Rule, use_cache: bool) -> ExtractRun:
-    """The extraction a rule asks for: its settings over the configuration's, over the environment."""
+def rule_run(config: CheckConfig, rule: Rule, index: int, use_cache: bool) -> ExtractRun:
+    """The extraction a rule asks for: its settings over the configuration's, over the environment.
+
+    A schema or prompt the rule names that cannot be loaded is a configuration error that names
+    the configuration file and the rule."""
     s = rule.settings
     settings = ModelSettings(
         model=s.get("model", os.environ.get("QVL_MODEL", DEFAULT_MODEL)),
@@ -61,14 +65,17 @@ def rule_run(config: CheckConfig, rule: Rule, use_cache: bool) -> ExtractRun:
         s.get("max_total_pixels", DEFAULT_MAX_TOTAL_PIXELS) or None,
     )
     options = ExtractOptions(budget=budget, max_new_tokens=s.get("max_new_tokens"), min_confidence=rule.min_confidence)
-    return ExtractRun.prepare(
-        schema_ref=config.schema_ref(rule),
-        prompt_ref=s.get("prompt"),
-        options=options,
-        backend_name=s.get("backend", os.environ.get("QVL_BACKEND", "transformers")),
-        settings=settings,
-        use_cache=use_cache,
-    )
+    try:
+        return ExtractRun.prepare(
+            schema_ref=config.schema_ref(rule),
+            prompt_ref=s.get("prompt"),
+            options=options,
+            backend_name=s.get("backend", os.environ.get("QVL_BACKEND", "transformers")),
+            settings=settings,
+            use_cache=use_cache,
+        )
+    except SchemaError as exc:
+        raise ConfigError(f"rules[{index}]: {exc}", path=config.source) from None
 
 
 def reuse_sidecar(document: Path, identity: dict[str, Any]) -> dict[str, Any] | None:
@@ -108,22 +115,37 @@ def results_for(run: ExtractRun, documents: Sequence[Path], write_sidecars: bool
 def check_documents(
     paths: Sequence[Path], config_file: Path | None, fmt: str, write_sidecars: bool, use_cache: bool
 ) -> int:
-    """Judge every document that a rule covers; 1 when any check fails, else 0."""
+    """Judge every document that a rule covers; 1 when any check fails, 2 when a named file is
+    missing or nothing was found, else 0. Folders are searched recursively."""
     config = find_config(Path.cwd(), config_file)
+    findings: list[Finding] = []
+    names: list[str] = []
     groups: dict[int, list[Path]] = {}
-    for path in paths:
+    uncovered: list[Path] = []
+    missing = False
+    for path in find_documents(paths, recursive=True):
+        if not path.exists():
+            missing = True
+            names.append(str(path))
+            findings.append(Finding(str(path), "", "no such file" + (" (a broken link)" if path.is_symlink() else "")))
+            continue
         rule = config.rule_for(path)
         if rule is None:
             log.debug("no rule covers %s", path)
+            uncovered.append(path)
             continue
         groups.setdefault(config.rules.index(rule), []).append(path)
-    findings: list[Finding] = []
-    names: list[str] = []
     for index, documents in groups.items():
         rule = config.rules[index]
-        records = results_for(rule_run(config, rule, use_cache), documents, write_sidecars)
+        records = results_for(rule_run(config, rule, index, use_cache), documents, write_sidecars)
         for document in documents:
             names.append(str(document))
             findings += evaluate(records[str(document)], rule, str(document))
+    if uncovered and not groups:
+        patterns = ", ".join(pattern for rule in config.rules for pattern in rule.files)
+        listed = ", ".join(map(str, uncovered[:5])) + (", ..." if len(uncovered) > 5 else "")
+        sys.stderr.write(f"qvl: no rule in {config.source} covers {listed} (rules cover {patterns})\n")
     write_report(findings, names, fmt, sys.stdout)
+    if missing:
+        return EXIT_USAGE
     return EXIT_INVALID if any(f.severity == ERROR for f in findings) else EXIT_VALID

@@ -12,7 +12,7 @@ from typing import Any
 
 from qvl_cli.backends.contract import ModelSettings, create_backend
 from qvl_cli.errors import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_MODEL, EXIT_USAGE, EXIT_VALID, QvlError
-from qvl_cli.pages.discover import expand_inputs
+from qvl_cli.pages.discover import find_documents
 from qvl_cli.runs.batch import BatchRunner, Summary
 from qvl_cli.runs.cache import ResultCache, default_cache_dir, run_identity
 from qvl_cli.runs.document import ExtractOptions, Extractor
@@ -59,10 +59,10 @@ class Inputs:
     null_separated: bool = False
 
     def expand(self) -> list[Path]:
-        found = expand_inputs(
+        """Every document to process; :class:`NothingFound` (exit 2) when there is none."""
+        return find_documents(
             self.arguments, recursive=self.recursive, glob=self.glob, null_separated=self.null_separated
         )
-        return list(found)
 
 
 @dataclass(frozen=True)

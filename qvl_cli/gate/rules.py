@@ -60,7 +60,8 @@ def evaluate(record: dict[str, Any], rule: Rule, file: str | None = None) -> lis
     name = file or str(record.get("file"))
     error = record.get("error")
     if isinstance(error, dict):
-        return [Finding(name, "", str(error.get("message", "extraction failed")))]
+        message = str(error.get("message", "extraction failed"))
+        return [Finding(name, "", message.removeprefix(f"{record.get('file')}: ").removeprefix(f"{name}: "))]
     data = record.get("data")
     findings = [Finding(name, e.get("path", ""), e.get("message", "")) for e in record.get("errors", [])]
     for field_name in rule.required:
@@ -77,5 +78,19 @@ def evaluate(record: dict[str, Any], rule: Rule, file: str | None = None) -> lis
             for pointer, score in confidence.items()
             if score < rule.min_confidence
         ]
+    findings = _one_per_field(findings)
     findings += [Finding(name, "", warning, WARNING) for warning in record.get("warnings", [])]
     return findings
+
+
+def _one_per_field(findings: list[Finding]) -> list[Finding]:
+    """The first problem of each field: a value cut short is not also "not extracted" and
+    "below min_confidence". Problems of the document as a whole are all kept."""
+    seen: set[str] = set()
+    kept = []
+    for finding in findings:
+        if finding.pointer and finding.pointer in seen:
+            continue
+        seen.add(finding.pointer)
+        kept.append(finding)
+    return kept
