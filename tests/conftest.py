@@ -13,7 +13,8 @@ import pytest
 TESTS = Path(__file__).parent
 sys.path.insert(0, str(TESTS))
 
-CORPUS = TESTS.parent.parent / "shared" / "corpus"
+# The real-world documents: $QVL_CORPUS, else ../shared/corpus beside the repository.
+CORPUS = Path(os.environ.get("QVL_CORPUS") or TESTS.parent.parent / "shared" / "corpus")
 HUB_REPO = "qvl-test/tiny-qwen2-vl"
 HUB_COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -50,7 +51,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     if not CORPUS.is_dir():
-        pytest.skip("../shared/corpus is not present beside the repository")
+        pytest.skip(f"the document corpus is not at {CORPUS} (set QVL_CORPUS to its folder)")
     return CORPUS
 
 

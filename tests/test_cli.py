@@ -253,3 +253,29 @@ def test_encrypted_pdf_password_from_environment(corpus: Path) -> None:
     assert "PDF is encrypted (pass --password or set QVL_PDF_PASSWORD)" in denied.stderr
     opened = qvl("extract", str(locked), "-s", "form", env=fake({}) | {"QVL_PDF_PASSWORD": "foo"})
     assert records(opened.stdout)[0]["page_count"] >= 1
+
+
+@pytest.mark.corpus
+def test_cached_results_of_an_encrypted_pdf_need_its_password(corpus: Path, isolated_cache: Path) -> None:
+    """The document must open before the cache is asked, and its results are never cached."""
+    locked = corpus / "pypdf/docs/encryption/r6-both-passwords.pdf"
+    opened = qvl("extract", str(locked), "-s", "form", env=fake({}) | {"QVL_PDF_PASSWORD": "foo"})
+    assert opened.returncode == 1 and json.loads(opened.stdout)["data"] == {}
+    assert not any(p.is_file() for p in isolated_cache.rglob("*")), "a password-protected result was cached"
+    denied = qvl("extract", str(locked), "-s", "form", env=fake({}))
+    assert denied.returncode == 2
+    assert "PDF is encrypted (pass --password or set QVL_PDF_PASSWORD)" in denied.stderr
+    assert json.loads(denied.stdout)["data"] is None
+
+
+@pytest.mark.corpus
+def test_no_cached_result_is_handed_out_without_the_password(corpus: Path, isolated_cache: Path) -> None:
+    """Even a result already in the cache (an older qvl put it there) needs the document to open."""
+    from qvl_cli.runs.cache import ResultCache
+
+    locked = corpus / "pypdf/docs/encryption/r6-both-passwords.pdf"
+    opened = qvl("extract", str(locked), "-s", "form", "--no-cache", env=fake({}) | {"QVL_PDF_PASSWORD": "foo"})
+    record = json.loads(opened.stdout)
+    ResultCache(isolated_cache).put(record["key"], record)  # planted, as if cached before
+    denied = qvl("extract", str(locked), "-s", "form", env=fake({}))
+    assert denied.returncode == 2 and json.loads(denied.stdout)["error"]["type"] == "encrypted"

@@ -16,7 +16,7 @@ from typing import Any
 
 from qvl_cli.backends.contract import DEFAULT_MODEL, ModelSettings
 from qvl_cli.commands.extract import ExtractRun
-from qvl_cli.errors import EXIT_INVALID, EXIT_USAGE, EXIT_VALID, SchemaError
+from qvl_cli.errors import EXIT_INVALID, EXIT_USAGE, EXIT_VALID, InputError, SchemaError
 from qvl_cli.gate.config import CheckConfig, ConfigError, Rule, find_config
 from qvl_cli.gate.report import write_report
 from qvl_cli.gate.rules import ERROR, Finding, evaluate
@@ -78,10 +78,20 @@ def rule_run(config: CheckConfig, rule: Rule, index: int, use_cache: bool) -> Ex
         raise ConfigError(f"rules[{index}]: {exc}", path=config.source) from None
 
 
-def reuse_sidecar(document: Path, identity: dict[str, Any]) -> dict[str, Any] | None:
+def _opens(run: ExtractRun, document: Path) -> bool:
+    """Whether the document opens and is not password-protected (else no sidecar is used and
+    extraction reports the problem)."""
+    try:
+        return not run.extractor.probe(document)
+    except InputError:
+        return False
+
+
+def reuse_sidecar(document: Path, run: ExtractRun) -> dict[str, Any] | None:
     """The sidecar's record when it belongs to this very content and configuration."""
     import json
 
+    identity = run.identity
     sidecar = sidecar_path(document)
     try:
         record = json.loads(sidecar.read_text(encoding="utf-8"))
@@ -96,7 +106,7 @@ def results_for(run: ExtractRun, documents: Sequence[Path], write_sidecars: bool
     collected = Collect()
     missing = []
     for document in documents:
-        record = reuse_sidecar(document, run.identity)
+        record = reuse_sidecar(document, run) if _opens(run, document) else None
         if record is not None:
             collected.records[str(document)] = record | {"file": str(document), "cached": True}
         else:

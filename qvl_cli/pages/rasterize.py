@@ -225,6 +225,32 @@ def open_pages(source: SourceFile, password: str | None = None, dpi: float = DEF
         pages.close()
 
 
+def probe_document(
+    path: str | Path, password: str | None = None, limits: InputLimits | None = None, dpi: float = DEFAULT_PDF_DPI
+) -> bool:
+    """Check that ``path`` opens (with ``password``) and has pages, without rendering anything.
+
+    Raises :class:`InputError` as :func:`render_document` would; returns True when the document
+    is password-protected (a PDF that does not open without a password), whose results must not
+    be handed out to anyone who lacks it.
+    """
+    source = open_source(path)
+    (limits or InputLimits()).check_file(source)
+    if not source.is_pdf:
+        return False
+    with PDFIUM_LOCK, open_pages(source, password, dpi):
+        pass
+    if not password:
+        return False
+    try:
+        with PDFIUM_LOCK, open_pages(source, None, dpi):
+            return False
+    except EncryptedDocumentError:
+        return True
+    except InputError:
+        return False
+
+
 @dataclass(frozen=True)
 class InputLimits:
     """Refuse documents beyond these sizes (``None``: no limit)."""

@@ -41,6 +41,7 @@ class Job:
     document: RenderedDocument | None = None
     failure: Envelope | None = None
     render_seconds: float = 0.0
+    protected: bool = False  # password-protected: kept out of the shared result cache
 
 
 @dataclass
@@ -141,7 +142,7 @@ class BatchRunner:
             envelopes = self.extractor.extract_documents(items)
         for job, envelope in zip(waiting, envelopes, strict=True):
             record = replace(envelope, key=job.key).to_dict()
-            if self.cache is not None and not envelope.failed:
+            if self.cache is not None and not envelope.failed and not job.protected:
                 self.cache.put(job.key, record)
             self._emit(record)
         waiting.clear()
@@ -161,13 +162,17 @@ class BatchRunner:
         key = document_key(sha256 or f"path:{path}", self.identity)
         if key in self.recorded:
             return Job(path, key, sha256, recorded=True)
-        if self.cache is not None and sha256 is not None and (hit := self.cache.get(key)) is not None:
-            return Job(path, key, sha256, cached=hit)
         try:
+            # The document must open (password included) before any cached result is handed out.
+            protected = self.extractor.probe(path)
+            use_cache = self.cache is not None and sha256 is not None and not protected
+            if use_cache and self.cache is not None and (hit := self.cache.get(key)) is not None:
+                return Job(path, key, sha256, cached=hit)
             document = self.extractor.load(path)
         except InputError as exc:
             return Job(path, key, sha256, failure=self.extractor.failure(path, exc, started))
-        return Job(path, key, sha256, document=document, render_seconds=time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        return Job(path, key, sha256, document=document, render_seconds=elapsed, protected=protected)
 
     def _finish(self, job: Job) -> None:
         if job.recorded:

@@ -18,7 +18,7 @@ from qvl_cli.backends.contract import Backend, Generation, GenerationRequest, Tu
 from qvl_cli.errors import DeviceMemoryError, InputError, ModelError, QvlError
 from qvl_cli.pages.budgets import PixelBudget
 from qvl_cli.pages.inputs import file_sha256
-from qvl_cli.pages.rasterize import DEFAULT_PDF_DPI, InputLimits, RenderedDocument, render_document
+from qvl_cli.pages.rasterize import DEFAULT_PDF_DPI, InputLimits, RenderedDocument, probe_document, render_document
 from qvl_cli.runs.records import Envelope, FailureInfo, Usage
 from qvl_cli.schemas.catalog import Schema
 from qvl_cli.schemas.navigation import minimal_instance
@@ -100,6 +100,12 @@ class Extractor:
         except InputError as exc:
             return self.failure(path, exc, started)
         return self.extract_document(document, started)
+
+    def probe(self, path: str | Path) -> bool:
+        """Check that the document opens, cheaply (raises :class:`InputError`); True when it is
+        password-protected."""
+        options = self.options
+        return probe_document(path, options.password, options.limits, options.dpi)
 
     def load(self, path: str | Path, budget: PixelBudget | None = None) -> RenderedDocument:
         """Render a document's pages (raises :class:`InputError`); safe in a worker thread."""
