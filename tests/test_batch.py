@@ -338,3 +338,30 @@ def test_batched_generation_gives_the_same_records_in_input_order(tiny_model_dir
     assert [{k: v for k, v in r.items() if k not in strip} for r in batched] == [
         {k: v for k, v in r.items() if k not in strip} for r in one
     ]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_output_files_follow_the_umask(tmp_path: Path, umask: int) -> None:
+    import stat
+
+    doc = make_pdf(tmp_path / "a.pdf", "a")
+    repo = tmp_path / "repo"
+    (repo / "invoices").mkdir(parents=True)
+    (repo / ".qvl.toml").write_text('[[rules]]\nfiles = ["invoices/*.pdf"]\nschema = "form"\n')
+    shutil.copy(doc, repo / "invoices" / "a.pdf")
+    runs = {
+        tmp_path / "out.jsonl": ["extract", str(doc), "-s", "form", "-o", str(tmp_path / "out.jsonl")],
+        tmp_path / "resumed.jsonl": ["extract", str(doc), "-s", "form", "-o", str(tmp_path / "resumed.jsonl"),
+                                     "--resume"],
+        tmp_path / "dir" / "a.json": ["extract", str(doc), "-s", "form", "--output-dir", str(tmp_path / "dir")],
+        repo / "invoices" / "a.pdf.qvl.json": ["check", "invoices/a.pdf", "--write-sidecar"],
+    }  # fmt: skip
+    previous = os.umask(umask)
+    try:
+        for target, args in runs.items():
+            result = subprocess.run([sys.executable, "-m", "qvl_cli", *args], capture_output=True, text=True,
+                                    cwd=repo, env={**os.environ, **fake_env()}, timeout=300)  # fmt: skip
+            assert result.returncode == 0, result.stderr
+            assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask, target
+    finally:
+        os.umask(previous)

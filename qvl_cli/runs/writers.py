@@ -25,10 +25,29 @@ class Writer(Protocol):
     def discard(self) -> None: ...
 
 
+def new_file_mode(target: Path) -> int:
+    """The mode a new file written over ``target`` gets: the old file's, else what the umask
+    allows (``0o644`` under the usual umask), as with any other tool."""
+    try:
+        return target.stat().st_mode & 0o777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
+def temporary_beside(target: Path) -> tuple[int, Path]:
+    """A temporary file in ``target``'s folder (``.<name>.<random>.tmp``) with the mode the
+    final file should have (``mkstemp`` alone would make it private)."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    with contextlib.suppress(OSError):  # a file system without modes keeps what it gave
+        os.fchmod(fd, new_file_mode(target))
+    return fd, Path(name)
+
+
 def write_atomically(target: Path, text: str) -> None:
     """Write ``text`` to a temporary file beside ``target`` and rename it over ``target``."""
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    temp = Path(name)
+    fd, temp = temporary_beside(target)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -77,10 +96,9 @@ class AtomicFileWriter:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         try:
-            fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent or ".")
+            fd, self._temp = temporary_beside(self.path)
         except OSError as exc:
             raise OutputError(f"cannot write output: {exc.strerror or exc}", path=self.path) from None
-        self._temp = Path(temp)
         self._handle = os.fdopen(fd, "w", encoding="utf-8")
 
     def recorded(self) -> dict[str, str]:
@@ -131,7 +149,7 @@ class AppendingFileWriter:
         self.path = Path(path)
         try:
             self._records = self._repair_and_read()
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)  # less the umask
         except OSError as exc:
             raise OutputError(f"cannot write output: {exc.strerror or exc}", path=self.path) from None
 
