@@ -106,9 +106,16 @@ def test_corrupt_and_truncated_pdfs(tmp_path: Path) -> None:
 
 
 def test_pdf_with_an_empty_page_tree(tmp_path: Path) -> None:
+    """A zero-page PDF is not "damaged or not a PDF": it says it has no pages."""
+    import pypdfium2 as pdfium
+
     empty = write_pdf(tmp_path / "nopages.pdf", [])
-    with pytest.raises(InputError, match=r"nopages\.pdf: cannot open PDF"):
+    with pytest.raises(InputError, match=r"nopages\.pdf: PDF has no pages$"):
         render_document(empty, BUDGET)
+    written = tmp_path / "pdfium-empty.pdf"
+    pdfium.PdfDocument.new().save(written)  # a zero-page PDF as PDFium itself writes one
+    with pytest.raises(InputError, match=r"pdfium-empty\.pdf: PDF has no pages$"):
+        render_document(written, BUDGET)
 
 
 # Images ---------------------------------------------------------------------------------------

@@ -125,7 +125,23 @@ def _pdf_open_error(path: Path, detail: str, password: str | None) -> InputError
         if password:
             return EncryptedDocumentError("wrong password for encrypted PDF", path=path)
         return EncryptedDocumentError("PDF is encrypted", path=path, hint="pass --password or set QVL_PDF_PASSWORD")
+    if _declares_no_pages(path):  # PDFium refuses to open a document without pages
+        return InputError("PDF has no pages", path=path)
     return InputError("cannot open PDF: the file is damaged or not a PDF", path=path)
+
+
+def _declares_no_pages(path: Path) -> bool:
+    """A page tree with ``/Count 0`` and not a single page object."""
+    import re
+
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    return (
+        re.search(rb"/Count\s*0(?![0-9])", data) is not None
+        and re.search(rb"/Type\s*/Page(?![s0-9A-Za-z])", data) is None
+    )
 
 
 class ImagePages:
