@@ -96,6 +96,8 @@ class ExtractRun:
         """Extract every input, writing each record as soon as it is ready; returns the exit code."""
         paths = inputs.expand()
         writer = destination.open()
+        for note in getattr(writer, "notices", ()):
+            _print_line(note, destination.quiet)
         recorded = writer.recorded() if destination.resume else {}
         cache = ResultCache(default_cache_dir()) if self.use_cache else None
         with _progress(len(paths), destination.quiet) as advance:
@@ -107,6 +109,8 @@ class ExtractRun:
                     runner.run(paths)
             except KeyboardInterrupt:
                 writer.close()  # keep every finished record
+                done = runner.summary.documents + runner.summary.skipped
+                _print_line(f"interrupted after {done} of {plural(len(paths), 'document')}", destination.quiet)
                 _print_summary(runner.summary, destination.quiet)
                 return EXIT_INTERRUPTED
             except BaseException:
@@ -194,5 +198,9 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _print_summary(summary: Summary, quiet: bool) -> None:
+    _print_line(summary.line(), quiet)
+
+
+def _print_line(text: str, quiet: bool) -> None:
     if not quiet:
-        sys.stderr.write(f"qvl: {summary.line()}\n")
+        sys.stderr.write(f"qvl: {text}\n")

@@ -7,10 +7,14 @@ documents' pages are in memory at any time, however long the batch.
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -81,6 +85,31 @@ class Summary:
             f"{plural(self.documents, 'document')}: {self.valid} valid, {self.invalid} invalid, {self.failed} failed"
             f"{note}; {plural(self.pages, 'page')} in {seconds:.1f} s ({rate:.2f} pages/s)"
         )
+
+
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM back until the block is done, then act on them (main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        pending.append(signum)
+
+    previous = {int(signum): signal.signal(signum, hold) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if pending:
+            handler = previous[pending[0]]
+            if callable(handler):
+                handler(pending[0], None)
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), pending[0])
 
 
 class BatchRunner:
@@ -185,7 +214,8 @@ class BatchRunner:
             self._emit(replace(job.failure, key=job.key).to_dict())
 
     def _emit(self, record: dict[str, Any]) -> None:
-        self.sink.write(record)
-        self.summary.add(record)
+        with interrupts_deferred():  # a record written is a record counted, even on Ctrl-C
+            self.sink.write(record)
+            self.summary.add(record)
         if self.on_record is not None:
             self.on_record(record)

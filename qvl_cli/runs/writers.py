@@ -37,9 +37,10 @@ def new_file_mode(target: Path) -> int:
 
 
 def temporary_beside(target: Path) -> tuple[int, Path]:
-    """A temporary file in ``target``'s folder (``.<name>.<random>.tmp``) with the mode the
-    final file should have (``mkstemp`` alone would make it private)."""
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    """A temporary file in ``target``'s folder (``.<name>.<pid>.<random>.tmp``) with the mode the
+    final file should have (``mkstemp`` alone would make it private). The process id lets a
+    later run tell a leftover of a killed run from the file of one still running."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
     with contextlib.suppress(OSError):  # a file system without modes keeps what it gave
         os.fchmod(fd, new_file_mode(target))
     return fd, Path(name)
@@ -87,14 +88,48 @@ class StreamWriter:
         self.stream.flush()
 
 
+def remove_leftovers(target: Path) -> list[Path]:
+    """Delete the temporary files of ``target`` left by runs that were killed (``kill -9``,
+    power loss); files of a run still going are kept. Returns what was removed."""
+    removed = []
+    for temp in target.parent.glob(f".{glob_escape(target.name)}.*.tmp"):
+        pid = temp.name[len(target.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and _alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            temp.unlink()
+            removed.append(temp)
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    return "".join(f"[{ch}]" if ch in "*?[" else ch for ch in name)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
 class AtomicFileWriter:
     """JSON Lines into a temporary file beside ``path``, renamed over it on :meth:`close`.
 
-    Readers see either the old file or the complete new one, never half a file.
+    Readers see either the old file or the complete new one, never half a file. Temporary files
+    that killed runs left beside ``path`` are removed and listed in :attr:`notices`.
     """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self.notices = [
+            f"removed {temp}, left by an earlier run that was killed" for temp in remove_leftovers(self.path)
+        ]
         try:
             fd, self._temp = temporary_beside(self.path)
         except OSError as exc:
@@ -129,6 +164,11 @@ class AtomicFileWriter:
         self._temp.unlink(missing_ok=True)
 
 
+def is_qvl_record(value: Any) -> bool:
+    """A record ``qvl extract`` wrote: an object with its ``key`` and ``valid``."""
+    return isinstance(value, dict) and bool(value.get("key")) and "valid" in value
+
+
 def record_status(record: dict[str, Any]) -> str:
     """``valid``, ``invalid``, or the error type of a failed document."""
     error = record.get("error")
@@ -158,16 +198,23 @@ class AppendingFileWriter:
             return {}
         data = self.path.read_bytes()
         complete = data[: data.rfind(b"\n") + 1]
-        if len(complete) != len(data):
-            os.truncate(self.path, len(complete))
         records = {}
         for line in complete.decode("utf-8", errors="replace").splitlines():
             try:
                 record = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(record, dict) and record.get("key"):
+            if is_qvl_record(record):
                 records[record["key"]] = record_status(record)
+        partial = data[len(complete) :]
+        if not records and (complete.strip() or not partial.lstrip().startswith(b"{")) and data.strip():
+            raise OutputError(
+                "holds no qvl records; --resume appends only to a file that qvl extract -o wrote",
+                path=self.path,
+                hint="choose another -o file, or remove this one",
+            )
+        if partial:
+            os.truncate(self.path, len(complete))  # a record cut short by a crash
         return records
 
     def recorded(self) -> dict[str, str]:
