@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,41 @@ def test_examples_are_not_blank(name: str) -> None:
 
     examples = Path(__file__).resolve().parent.parent / "examples"
     assert not any(is_blank(page.image) for page in render_document(examples / name, PixelBudget()).pages)
+
+
+def test_text_that_renders_blank_is_an_error_not_an_empty_page(tmp_path: Path) -> None:
+    """A page whose text layer has text but renders white (fonts neither embedded nor installed)."""
+    doc = write_pdf(tmp_path / "ghost.pdf", [PageSpec(lines=("INVOICE 77", "Total 5.00"), invisible=True)])
+    fake = FakeBackend(replies=[json.dumps(INVOICE)])
+    envelope = extractor(fake).extract(doc)
+    assert fake.calls == []  # the model would see a white page
+    assert not envelope.valid
+    (problem,) = [issue.to_dict() for issue in envelope.errors if "renders blank" in issue.message]
+    assert problem["path"] == ""
+    assert re.match(
+        r"page 1 renders blank but has (2[0-9]) characters of text: its fonts are not embedded", problem["message"]
+    )
+    assert "fonts-noto-cjk" in problem["message"]
+
+
+def test_a_truly_blank_page_is_still_valid_and_empty(tmp_path: Path) -> None:
+    doc = write_pdf(tmp_path / "empty.pdf", [PageSpec(lines=())])
+    envelope = extractor(FakeBackend(replies=[])).extract(doc)
+    assert envelope.errors == () or all("renders blank" not in issue.message for issue in envelope.errors)
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("name", ["noembed-sjis.pdf", "noembed-eucjp.pdf"])
+def test_pdfs_with_fonts_not_embedded_are_not_called_valid(corpus: Path, name: str) -> None:
+    import pypdfium2 as pdfium
+
+    from qvl_cli.answers.guards import is_blank
+
+    path = corpus / "pdfjs" / "docs" / name
+    fake = FakeBackend(replies=[json.dumps(INVOICE)])
+    envelope = extractor(fake).extract(path)
+    rendered_blank = is_blank(pdfium.PdfDocument(path)[0].render(scale=1).to_pil())
+    if not rendered_blank:
+        pytest.skip("this machine has fonts for the page (e.g. fonts-noto-cjk): it renders")
+    assert not envelope.valid
+    assert any("page 1 renders blank but has 5 characters of text" in issue.message for issue in envelope.errors)

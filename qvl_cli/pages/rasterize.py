@@ -37,6 +37,7 @@ class PageImage:
     number: int  # 1-based page number in the source document
     source_size: tuple[int, int]  # native (width, height): pixels, or PDF points at the render DPI
     image: Image.Image
+    text_chars: int = 0  # characters in the page's text layer (PDFs): a blank render with text is a font problem
 
     @property
     def size(self) -> tuple[int, int]:
@@ -73,6 +74,8 @@ class PageSource(Protocol):
     def native_size(self, index: int) -> tuple[float, float]: ...
 
     def render(self, index: int, size: tuple[int, int]) -> Image.Image: ...
+
+    def text_chars(self, index: int) -> int: ...
 
 
 class PdfPages:
@@ -115,6 +118,19 @@ class PdfPages:
             return bitmap.to_pil().convert("RGB")
         except (MemoryError, pdfium.PdfiumError) as exc:
             raise InputError(f"cannot render page {index + 1}: {exc or 'out of memory'}", path=self._path) from None
+
+    def text_chars(self, index: int) -> int:
+        """How many characters the page's text layer holds (0 when it cannot be read)."""
+        import pypdfium2 as pdfium
+
+        try:
+            text = self._page(index).get_textpage()
+            try:
+                return int(text.count_chars())
+            finally:
+                text.close()
+        except (pdfium.PdfiumError, InputError):
+            return 0
 
     def close(self) -> None:
         self._pdf.close()
@@ -188,6 +204,9 @@ class ImagePages:
             oriented = ImageOps.exif_transpose(frame) or frame
             rgb = to_rgb(oriented)
         return rgb if rgb.size == size else rgb.resize(size, Image.Resampling.BICUBIC)
+
+    def text_chars(self, index: int) -> int:
+        return 0  # images have no text layer
 
     def close(self) -> None:
         self._image.close()
@@ -313,7 +332,7 @@ def render_document(
         native = [pages.native_size(i) for i in indices]
         plan = _plan(source, native, budget)
         images = tuple(
-            PageImage(i + 1, (round(w), round(h)), pages.render(i, size))
+            PageImage(i + 1, (round(w), round(h)), pages.render(i, size), pages.text_chars(i))
             for i, (w, h), size in zip(indices, native, plan.sizes, strict=True)
         )
     return RenderedDocument(source, pages.page_count, images, plan)

@@ -63,6 +63,7 @@ class Prepared:
     blank: frozenset[int]
     warnings: tuple[str, ...]
     request: GenerationRequest | None  # None when every page is blank
+    problems: tuple[Issue, ...] = ()  # make the result invalid whatever the answer
 
 
 class Extractor:
@@ -174,7 +175,8 @@ class Extractor:
                 schema=self.schema.document,
                 constrain=self.options.constrain,
             )
-        return Prepared(document, started, sha256, blank, tuple(self._page_warnings(document, blank)), request)
+        warnings = tuple(self._page_warnings(document, blank))
+        return Prepared(document, started, sha256, blank, warnings, request, unreadable_pages(document, blank))
 
     def _extract_prepared(self, prepared: Prepared, first: Attempt | None = None) -> Envelope:
         if prepared.request is None:
@@ -186,9 +188,9 @@ class Extractor:
         return Envelope(
             file=str(document.source.path),
             schema=self.schema.name,
-            valid=answer.valid,
+            valid=answer.valid and not prepared.problems,
             data=answer.data,
-            errors=answer.issues,
+            errors=prepared.problems + answer.issues,
             warnings=prepared.warnings + answer.warnings,
             pages=tuple(page.describe() | {"blank": page.number in prepared.blank} for page in document.pages),
             page_count=document.page_count,
@@ -240,7 +242,7 @@ class Extractor:
     def _blank_envelope(self, prepared: Prepared) -> Envelope:
         """Nothing to read: null values and a warning, and the model is never asked."""
         data = minimal_instance(self.schema.document)
-        issues = tuple(self._validate(data))
+        issues = prepared.problems + tuple(self._validate(data))
         document = prepared.document
         return Envelope(
             file=str(document.source.path),
@@ -277,6 +279,23 @@ class Extractor:
             seconds=time.perf_counter() - started,
             error=FailureInfo(type=exc.kind, message=str(exc)),
         )
+
+
+FONT_HINT = (
+    "its fonts are not embedded and not installed here; install the fonts it names "
+    "(for Chinese, Japanese or Korean text: fonts-noto-cjk on Debian/Ubuntu, google-noto-sans-cjk-fonts on Fedora) "
+    "and run again"
+)
+
+
+def unreadable_pages(document: RenderedDocument, blank: frozenset[int]) -> tuple[Issue, ...]:
+    """Pages that render blank although their text layer holds text: the model sees nothing
+    there, so nulls would be a wrong answer, not an empty page."""
+    return tuple(
+        Issue("", f"page {page.number} renders blank but has {page.text_chars} characters of text: {FONT_HINT}")
+        for page in document.pages
+        if page.number in blank and page.text_chars
+    )
 
 
 def _halved(budget: PixelBudget) -> PixelBudget | None:
