@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from qvl_cli.backends.contract import ModelSettings, create_backend
+from qvl_cli.commands.progress import progress_display
 from qvl_cli.errors import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_MODEL, EXIT_USAGE, EXIT_VALID, QvlError
 from qvl_cli.pages.discover import find_documents
 from qvl_cli.runs.batch import BatchRunner, Summary
@@ -100,9 +101,20 @@ class ExtractRun:
             _print_line(note, destination.quiet)
         recorded = writer.recorded() if destination.resume else {}
         cache = ResultCache(default_cache_dir()) if self.use_cache else None
-        with _progress(len(paths), destination.quiet) as advance:
+        to_stdout = isinstance(writer, StreamWriter)
+        to_terminal, to_pipe = to_stdout and sys.stdout.isatty(), to_stdout and not sys.stdout.isatty()
+        with progress_display(len(paths), destination.quiet, to_terminal, to_pipe) as display:
+            if display.echo is not None and isinstance(writer, StreamWriter):
+                writer.echo = display.echo  # records on the terminal go through the live display
             runner = BatchRunner(
-                self.extractor, self.identity, writer, cache, recorded, on_record=advance, batch_size=self.batch_size
+                self.extractor,
+                self.identity,
+                writer,
+                cache,
+                recorded,
+                on_record=display.advance,
+                on_skip=display.skip,
+                batch_size=self.batch_size,
             )
             try:
                 with _sigterm_as_interrupt():
@@ -126,57 +138,6 @@ def exit_code(statuses: Sequence[str]) -> int:
     """3 if the model failed on a document, else 2 if an input failed, else 1 if any result is
     invalid, else 0."""
     return max((_STATUS_EXIT.get(status, EXIT_USAGE) for status in statuses), default=EXIT_VALID)
-
-
-def report(record: dict[str, Any], console: Any | None) -> None:
-    """A line on stderr: always for a failed document, and for every document on a terminal."""
-    error = record.get("error")
-    if error is not None:
-        message = f"qvl: error: {error['message']}"
-        if console is not None:
-            from rich.markup import escape
-
-            console.print(f"[bold red]qvl: error:[/] {escape(error['message'])}", highlight=False)
-        else:
-            sys.stderr.write(message + "\n")
-    elif console is not None:
-        from rich.markup import escape
-
-        errors = plural(len(record["errors"]), "error")
-        mark = "[green]valid[/]" if record["valid"] else f"[yellow]invalid[/] ({errors})"
-        pages = len(record.get("pages") or ())
-        cached = ", from cache" if record.get("cached") else ""
-        seconds = record["seconds"]
-        text = f"{escape(record['file'])}: {mark}, {plural(pages, 'page')}, {seconds:.1f} s{cached}"
-        console.print(text, highlight=False)
-
-
-@contextmanager
-def _progress(total: int, quiet: bool) -> Iterator[Any]:
-    """Rich progress on stderr when it is a terminal; otherwise only error lines."""
-    if quiet or not sys.stderr.isatty():
-        yield lambda record: None if quiet else report(record, None)
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    console = Console(stderr=True)
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[pages]} pages"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("extracting", total=total, pages=0)
-
-        def advance(record: dict[str, Any]) -> None:
-            report(record, console)
-            pages = progress.tasks[task].fields["pages"] + len(record.get("pages") or ())
-            progress.update(task, advance=1, pages=pages)
-
-        yield advance
 
 
 @contextmanager

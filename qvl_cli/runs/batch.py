@@ -124,6 +124,7 @@ class BatchRunner:
         recorded: dict[str, str] | None = None,
         on_record: Callable[[dict[str, Any]], None] | None = None,
         batch_size: int = 1,
+        on_skip: Callable[[Path], None] | None = None,
     ):
         self.extractor = extractor
         self.identity = identity
@@ -131,6 +132,7 @@ class BatchRunner:
         self.cache = cache
         self.recorded = recorded or {}
         self.on_record = on_record
+        self.on_skip = on_skip  # a document already recorded (--resume): one fewer to do
         self.batch_size = max(1, batch_size)
         self.summary = Summary()
 
@@ -207,6 +209,8 @@ class BatchRunner:
         if job.recorded:
             self.summary.skipped += 1
             self.summary.statuses.append(self.recorded[job.key])
+            if self.on_skip is not None:
+                self.on_skip(job.path)
             return
         if job.cached is not None:
             self._emit(job.cached | {"file": str(job.path), "cached": True, "seconds": 0.0})

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -72,11 +73,15 @@ class StreamWriter:
     def __init__(self, stream: IO[str], pretty: bool = False):
         self.stream = stream
         self.pretty = pretty
+        self.echo: Callable[[str], None] | None = None  # set while a live display owns the terminal
 
     def recorded(self) -> dict[str, str]:
         return {}
 
     def write(self, record: dict[str, Any]) -> None:
+        if self.echo is not None:
+            self.echo(dumps(record, self.pretty))
+            return
         self.stream.write(dumps(record, self.pretty) + "\n")
         self.stream.flush()
 
