@@ -132,8 +132,10 @@ def test_an_empty_path_list_on_stdin_is_an_error() -> None:
     assert "no documents found: looked for PDF or image files in standard input" in result.stderr
 
 
-def test_every_input_gets_exactly_one_record(folder: Path, tmp_path: Path, corpus: Path) -> None:
-    shutil.copy(corpus / "pypdf/docs/encryption/r6-both-passwords.pdf", folder / "locked.pdf")
+def test_every_input_gets_exactly_one_record(folder: Path, tmp_path: Path) -> None:
+    """Needs no corpus: every kind of input made here (an encrypted PDF, which cannot be made
+    without a PDF library, is covered by the corpus test below)."""
+    (folder / "locked.pdf").write_bytes(b"%PDF-1.7\n" + b"\x00" * 10)  # a second unreadable PDF
     notes = folder / "notes.txt"
     result = qvl("extract", str(folder), str(notes), "-r", "-s", "form", env=fake_env())
     assert result.returncode == 2
@@ -141,7 +143,7 @@ def test_every_input_gets_exactly_one_record(folder: Path, tmp_path: Path, corpu
     assert sorted(by_name) == ["a.pdf", "b.pdf", "broken.pdf", "c.png", "locked.pdf", "notes.txt"]
     assert by_name["a.pdf"]["valid"] and by_name["b.pdf"]["valid"] and by_name["c.png"]["valid"]
     assert by_name["broken.pdf"]["error"]["message"].endswith("cannot open PDF: the file is damaged or not a PDF")
-    assert by_name["locked.pdf"]["error"]["type"] == "encrypted"
+    assert by_name["locked.pdf"]["error"]["type"] == "input"
     assert "not a supported document" in by_name["notes.txt"]["error"]["message"]
     assert all(r["key"] for r in by_name.values())
     summary = result.stderr.strip().splitlines()[-1]
@@ -443,3 +445,12 @@ def test_output_files_follow_the_umask(tmp_path: Path, umask: int) -> None:
             assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask, target
     finally:
         os.umask(previous)
+
+
+@pytest.mark.corpus
+def test_an_encrypted_pdf_in_a_folder_gets_its_record(corpus: Path, tmp_path: Path) -> None:
+    shutil.copy(corpus / "pypdf/docs/encryption/r6-both-passwords.pdf", tmp_path / "locked.pdf")
+    make_pdf(tmp_path / "a.pdf", "a")
+    result = qvl("extract", str(tmp_path), "-s", "form", env=fake_env())
+    by_name = {Path(r["file"]).name: r for r in records(result.stdout)}
+    assert by_name["locked.pdf"]["error"]["type"] == "encrypted" and by_name["a.pdf"]["valid"]

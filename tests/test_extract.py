@@ -10,6 +10,7 @@ import pytest
 from pdf_factory import PageSpec, write_pdf
 from samples import VALID_INVOICE
 
+from qvl_cli.answers.guards import token_budget
 from qvl_cli.backends.fake import FakeBackend
 from qvl_cli.runs.document import ExtractOptions, Extractor
 from qvl_cli.schemas.catalog import load_schema
@@ -108,7 +109,23 @@ def test_token_budget_comes_from_the_schema_unless_given(pdf: Path) -> None:
     fake = FakeBackend(replies=[json.dumps(INVOICE)] * 2)
     extractor(fake).extract(pdf)
     extractor(fake, max_new_tokens=99).extract(pdf)
-    assert [call.max_new_tokens for call in fake.calls] == [2519, 99]
+    assert [call.max_new_tokens for call in fake.calls] == [token_budget(load_schema("invoice").document), 99]
+
+
+@pytest.mark.parametrize(
+    ("properties", "expected"),
+    [
+        # README: strings 24 tokens, numbers 6, 20 items per array, keys ~len/3+3, braces 2;
+        # times 1.5 plus 32, between 256 and 4096. Worked out by hand:
+        ({"a": {"type": "string"}}, 256),  # 2 + 3 + 24 = 29 -> 75, raised to the floor
+        ({f"field{i}": {"type": "string"} for i in range(10)}, 470),  # 2 + 10 * (5 + 24) = 292 -> 470
+        ({"n": {"type": "array", "items": {"type": "number"}}}, 256),  # 2 + 3 + 2 + 20 * 7 = 147 -> 252
+        ({"n": {"type": "array", "items": {"type": "string"}}}, 792),  # 2 + 3 + 2 + 20 * 25 = 507 -> 792
+        ({f"k{i:03d}": {"type": "array", "items": {"type": "string"}} for i in range(10)}, 4096),  # capped
+    ],
+)  # fmt: skip
+def test_token_budget_follows_the_documented_rule(properties: dict, expected: int) -> None:
+    assert token_budget({"type": "object", "properties": properties}) == expected
 
 
 def test_blank_page_detection() -> None:

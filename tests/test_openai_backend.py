@@ -68,7 +68,14 @@ def test_retries_run_out_into_a_clear_error(server: FakeOpenAIServer) -> None:
 
 @pytest.mark.parametrize(
     ("step", "message"),
-    [(("slow", 3, "{}"), "did not answer in time"), (("truncated",), "server"), (("garbage",), "cannot read")],
+    [
+        (("slow", 3, "{}"), r"^the server at http://127\.0\.0\.1:\d+/v1 did not answer in time \(raise --timeout\)$"),
+        (
+            ("truncated",),
+            r"^the server at http://127\.0\.0\.1:\d+/v1 closed the connection in the middle of its answer",
+        ),
+        (("garbage",), r"^the server at http://127\.0\.0\.1:\d+/v1 sent an answer qvl cannot read"),
+    ],
 )
 def test_slow_truncated_and_invalid_answers(server: FakeOpenAIServer, step: tuple, message: str) -> None:
     server.script.extend([step] * 3)

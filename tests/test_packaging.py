@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -29,3 +30,46 @@ def test_wheel_carries_builtin_schemas_and_prompts(tmp_path: Path) -> None:
         assert f"qvl_cli/data/prompts/{prompt.name}" in names
     assert "qvl_cli/cli.py" in names
     assert {"qvl_cli/evaluation/adapters/sroie.json", "qvl_cli/evaluation/adapters/invoice2data.json"} <= names
+
+
+# .ci: the vLLM environment --------------------------------------------------------------------
+
+
+def ensure_vllm(tmp_path: Path, ci: bool, succeed_on: int) -> tuple[subprocess.CompletedProcess[str], int]:
+    """Run .ci/vllm-ensure with a stand-in build script that fails until attempt ``succeed_on``."""
+    counter = tmp_path / "attempts"
+    stub = tmp_path / "vllm-env"
+    stub.write_text(
+        f"n=$(($(cat {counter} 2>/dev/null || echo 0) + 1)); echo $n > {counter}\n"
+        f'[ "$n" -ge {succeed_on} ] && mkdir -p "$1/bin" && touch "$1/bin/python"\n'
+        f'[ "$n" -ge {succeed_on} ]\n'
+    )
+    env = {k: v for k, v in os.environ.items() if k != "CI"} | {"QVL_VLLM_ENV_SCRIPT": str(stub)}
+    if ci:
+        env["CI"] = "true"
+    result = subprocess.run(["bash", str(ROOT / ".ci" / "vllm-ensure")], capture_output=True, text=True, env=env)
+    return result, int(counter.read_text())
+
+
+def test_ci_retries_a_failed_vllm_build_once_then_fails(tmp_path: Path) -> None:
+    result, attempts = ensure_vllm(tmp_path, ci=True, succeed_on=99)
+    assert result.returncode == 1 and attempts == 2 and result.stdout == ""
+    assert "vLLM environment build failed (attempt 2 of 2)" in result.stderr
+
+
+def test_ci_second_vllm_build_attempt_can_succeed(tmp_path: Path) -> None:
+    result, attempts = ensure_vllm(tmp_path, ci=True, succeed_on=2)
+    assert result.returncode == 0 and attempts == 2
+    assert result.stdout.strip().endswith("/vllm/bin/python")
+
+
+def test_outside_ci_a_failed_vllm_build_is_tried_once(tmp_path: Path) -> None:
+    result, attempts = ensure_vllm(tmp_path, ci=False, succeed_on=99)
+    assert result.returncode == 1 and attempts == 1
+
+
+def test_ci_run_fails_when_ci_and_the_vllm_build_fails() -> None:
+    text = (ROOT / ".ci" / "run").read_text()
+    assert 'vllm_python="$(bash .ci/vllm-ensure)"' in text
+    assert 'elif [ "${CI:-}" = "true" ]; then' in text and "exit 1" in text
+    assert 'if [ "$status" -eq 5 ]; then' in text  # no tests collected still counts as success

@@ -197,12 +197,37 @@ def test_truncated_image(tmp_path: Path) -> None:
 # Real-world files from ../shared/corpus ------------------------------------------------------
 
 
+def mean_difference(a: Image.Image, b: Image.Image) -> float:
+    from PIL import ImageChops, ImageStat
+
+    return ImageStat.Stat(ImageChops.difference(a.convert("L"), b.convert("L"))).mean[0]
+
+
 @pytest.mark.corpus
-def test_corpus_exif_orientations_all_display_upright(corpus: Path) -> None:
-    reference = render_document(corpus / "exif-orientation/Landscape_0.jpg", BUDGET).pages[0]
-    for value in (2, 4, 6, 8):
-        page = render_document(corpus / f"exif-orientation/Landscape_{value}.jpg", BUDGET).pages[0]
-        assert page.size == reference.size, value
+@pytest.mark.parametrize("value", [2, 4, 6, 8])
+def test_corpus_exif_orientations_all_display_upright(corpus: Path, value: int) -> None:
+    """Each file stores the same photo transformed (mirrored for 2 and 4) and says how to undo it:
+    the rendered pixels must match the upright original, not just its size."""
+    reference = render_document(corpus / "exif-orientation/Landscape_0.jpg", BUDGET).pages[0].image
+    path = corpus / f"exif-orientation/Landscape_{value}.jpg"
+    page = render_document(path, BUDGET).pages[0].image
+    assert page.size == reference.size
+    assert mean_difference(page, reference) < 6  # JPEG noise only (measured about 2)
+    stored = Image.open(path).convert("RGB").resize(reference.size)
+    assert mean_difference(stored, reference) > 40  # the pixels as stored are far from upright
+
+
+@pytest.mark.parametrize(("value", "band_at"), [(2, "right"), (4, "bottom"), (3, "bottom-right")])
+def test_exif_mirroring_orientations_move_the_pixels(tmp_path: Path, value: int, band_at: str) -> None:
+    image = Image.new("RGB", (300, 200), "white")
+    image.paste((0, 0, 0), (0, 0, 60, 40))  # a black block in the top-left corner as stored
+    exif = Image.Exif()
+    exif[0x0112] = value
+    page = render_document(save(image, tmp_path / f"o{value}.png", exif=exif), BUDGET).pages[0].image
+    width, height = page.size
+    corners = {"right": (width - 5, 5), "bottom": (5, height - 5), "bottom-right": (width - 5, height - 5)}
+    assert max(page.getpixel(corners[band_at])) < 60
+    assert min(page.getpixel((5, 5))) > 200  # no longer where it was stored
 
 
 @pytest.mark.corpus

@@ -96,13 +96,52 @@ def test_limits_on_pages_and_file_size(tmp_path: Path) -> None:
     assert result.returncode == 2 and "more than --max-pages 5" in result.stderr
 
 
-def test_unreadable_file(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads files whatever their permissions")
+def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Permission denied, simulated so that it happens for root too (CI runs as root)."""
     path = write_pdf(tmp_path / "secret.pdf", [PageSpec()])
-    path.chmod(0)
-    with pytest.raises(InputError, match="cannot read file: Permission denied"):
+    real_open = Path.open
+
+    def denied(self: Path, *args, **kwargs):
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", denied)
+    with pytest.raises(InputError, match=r"secret\.pdf: cannot read file: Permission denied$"):
         render_document(path, PixelBudget())
+
+
+def test_unreadable_file_in_a_batch_gets_an_error_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qvl_cli.backends.fake import FakeBackend
+    from qvl_cli.runs.batch import BatchRunner
+    from qvl_cli.runs.document import ExtractOptions, Extractor
+    from qvl_cli.schemas.catalog import load_schema
+    from qvl_cli.schemas.prompts import load_prompt
+
+    good = write_pdf(tmp_path / "a.pdf", [PageSpec()])
+    secret = write_pdf(tmp_path / "secret.pdf", [PageSpec()])
+    real_open = Path.open
+
+    def denied(self: Path, *args, **kwargs):
+        if self == secret:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", denied)
+    schema = load_schema("form")
+    reply = '{"title": null, "fields": [], "checkboxes": [], "signatures": []}'
+    extractor = Extractor(schema, load_prompt(None, schema), ExtractOptions(), lambda: FakeBackend(replies=[reply]))
+
+    class Sink(list):
+        def write(self, record: dict) -> None:
+            self.append(record)
+
+    sink = Sink()
+    BatchRunner(extractor, {}, sink).run([secret, good])
+    assert [r["error"]["message"] if r.get("error") else "ok" for r in sink] == [
+        f"{secret}: cannot read file: Permission denied",
+        "ok",
+    ]
 
 
 @pytest.mark.corpus

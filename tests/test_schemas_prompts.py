@@ -46,6 +46,15 @@ def test_example_ground_truth_is_valid(name: str) -> None:
     assert make_validator(load_schema(name))(expected) == []
 
 
+SUBJECTS = {"chart": "chart", "form": "form", "invoice": "invoice", "multilingual": "multilingual text"}
+RULES = {
+    "chart": "Use null for anything the chart does not show. Never invent series or points.",
+    "form": "Use null for fields left empty. Never invent values.",
+    "invoice": "Use null for any value that is not printed on the invoice. Never invent values.",
+    "multilingual": "Tag each block with its ISO 639-1 language code",
+}
+
+
 @pytest.mark.parametrize("name", ["chart", "form", "invoice", "multilingual"])
 def test_prompt_by_schema_embeds_the_schema(name: str) -> None:
     schema = load_schema(name)
@@ -53,7 +62,14 @@ def test_prompt_by_schema_embeds_the_schema(name: str) -> None:
     assert prompt.name == f"{name}-v1"
     text = prompt.render(schema, page_count=3)
     assert schema.prompt_text in text and "x-qvl-" not in text
-    assert "3" in text and "null" in text and "$" not in text.replace(schema.prompt_text, "")
+    instructions = text.replace(schema.prompt_text, "")
+    assert "3" in instructions and "$" not in instructions  # the page count filled in, no placeholder left
+    # Each schema's own prompt: its subject named, its own rule against invention (the word "null"
+    # proves nothing: every schema's types contain it), and no other built-in schema embedded.
+    assert SUBJECTS[name] in instructions.splitlines()[0]
+    assert RULES[name] in instructions
+    for other in {"chart", "form", "invoice", "multilingual"} - {name}:
+        assert load_schema(other).prompt_text not in text
 
 
 def test_user_schema_gets_the_generic_prompt(tmp_path: Path) -> None:

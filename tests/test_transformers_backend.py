@@ -125,3 +125,38 @@ def test_4bit_loads_nf4_double_quantized_and_generates(tiny_model_dir: Path) -> 
     assert not any(n.startswith("model.visual") for n in quantized)  # vision tower kept precise
     assert backend.info.quant == "4bit"
     assert backend.generate(request(4)).generated_tokens >= 1
+
+
+def test_out_of_memory_in_generate_halves_the_budget_and_retries(
+    backend: TransformersBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real backend's generate raises torch's own error above a pixel count, as a GPU would."""
+    import torch
+    from pdf_factory import PageSpec, write_pdf
+
+    from qvl_cli.runs.document import ExtractOptions, Extractor
+    from qvl_cli.schemas.catalog import load_schema
+    from qvl_cli.schemas.prompts import load_prompt
+
+    limit = 300_000
+    real_generate = backend.model.generate
+    seen: list[int] = []
+
+    def generate(*args, **kwargs):
+        grid = kwargs["image_grid_thw"]
+        pixels = int((grid[:, 1] * grid[:, 2]).sum()) * 14 * 14
+        seen.append(pixels)
+        if pixels > limit:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_generate(*args, **kwargs)
+
+    monkeypatch.setattr(backend.model, "generate", generate)
+    doc = write_pdf(tmp_path / "big.pdf", [PageSpec(lines=("INVOICE 1",))])
+    schema = load_schema("form")
+    extractor = Extractor(schema, load_prompt(None, schema), ExtractOptions(max_new_tokens=16), lambda: backend)
+    envelope = extractor.extract(doc)
+    assert envelope.error is None, envelope.error
+    assert envelope.degraded == {"retries": 2, "max_pixels": 250880, "max_total_pixels": 3211264}
+    assert seen[0] > seen[1] > limit >= seen[2]
+    assert len(seen) == 3  # 1003520 -> 501760 -> 250880 pixels a page
+    assert any("ran out of memory" in warning for warning in envelope.warnings)

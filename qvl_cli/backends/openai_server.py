@@ -48,6 +48,12 @@ def server_error(base_url: str, exc: Exception) -> ModelError:
     if isinstance(exc, openai.APITimeoutError):
         return ModelError(f"the server at {base_url} did not answer in time", hint="raise --timeout")
     if isinstance(exc, openai.APIConnectionError):
+        if "without sending complete message body" in str(exc.__cause__ or ""):
+            # Reached, but the answer broke off (the server crashed or a proxy cut it).
+            return ModelError(
+                f"the server at {base_url} closed the connection in the middle of its answer",
+                hint="check the server's log; the request is retried with --retries",
+            )
         return ModelError(f"cannot reach the server at {base_url}", hint=hint)
     if isinstance(exc, openai.APIStatusError):
         detail = str(getattr(exc, "message", "") or exc).splitlines()[0][:300]
