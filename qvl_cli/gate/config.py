@@ -119,10 +119,13 @@ def find_config(start: Path, explicit: Path | None = None) -> CheckConfig:
 
 def load_config(path: Path) -> CheckConfig:
     table = _read(path)
+    nested = table.get("tool", {}).get("qvl") if isinstance(table.get("tool"), dict) else None
     if path.name == "pyproject.toml":
-        table = table.get("tool", {}).get("qvl")
-        if not isinstance(table, dict):
+        if not isinstance(nested, dict):
             raise ConfigError("has no [tool.qvl] table", path=path)
+        table = nested
+    elif isinstance(nested, dict) and "rules" not in table:
+        table = nested  # the pyproject.toml form pasted into .qvl.toml means the same
     defaults = _settings(table, path, "")
     raw_rules = table.get("rules")
     if not isinstance(raw_rules, list) or not raw_rules:
