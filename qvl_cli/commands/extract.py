@@ -10,19 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qvl_cli.backends.contract import ModelSettings, create_backend
+from qvl_cli.api import Extractor
 from qvl_cli.commands.progress import progress_display
-from qvl_cli.errors import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_MODEL, EXIT_USAGE, EXIT_VALID, QvlError
+from qvl_cli.errors import EXIT_INTERRUPTED, EXIT_VALID, QvlError
 from qvl_cli.pages.discover import find_documents
-from qvl_cli.runs.batch import BatchRunner, Summary
-from qvl_cli.runs.cache import ResultCache, default_cache_dir, run_identity
-from qvl_cli.runs.document import ExtractOptions, Extractor
+from qvl_cli.runs.batch import Summary
 from qvl_cli.runs.writers import AppendingFileWriter, AtomicFileWriter, DirectoryWriter, StreamWriter, Writer
-from qvl_cli.schemas.catalog import load_schema
-from qvl_cli.schemas.prompts import load_prompt
+from qvl_cli.settings import Settings
 from qvl_cli.wording import plural
-
-_STATUS_EXIT = {"valid": EXIT_VALID, "invalid": EXIT_INVALID, "model": EXIT_MODEL, "out_of_memory": EXIT_MODEL}
 
 
 @dataclass(frozen=True)
@@ -71,27 +66,15 @@ class ExtractRun:
     """A prepared extraction: schema and prompt checked, model not yet loaded."""
 
     extractor: Extractor
-    identity: dict[str, Any]
-    use_cache: bool = True
-    batch_size: int = 1
 
     @classmethod
-    def prepare(
-        cls,
-        *,
-        schema_ref: str,
-        prompt_ref: str | None,
-        options: ExtractOptions,
-        backend_name: str,
-        settings: ModelSettings,
-        use_cache: bool = True,
-        batch_size: int = 1,
-    ) -> ExtractRun:
-        schema = load_schema(schema_ref)
-        prompt = load_prompt(prompt_ref, schema)
-        extractor = Extractor(schema, prompt, options, lambda: create_backend(backend_name, settings))
-        identity = run_identity(schema.sha256, prompt.sha256, backend_name, settings, options, extractor.max_new_tokens)
-        return cls(extractor, identity, use_cache, batch_size)
+    def prepare(cls, schema_ref: str, settings: Settings) -> ExtractRun:
+        """Load the schema and prompt; the backend is created when the first document needs it."""
+        return cls(Extractor(schema_ref, settings=settings))
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        return self.extractor.identity
 
     def execute(self, inputs: Inputs, destination: Destination) -> int:
         """Extract every input, writing each record as soon as it is ready; returns the exit code."""
@@ -100,22 +83,13 @@ class ExtractRun:
         for note in getattr(writer, "notices", ()):
             _print_line(note, destination.quiet)
         recorded = writer.recorded() if destination.resume else {}
-        cache = ResultCache(default_cache_dir()) if self.use_cache else None
         to_stdout = isinstance(writer, StreamWriter)
         to_terminal, to_pipe = to_stdout and sys.stdout.isatty(), to_stdout and not sys.stdout.isatty()
         with progress_display(len(paths), destination.quiet, to_terminal, to_pipe) as display:
             if display.echo is not None and isinstance(writer, StreamWriter):
                 writer.echo = display.echo  # records on the terminal go through the live display
-            runner = BatchRunner(
-                self.extractor,
-                self.identity,
-                writer,
-                cache,
-                recorded,
-                on_record=display.advance,
-                on_skip=display.skip,
-                batch_size=self.batch_size,
-            )
+            runner = self.extractor.runner(writer, recorded, on_record=display.advance)
+            runner.on_skip = display.skip
             try:
                 with _sigterm_as_interrupt():
                     runner.run(paths)
@@ -131,13 +105,13 @@ class ExtractRun:
         writer.close()
         if len(paths) != 1 or runner.summary.skipped:
             _print_summary(runner.summary, destination.quiet)
-        return exit_code(runner.summary.statuses)
+        return exit_code(runner.summary.exit_codes)
 
 
-def exit_code(statuses: Sequence[str]) -> int:
-    """3 if the model failed on a document, else 2 if an input failed, else 1 if any result is
-    invalid, else 0."""
-    return max((_STATUS_EXIT.get(status, EXIT_USAGE) for status in statuses), default=EXIT_VALID)
+def exit_code(codes: Sequence[int]) -> int:
+    """The highest of the documents' codes: 3 if the model failed on one, else 2 if an input
+    failed, else 1 if any result is invalid, else 0."""
+    return max(codes, default=EXIT_VALID)
 
 
 @contextmanager

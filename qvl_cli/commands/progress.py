@@ -27,15 +27,21 @@ Record = dict[str, Any]
 class Display:
     """The callbacks a batch reports to, and how records reach the terminal."""
 
-    advance: Callable[[Record], None]
+    advance: Callable[[Any], None]
     skip: Callable[[Path], None]
     echo: Callable[[str], None] | None = None  # prints a record on the terminal, above the bar
 
 
-def status_line(record: Record, markup: bool) -> str:
+def as_dict(record: Any) -> Record:
+    """A record as the JSON it is written as (an envelope, or that dict already)."""
+    return record if isinstance(record, dict) else record.to_dict()
+
+
+def status_line(record: Any, markup: bool) -> str:
     """``file: valid, 2 pages, 1.3 s`` (or the error) for one document."""
     from rich.markup import escape
 
+    record = as_dict(record)
     error = record.get("error")
     if error is not None:
         return f"[bold red]qvl: error:[/] {escape(error['message'])}" if markup else f"qvl: error: {error['message']}"
@@ -77,8 +83,8 @@ def progress_display(total: int, quiet: bool, records_to_terminal: bool, records
     yield from _live_display(total, records_to_terminal)
 
 
-def _errors_only(record: Record) -> None:
-    if record.get("error") is not None:
+def _errors_only(record: Any) -> None:
+    if as_dict(record).get("error") is not None:
         sys.stderr.write(status_line(record, markup=False) + "\n")
 
 
@@ -86,7 +92,7 @@ def _line_display(total: int) -> Display:
     started = time.perf_counter()
     state = {"done": 0, "total": total}
 
-    def advance(record: Record) -> None:
+    def advance(record: Any) -> None:
         state["done"] += 1
         eta = eta_text(time.perf_counter() - started, state["done"], state["total"])
         sys.stderr.write(f"[{state['done']}/{state['total']}] {status_line(record, markup=False)} ({eta})\n")
@@ -118,9 +124,9 @@ def _live_display(total: int, records_to_terminal: bool) -> Iterator[Display]:
     with Progress(*columns, console=console, transient=True, redirect_stdout=False) as progress:
         task = progress.add_task("extracting", total=total, pages=0)
 
-        def advance(record: Record) -> None:
+        def advance(record: Any) -> None:
             console.print(status_line(record, markup=True), highlight=False)
-            pages = progress.tasks[task].fields["pages"] + len(record.get("pages") or ())
+            pages = progress.tasks[task].fields["pages"] + len(as_dict(record).get("pages") or ())
             progress.update(task, advance=1, pages=pages)
 
         def skip(path: Path) -> None:
