@@ -63,6 +63,8 @@ class Envelope:
     reasks: tuple[dict[str, Any], ...] = ()
     degraded: dict[str, Any] | None = None  # budgets lowered after the device ran out of memory
     key: str | None = None  # identifies input content and settings (resume, cache)
+    windows: tuple[dict[str, Any], ...] | None = None  # long documents: one entry per window of pages
+    origin: dict[str, list[int]] | None = None  # long documents: pointer -> pages [first, last]
 
     @property
     def failed(self) -> bool:
@@ -96,6 +98,9 @@ class Envelope:
             "cached": False,
             "qvl_version": __version__,
         }
+        if self.windows is not None:
+            record["windows"] = list(self.windows)
+            record["origin"] = self.origin
         if self.raw is not None:
             record["raw"] = self.raw
         if self.error is not None:
