@@ -19,6 +19,7 @@ from qvl_cli import __version__
 from qvl_cli.backends.contract import DEFAULT_MODEL, ModelSettings
 from qvl_cli.errors import EXIT_INTERRUPTED, QvlError
 from qvl_cli.pages.budgets import DEFAULT_MAX_PIXELS, DEFAULT_MAX_TOTAL_PIXELS, DEFAULT_MIN_PIXELS, PixelBudget
+from qvl_cli.pages.windows import DEFAULT_MIN_PAGE_PIXELS, DEFAULT_WINDOW_OVERLAP, WindowSettings
 
 if TYPE_CHECKING:
     from qvl_cli.pages.rasterize import InputLimits
@@ -64,6 +65,33 @@ MaxTotalPixels = Annotated[
         envvar="QVL_MAX_TOTAL_PIXELS",
         rich_help_panel=BUDGETS,
         help="Cap for all pages of a document together; pages shrink evenly to fit (0: no cap).",
+    ),
+]
+MinPagePixels = Annotated[
+    int,
+    typer.Option(
+        "--min-page-pixels",
+        envvar="QVL_MIN_PAGE_PIXELS",
+        rich_help_panel=BUDGETS,
+        help="Legibility floor: no page is sent smaller; long documents are read in windows of pages instead.",
+    ),
+]
+WindowPages = Annotated[
+    int,
+    typer.Option(
+        "--window-pages",
+        envvar="QVL_WINDOW_PAGES",
+        rich_help_panel=BUDGETS,
+        help="At most this many pages a window (0: as many as fit --max-total-pixels at the floor).",
+    ),
+]
+WindowOverlap = Annotated[
+    int,
+    typer.Option(
+        "--window-overlap",
+        envvar="QVL_WINDOW_OVERLAP",
+        rich_help_panel=BUDGETS,
+        help="Pages shared by neighbouring windows (items read twice there are kept once).",
     ),
 ]
 Dpi = Annotated[
@@ -181,6 +209,9 @@ def extract(
     min_pixels: MinPixels = DEFAULT_MIN_PIXELS,
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
     max_total_pixels: MaxTotalPixels = DEFAULT_MAX_TOTAL_PIXELS,
+    min_page_pixels: MinPagePixels = DEFAULT_MIN_PAGE_PIXELS,
+    window_pages: WindowPages = 0,
+    window_overlap: WindowOverlap = DEFAULT_WINDOW_OVERLAP,
     dpi: Dpi = 200.0,
     pages: Pages = None,
     password: Password = None,
@@ -288,6 +319,7 @@ def extract(
                 reasks=reasks,
                 min_confidence=min_confidence,
                 limits=_limits(max_pages, max_file_size),
+                windows=WindowSettings(min_page_pixels, window_pages or None, window_overlap),
             ),
             backend_name=backend,
             settings=settings,
@@ -307,6 +339,9 @@ def render(
     min_pixels: MinPixels = DEFAULT_MIN_PIXELS,
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
     max_total_pixels: MaxTotalPixels = DEFAULT_MAX_TOTAL_PIXELS,
+    min_page_pixels: MinPagePixels = DEFAULT_MIN_PAGE_PIXELS,
+    window_pages: WindowPages = 0,
+    window_overlap: WindowOverlap = DEFAULT_WINDOW_OVERLAP,
     dpi: Dpi = 200.0,
     pages: Pages = None,
     password: Password = None,
@@ -315,7 +350,8 @@ def render(
     from qvl_cli.commands.render import render_pages
 
     budget = _guard(lambda: PixelBudget(min_pixels, max_pixels, max_total_pixels or None))
-    _guard(lambda: render_pages(path, out, budget, pages, password, dpi))
+    windows = _guard(lambda: WindowSettings(min_page_pixels, window_pages or None, window_overlap))
+    _guard(lambda: render_pages(path, out, budget, pages, password, dpi, windows))
 
 
 Format = Annotated[str, typer.Option("--format", help="text | github (Actions annotations) | json.")]

@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 from pdf_factory import PageSpec, write_pdf
+from PIL import Image
 from samples import VALID_INVOICE
+from typer.testing import CliRunner
 
 from qvl_cli.answers.merge import Part, merge_parts, same_item
 from qvl_cli.backends.contract import Generation, GenerationRequest
 from qvl_cli.backends.fake import FakeBackend
+from qvl_cli.cli import app
 from qvl_cli.errors import BudgetError
 from qvl_cli.pages.budgets import PixelBudget, plan_pages
 from qvl_cli.pages.windows import LEAST_MIN_PAGE_PIXELS, WindowSettings, plan_windows
@@ -287,3 +290,59 @@ def test_a_document_that_fits_gives_exactly_todays_record(tmp_path: Path) -> Non
             golden[name]["prompt"],
             golden[name]["sizes"],
         ]
+
+
+# --- the command line -----------------------------------------------------------------------
+
+
+def test_render_shows_windows_and_writes_every_page_above_the_floor(tmp_path: Path) -> None:
+    pdf = write_pdf(tmp_path / "long.pdf", [PageSpec(lines=(f"Page {n}",)) for n in range(1, 15)])
+    out = tmp_path / "pages"
+    args = ["render", str(pdf), "--out", str(out), "--max-total-pixels", str(SMALL.max_total_pixels)]
+    result = CliRunner().invoke(app, [*args, "--min-page-pixels", str(FLOOR)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    files = sorted(out.iterdir())
+    assert len(files) == 14
+    for file in files:
+        with Image.open(file) as image:
+            assert image.width * image.height >= FLOOR
+    text = " ".join(result.output.split())
+    assert "window" in text and "4 windows of up to 5 pages" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--window-pages", "2", "--window-overlap", "2"], "--window-overlap must be smaller than --window-pages"),
+        (["--min-page-pixels", "1000"], "--min-page-pixels must be at least 200704 (256 x 28 x 28)"),
+    ],
+)
+def test_bad_window_options_are_one_line_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    pdf = write_pdf(tmp_path / "a.pdf", [PageSpec()])
+    result = CliRunner().invoke(app, ["extract", str(pdf), "-s", "invoice", *args], env={"QVL_BACKEND": "fake"})
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [f"qvl: error: {message}"]
+
+
+@pytest.mark.slow
+def test_300_pages_end_to_end_on_the_tiny_model(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """Real pages through real pypdfium2 and real generation: every page at or above the floor,
+    several windows, one valid envelope."""
+    pages = [PageSpec(width=200, height=260, lines=(f"Row {n}", f"Amount {n}.00")) for n in range(1, 301)]
+    pdf = write_pdf(tmp_path / "long.pdf", pages)
+    out = tmp_path / "out.jsonl"
+    args = ["extract", str(pdf), "-s", "invoice", "--model", str(tiny_model_dir), "-o", str(out), "-q"]
+    args += ["--max-total-pixels", str(8 * FLOOR), "--min-page-pixels", str(FLOOR), "--max-new-tokens", "12"]
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code in (0, 1), result.output
+    (record,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert record["page_count"] == 300 and len(record["pages"]) == 300
+    assert [page["page"] for page in record["pages"]] == list(range(1, 301))
+    assert all(page["visual_tokens"] >= 256 for page in record["pages"])
+    windows = record["windows"]
+    assert len(windows) >= 40 and windows[0]["pages"][0] == 1 and windows[-1]["pages"][1] == 300
+    assert all(after["pages"][0] == before["pages"][1] for before, after in zip(windows, windows[1:], strict=False))
+    assert all(w["visual_tokens"] <= 8 * 256 and w["finish_reason"] in ("stop", "length") for w in windows)
+    assert record["usage"]["visual_tokens"] >= sum(w["visual_tokens"] for w in windows)
+    assert isinstance(record["data"], dict) and isinstance(record["origin"], dict)
+    assert record["prompt"] == "invoice-v1+window-v1" and record["budget"]["min_page_pixels"] == FLOOR

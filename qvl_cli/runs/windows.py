@@ -63,13 +63,18 @@ def load_document(
 ) -> LoadedDocument:
     """Measure a document and plan its windows; one window is rendered now, several later."""
     pages = measure_document(path, page_spec, password, dpi, limits)
-    try:
-        windows = plan_windows(list(pages.native_sizes), budget, settings)
-    except InputError as exc:
-        raise exc.for_file(pages.source.path) from None
+    windows = windows_of(pages, budget, settings)
     if len(windows) == 1:
         return pages.rendered(0, windows[0].plan)
     return WindowedDocument(pages, windows)
+
+
+def windows_of(pages: DocumentPages, budget: PixelBudget, settings: WindowSettings) -> tuple[Window, ...]:
+    """:func:`plan_windows` for a measured document; a page that cannot be sized names the file."""
+    try:
+        return plan_windows(list(pages.native_sizes), budget, settings)
+    except InputError as exc:
+        raise exc.for_file(pages.source.path) from None
 
 
 @dataclass(frozen=True)
