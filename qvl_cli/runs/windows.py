@@ -296,7 +296,7 @@ def _envelope(
     return Envelope(
         file=str(document.source.path),
         schema=extractor.schema.name,
-        valid=bool(answer.parts) and not answer.issues,
+        valid=not answer.issues,
         data=answer.data,
         errors=tuple(answer.issues),
         warnings=tuple(warnings),
