@@ -324,6 +324,24 @@ def test_bad_window_options_are_one_line_errors(tmp_path: Path, args: list[str],
     assert result.output.strip().splitlines() == [f"qvl: error: {message}"]
 
 
+def test_a_windowed_document_is_one_record_for_resume_and_cache(statement: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    args = ["extract", str(statement), "-s", "invoice", "-o", str(out), "--resume", "-q"]
+    args += ["--max-total-pixels", str(SMALL.max_total_pixels), "--min-page-pixels", str(FLOOR)]
+    env = {"QVL_BACKEND": "fake", "QVL_FAKE_REPLIES": json.dumps([json.dumps(VALID_INVOICE)] * 20)}
+    first = CliRunner().invoke(app, args, env=env)
+    assert first.exit_code == 0, first.output
+    (record,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(record["windows"]) > 1 and record["key"]
+    again = CliRunner().invoke(app, args, env=env)  # already recorded: skipped, still one record
+    assert again.exit_code == 0 and len(out.read_text().splitlines()) == 1
+    out.unlink()
+    cached = CliRunner().invoke(app, args, env=env)  # not recorded, but in the cache
+    assert cached.exit_code == 0
+    (hit,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert hit["cached"] is True and hit["windows"] == record["windows"] and hit["data"] == record["data"]
+
+
 @pytest.mark.slow
 def test_300_pages_end_to_end_on_the_tiny_model(tiny_model_dir: Path, tmp_path: Path) -> None:
     """Real pages through real pypdfium2 and real generation: every page at or above the floor,
@@ -332,7 +350,7 @@ def test_300_pages_end_to_end_on_the_tiny_model(tiny_model_dir: Path, tmp_path: 
     pdf = write_pdf(tmp_path / "long.pdf", pages)
     out = tmp_path / "out.jsonl"
     args = ["extract", str(pdf), "-s", "invoice", "--model", str(tiny_model_dir), "-o", str(out), "-q"]
-    args += ["--max-total-pixels", str(8 * FLOOR), "--min-page-pixels", str(FLOOR), "--max-new-tokens", "12"]
+    args += ["--max-total-pixels", str(30 * FLOOR), "--min-page-pixels", str(FLOOR), "--max-new-tokens", "8"]
     result = CliRunner().invoke(app, args, catch_exceptions=False)
     assert result.exit_code in (0, 1), result.output
     (record,) = [json.loads(line) for line in out.read_text().splitlines()]
@@ -340,9 +358,9 @@ def test_300_pages_end_to_end_on_the_tiny_model(tiny_model_dir: Path, tmp_path: 
     assert [page["page"] for page in record["pages"]] == list(range(1, 301))
     assert all(page["visual_tokens"] >= 256 for page in record["pages"])
     windows = record["windows"]
-    assert len(windows) >= 40 and windows[0]["pages"][0] == 1 and windows[-1]["pages"][1] == 300
+    assert len(windows) >= 10 and windows[0]["pages"][0] == 1 and windows[-1]["pages"][1] == 300
     assert all(after["pages"][0] == before["pages"][1] for before, after in zip(windows, windows[1:], strict=False))
-    assert all(w["visual_tokens"] <= 8 * 256 and w["finish_reason"] in ("stop", "length") for w in windows)
+    assert all(w["visual_tokens"] <= 30 * 256 and w["finish_reason"] in ("stop", "length") for w in windows)
     assert record["usage"]["visual_tokens"] >= sum(w["visual_tokens"] for w in windows)
     assert isinstance(record["data"], dict) and isinstance(record["origin"], dict)
     assert record["prompt"] == "invoice-v1+window-v1" and record["budget"]["min_page_pixels"] == FLOOR
