@@ -78,6 +78,7 @@ def main() -> None:
     for _ in range(rounds):
         for name, args in cases.items():  # alternating: every round runs every case once
             peaks[name].append(peak_mib(args))
+            print(f"  {name}: {peaks[name][-1]:.1f} MiB", flush=True)
     for name, values in peaks.items():
         spread = f"min {min(values):.1f}, max {max(values):.1f}"
         print(f"{name:>20}: peak RSS {statistics.median(values):7.1f} MiB ({spread})")

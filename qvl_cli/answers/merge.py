@@ -153,14 +153,16 @@ def _merge_scalar(readings: list[Reading], path: Location, parts: Sequence[Part]
     for reading in found:
         groups.setdefault(_canonical(reading[2]), []).append(reading)
 
-    def strength(group: list[Reading]) -> tuple[float, int, int]:
-        return (max(_score(parts, r) for r in group), len(group), -group[0][0])
+    def strength(group: list[Reading]) -> tuple[float, int, int, int]:
+        longest = max(len(_canonical(r[2])) for r in group)  # a value cut at a page edge is shorter
+        return (max(_score(parts, r) for r in group), len(group), longest, -group[0][0])
 
     ranked = sorted(groups.values(), key=strength, reverse=True)
     winner = max(ranked[0], key=lambda r: _score(parts, r))
     out.sources[pointer] = (winner[0], winner[1])
-    if len(ranked) > 1:
-        out.warnings.append(_disagreement(pointer, winner, ranked[1:], parts))
+    others = [group for group in ranked[1:] if not agree(group[0][2], winner[2])]
+    if others:
+        out.warnings.append(_disagreement(pointer, winner, others, parts))
     return winner[2]
 
 
@@ -193,7 +195,8 @@ def _overlap(tail: list[Any], head: list[Any]) -> int:
 
 def same_item(a: Any, b: Any) -> bool:
     """Two readings of one item: equal after normalization, or objects that agree on every field
-    both read, sharing at least half of the fields either read (one saw the item cut short)."""
+    both read (a string may be cut short), sharing at least half of the fields either read (one
+    saw the item cut at a page edge)."""
     if _canonical(a) == _canonical(b):
         return True
     if not (isinstance(a, dict) and isinstance(b, dict)):
@@ -203,7 +206,18 @@ def same_item(a: Any, b: Any) -> bool:
     both = filled_a & filled_b
     if not both or 2 * len(both) < len(filled_a | filled_b):
         return False
-    return all(_canonical(a[key]) == _canonical(b[key]) for key in both)
+    return all(agree(a[key], b[key]) for key in both)
+
+
+def agree(a: Any, b: Any) -> bool:
+    """Equal after normalization, or one string the start of the other (read cut short)."""
+    first, second = _canonical(a), _canonical(b)
+    if first == second:
+        return True
+    if isinstance(a, str) and isinstance(b, str):
+        short, long = sorted((first[:-1], second[:-1]), key=len)  # without the closing quote
+        return len(short) > 4 and long.startswith(short)
+    return False
 
 
 def _canonical(value: Any) -> str:

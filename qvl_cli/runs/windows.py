@@ -115,10 +115,9 @@ def extract_windows(extractor: Extractor, document: WindowedDocument, started: f
         del rendered, request  # this window's images go before the next window's are rendered
     answer = _merged_answer(extractor, runs)
     reasks: list[dict[str, Any]] = []
-    fixable = [issue for issue in answer.issues if issue.path not in answer.cut]
-    if fixable and answer.parts and extractor.options.reasks > 0:
-        answer = _reask_whole(extractor, document, runs, answer, fixable)
-        reasks.append({"errors": [issue.to_dict() for issue in fixable]})
+    if answer.fixable and extractor.options.reasks > 0:
+        reasks.append({"errors": [issue.to_dict() for issue in answer.fixable]})
+        answer = _reask_whole(extractor, document, runs, answer, answer.fixable)
     return _envelope(extractor, document, runs, pages, answer, reasks, started, sha256)
 
 
@@ -141,7 +140,7 @@ class MergedAnswer:
     parts: list[Part]
     merged: Merged
     issues: list[Issue]
-    cut: set[str]
+    fixable: list[Issue]  # what the schema says about the merged data: a re-ask may fix it
     truncated: dict[str, Any] | None
     normalized: dict[str, dict[str, Any]]
     raw: str | None
@@ -176,33 +175,34 @@ def _merged_answer(extractor: Extractor, runs: Sequence[WindowRun]) -> MergedAns
         for change in best.answer.normalized
         if (index, change.pointer) in where
     }
-    issues = make_validator(extractor.schema)(data) + truncation_issues(closing) + issues
-    cut = set(closing.cut + closing.added) if closing else set()
+    fixable = make_validator(extractor.schema)(data) if parts else []
     truncated = closing.to_dict() if closing else None
-    answer = MergedAnswer(data, parts, merged, issues, cut, truncated, normalized, raw)
+    issues = fixable + truncation_issues(closing) + issues
+    answer = MergedAnswer(data, parts, merged, issues, fixable, truncated, normalized, raw)
     answer.confidence = merged.confidence(parts) if any(part.confidence for part in parts) else None
     answer.origin = merged.origin(parts)
     return answer
 
 
 def _closing(closings: list[tuple[int, Closing | None]], where: dict[tuple[int, str], str]) -> Closing | None:
-    """The windows' early closings, their pointers moved to where those values are in the merged data."""
+    """The windows' early closings that reached the merged data, their pointers moved to where
+    those values are now (a value cut short in one window but read whole in another is fine)."""
     found = [(index, closing) for index, closing in closings if closing is not None]
-    if not found:
-        return None
 
-    def moved(index: int, pointer: str) -> str:
-        if (index, pointer) in where:
-            return where[(index, pointer)]
-        depth = pointer.count("/")
-        for (part, inner), target in where.items():
-            if part == index and inner.startswith(pointer + "/"):
-                return "/".join(target.split("/")[: depth + 1])
-        return ""
+    def moved(index: int, pointers: tuple[str, ...]) -> tuple[str, ...]:
+        targets = []
+        for pointer in pointers:
+            if (index, pointer) in where:
+                targets.append(where[(index, pointer)])
+                continue
+            inside = [t for (part, inner), t in where.items() if part == index and inner.startswith(pointer + "/")]
+            if inside:  # a container: the same depth in the merged data
+                targets.append("/".join(inside[0].split("/")[: pointer.count("/") + 1]))
+        return tuple(dict.fromkeys(targets))
 
-    cut = tuple(moved(index, pointer) for index, closing in found for pointer in closing.cut)
-    added = tuple(moved(index, pointer) for index, closing in found for pointer in closing.added)
-    return Closing(found[0][1].reason, cut, added)
+    cut = tuple(t for index, closing in found for t in moved(index, closing.cut))
+    added = tuple(t for index, closing in found for t in moved(index, closing.added))
+    return Closing(found[0][1].reason, cut, added) if cut or added else None
 
 
 def _reask_whole(
@@ -229,16 +229,16 @@ def _reask_whole(
     if not corrected.parsed or len(corrected.issues) >= len(fixable):
         return answer
     origin = answer.origin or {}
+    before = dict(_leaves(answer.data, ""))
     pages = [run.first, run.last]
     answer.origin = {
-        pointer: origin[pointer] if _leaf(answer.data, pointer) == value and pointer in origin else pages
+        pointer: origin[pointer] if pointer in origin and before.get(pointer) == value else pages
         for pointer, value in _leaves(corrected.data, "")
         if value is not None
     }
     answer.data = corrected.data
     answer.issues = list(corrected.issues)
     answer.confidence = corrected.confidence
-    answer.cut = set(corrected.closing.cut + corrected.closing.added) if corrected.closing else set()
     answer.truncated = corrected.closing.to_dict() if corrected.closing else None
     return answer
 
@@ -260,10 +260,6 @@ def _leaves(data: Any, prefix: str) -> Iterator[tuple[str, Any]]:
             yield from _leaves(value, f"{prefix}/{index}")
     else:
         yield prefix, data
-
-
-def _leaf(data: Any, pointer: str) -> Any:
-    return dict(_leaves(data, "")).get(pointer)
 
 
 def _envelope(
