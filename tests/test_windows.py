@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from PIL import Image
 from samples import VALID_INVOICE
 from typer.testing import CliRunner
 
+from qvl_cli.answers.decoding import Closing
 from qvl_cli.answers.merge import Part, merge_parts, same_item
 from qvl_cli.backends.contract import Generation, GenerationRequest
 from qvl_cli.backends.fake import FakeBackend
@@ -366,3 +368,35 @@ def test_300_pages_end_to_end_on_the_tiny_model(tiny_model_dir: Path, tmp_path: 
     assert record["usage"]["visual_tokens"] >= sum(w["visual_tokens"] for w in windows)
     assert isinstance(record["data"], dict) and isinstance(record["origin"], dict)
     assert record["prompt"] == "invoice-v1+window-v1" and record["budget"]["min_page_pixels"] == FLOOR
+
+
+class ClosingBackend(FakeBackend):
+    """The first reply was closed early by the token budget, cutting ``pointer`` short."""
+
+    def __init__(self, replies: list[str], pointer: str):
+        super().__init__(replies=replies)
+        self.pointer = pointer
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        generation = super().generate(request)
+        if len(self.calls) > 1:
+            return generation
+        return replace(generation, finish_reason="length", closing=Closing("budget", (self.pointer,), ()))
+
+
+def test_a_value_cut_short_in_one_window_but_read_whole_in_the_next_is_no_error(statement: Path) -> None:
+    options = {"budget": SMALL, "windows": WindowSettings(min_page_pixels=FLOOR)}
+    document = extractor(FakeBackend(), **options).load(statement)
+    assert isinstance(document, WindowedDocument)
+    spans = [(document.pages.numbers[w.start], document.pages.numbers[w.stop - 1]) for w in document.windows]
+    replies = [window_answer(first, last, 40) for first, last in spans]
+    cut = json.loads(replies[0])
+    last = len(cut["line_items"]) - 1
+    cut["line_items"][last]["description"] = cut["line_items"][last]["description"][:-2]
+    replies[0] = json.dumps(cut)
+    fake = ClosingBackend(replies, f"/line_items/{last}/description")
+    envelope = extractor(fake, **options).extract(statement)
+    assert envelope.valid, envelope.errors
+    assert envelope.truncated is None and envelope.finish_reason == "length"
+    assert envelope.data["line_items"] == [item for page in range(1, 41) for item in statement_items(page)]
+    assert envelope.to_dict()["windows"][0]["finish_reason"] == "length"
