@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from fake_backend import FakeBackend
 from pdf_factory import PageSpec, write_pdf
 from PIL import Image
 from samples import VALID_INVOICE
@@ -16,7 +17,6 @@ from typer.testing import CliRunner
 from qvl_cli.answers.decoding import Closing
 from qvl_cli.answers.merge import Part, merge_parts, same_item
 from qvl_cli.backends.contract import Generation, GenerationRequest
-from qvl_cli.backends.fake import FakeBackend
 from qvl_cli.cli import app
 from qvl_cli.errors import BudgetError
 from qvl_cli.pages.budgets import PixelBudget, plan_pages
@@ -317,8 +317,8 @@ def test_render_shows_windows_and_writes_every_page_above_the_floor(tmp_path: Pa
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--window-pages", "2", "--window-overlap", "2"], "--window-overlap must be smaller than --window-pages"),
-        (["--min-page-pixels", "1000"], "--min-page-pixels must be at least 200704 (256 x 28 x 28)"),
+        (["--window-pages", "2", "--window-overlap", "2"], "--window-overlap: must be smaller than window_pages (2)"),
+        (["--min-page-pixels", "1000"], "--min-page-pixels: 1000 is less than the minimum 200704"),
     ],
 )
 def test_bad_window_options_are_one_line_errors(tmp_path: Path, args: list[str], message: str) -> None:

@@ -10,24 +10,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qvl_cli.errors import OutputError
-from qvl_cli.pages.budgets import PixelBudget
 from qvl_cli.pages.rasterize import measure_document
-from qvl_cli.pages.windows import Window, WindowSettings
+from qvl_cli.pages.windows import Window
 from qvl_cli.runs.windows import windows_of
+from qvl_cli.settings import RenderSettings
 
 if TYPE_CHECKING:
     from PIL import Image
 
 
-def render_pages(
-    path: Path,
-    out: Path,
-    budget: PixelBudget,
-    pages: str | None,
-    password: str | None,
-    dpi: float,
-    windows: WindowSettings | None = None,
-) -> list[Path]:
+def render_pages(path: Path, out: Path, settings: RenderSettings) -> list[Path]:
     """Save every selected page as ``<stem>-p<NNN>.png`` in ``out`` and print a size table.
 
     A page is rendered at its size in the first window that holds it (pages shared by two
@@ -35,8 +27,8 @@ def render_pages(
     from rich.console import Console
     from rich.table import Table
 
-    document = measure_document(path, pages, password, dpi)
-    plan = windows_of(document, budget, windows or WindowSettings())
+    document = measure_document(path, settings.pages, settings.password, settings.dpi, settings.limits())
+    plan = windows_of(document, settings.budget(), settings.windows())
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
