@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import fake, qvl, records
 from pdf_factory import PageSpec, write_pdf
 from PIL import Image
 
@@ -26,24 +27,8 @@ from qvl_cli.schemas.prompts import load_prompt
 REPLY = {"title": "T", "fields": [], "checkboxes": [], "signatures": []}
 
 
-def qvl(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "qvl_cli", *args],
-        capture_output=True,
-        text=True,
-        input=stdin,
-        env={**os.environ, **(env or {})},
-        timeout=300,
-    )
-
-
 def fake_env(count: int = 50, delay: float = 0.0) -> dict[str, str]:
-    return {"QVL_BACKEND": "fake", "QVL_FAKE_REPLIES": json.dumps([json.dumps(REPLY)] * count),
-            "QVL_FAKE_DELAY": str(delay)}  # fmt: skip
-
-
-def records(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines()]
+    return fake(*[REPLY] * count, delay=delay)
 
 
 def make_pdf(path: Path, label: str) -> Path:
@@ -244,7 +229,7 @@ def test_no_cache_option(tmp_path: Path) -> None:
 
 def test_out_of_memory_degrades_the_budget_instead_of_failing(tmp_path: Path) -> None:
     doc = make_pdf(tmp_path / "big.pdf", "1")
-    env = fake_env() | {"QVL_FAKE_OOM_ABOVE_PIXELS": "300000"}
+    env = fake(*[REPLY] * 50, oom_above_pixels=300_000)
     result = qvl("extract", str(doc), "-s", "form", env=env)
     assert result.returncode == 0, result.stderr
     (record,) = records(result.stdout)
@@ -255,7 +240,7 @@ def test_out_of_memory_degrades_the_budget_instead_of_failing(tmp_path: Path) ->
 
 def test_out_of_memory_at_the_floor_is_a_per_document_error(tmp_path: Path) -> None:
     docs = [make_pdf(tmp_path / f"doc{i}.pdf", str(i)) for i in range(2)]
-    result = qvl("extract", *map(str, docs), "-s", "form", env=fake_env() | {"QVL_FAKE_OOM_ABOVE_PIXELS": "1"})
+    result = qvl("extract", *map(str, docs), "-s", "form", env=fake(*[REPLY] * 50, oom_above_pixels=1))
     assert result.returncode == 3
     assert [r["error"]["type"] for r in records(result.stdout)] == ["out_of_memory"] * 2
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import EXAMPLES, qvl
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -18,7 +16,6 @@ from qvl_cli.commands.eval import evaluate_predictions
 from qvl_cli.evaluation.goldsets import load_adapter
 from qvl_cli.evaluation.scoring import CompareOptions, optimal_assignment, values_match
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 GOLD = json.loads((EXAMPLES / "invoice.expected.json").read_text())
 OPTIONS = CompareOptions()
 
@@ -26,11 +23,6 @@ OPTIONS = CompareOptions()
 def score(predicted: dict, gold: dict = GOLD, options: CompareOptions = OPTIONS) -> dict:
     result, _ = evaluate_predictions([{"file": "a.pdf", "data": predicted}], {"a": gold}, None, options)
     return result.to_dict(with_differences=True)
-
-
-def qvl(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "qvl_cli", *args], capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ))  # fmt: skip
 
 
 def test_gold_against_itself_scores_one() -> None:

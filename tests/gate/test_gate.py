@@ -11,13 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import fake, qvl
 from pdf_factory import PageSpec, write_pdf
 from samples import VALID_INVOICE
 
 from qvl_cli.gate.config import ConfigError, load_config
 from qvl_cli.gate.rules import evaluate
 
-ROOT = Path(__file__).resolve().parent.parent
 VALID = VALID_INVOICE
 RULE = "[[tool.qvl.rules]]\n"
 RULES = """
@@ -27,15 +27,6 @@ schema = "invoice"
 required = ["invoice_number", "total"]
 constraints = { properties = { total = { exclusiveMinimum = 0 } } }
 """
-
-
-def qvl(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "qvl_cli", *args], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, **(env or {})}, timeout=300)  # fmt: skip
-
-
-def fake(*replies: dict) -> dict[str, str]:
-    return {"QVL_BACKEND": "fake", "QVL_FAKE_REPLIES": json.dumps([json.dumps(r) for r in replies])}
 
 
 # qvl validate ---------------------------------------------------------------------------------
@@ -185,7 +176,7 @@ def test_pre_commit_runs_qvl_check_on_staged_documents(repo: Path) -> None:
     assert "invoices/bad.pdf: /total: -3 is less than or equal to the minimum of 0" in bad.stdout
 
     # Unchanged: answered from the result cache. A model call would run out of memory and fail.
-    again = pre_commit(repo, {**env, **fake(), "QVL_FAKE_OOM_ABOVE_PIXELS": "1"}, "run", "--files", "invoices/good.pdf")
+    again = pre_commit(repo, {**env, **fake(oom_above_pixels=1)}, "run", "--files", "invoices/good.pdf")
     assert again.returncode == 0, again.stdout
 
 
@@ -195,7 +186,7 @@ def test_check_reuses_sidecars_without_the_model(repo: Path) -> None:
     assert first.returncode == 0, first.stdout + first.stderr
     sidecar = repo / "invoices" / "a.pdf.qvl.json"
     assert json.loads(sidecar.read_text())["data"] == VALID
-    no_model = fake() | {"QVL_FAKE_OOM_ABOVE_PIXELS": "1"}
+    no_model = fake(oom_above_pixels=1)
     assert qvl("check", "invoices/a.pdf", "--no-cache", cwd=repo, env=no_model).returncode == 0
     write_pdf(doc, [PageSpec(lines=("INVOICE A-2",))])  # changed content: the sidecar no longer applies
     changed = qvl("check", "invoices/a.pdf", "--no-cache", cwd=repo, env=no_model)

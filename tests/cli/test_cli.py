@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, fake, qvl, records
 from pdf_factory import PageSpec, write_pdf
 from PIL import Image
 from samples import VALID_INVOICE
@@ -16,30 +16,8 @@ from typer.testing import CliRunner
 
 from qvl_cli.cli import app
 
-ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("torch", "transformers", "pypdfium2", "PIL", "numpy", "bitsandbytes", "jsonschema", "accelerate")
 GOOD_INVOICE = VALID_INVOICE
-
-
-def qvl(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the installed entry point in a fresh process, as a shell would."""
-    return subprocess.run(
-        [sys.executable, "-m", "qvl_cli", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-        timeout=300,
-    )
-
-
-def records(stdout: str) -> list[dict]:
-    return [json.loads(line) for line in stdout.splitlines()]
-
-
-def fake(*replies: object) -> dict[str, str]:
-    texts = [r if isinstance(r, str) else json.dumps(r) for r in replies]
-    return {"QVL_BACKEND": "fake", "QVL_FAKE_REPLIES": json.dumps(texts)}
 
 
 @pytest.fixture
