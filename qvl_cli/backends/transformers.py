@@ -46,7 +46,7 @@ class TransformersBackend:
         self._torch = torch
         self.device = resolve_device(settings.device)
         self.dtype = resolve_dtype(settings.dtype, self.device)
-        _check_available(settings.model, settings.revision)
+        _require_available(settings.model, settings.revision)
         started = time.perf_counter()
         self.config = _load_config(settings)
         self.tokenizer, self.image_processor, self.processor = _load_preprocessing(settings)
@@ -224,7 +224,7 @@ def is_local_reference(model: str) -> bool:
     return model.startswith(("/", ".", "~")) or Path(model).expanduser().exists()
 
 
-def _check_available(model: str, revision: str | None) -> None:
+def _require_available(model: str, revision: str | None) -> None:
     """Fail fast with a clear message when a hub model is neither cached nor downloadable."""
     if is_local_reference(model):
         if not Path(model).expanduser().is_dir():

@@ -232,7 +232,7 @@ class InputLimits:
     max_pages: int | None = None
     max_file_size: int | None = None  # bytes
 
-    def check_file(self, source: SourceFile) -> None:
+    def enforce_on_file(self, source: SourceFile) -> None:
         if self.max_file_size is not None and source.size_bytes > self.max_file_size:
             raise InputError(
                 f"file is {_mib(source.size_bytes)}, more than --max-file-size {_mib(self.max_file_size)}",
@@ -240,7 +240,7 @@ class InputLimits:
                 hint="raise --max-file-size to process it",
             )
 
-    def check_pages(self, source: SourceFile, selected: int) -> None:
+    def enforce_on_pages(self, source: SourceFile, selected: int) -> None:
         if self.max_pages is not None and selected > self.max_pages:
             raise PageSelectionError(
                 f"{selected} pages selected, more than --max-pages {self.max_pages}",
@@ -264,10 +264,10 @@ def render_document(
     """Render the selected pages of ``path`` at the sizes the budgets allow."""
     limits = limits or InputLimits()
     source = open_source(path)
-    limits.check_file(source)
+    limits.enforce_on_file(source)
     with PDFIUM_LOCK if source.is_pdf else nullcontext(), open_pages(source, password, dpi) as pages:
         indices = parse_page_ranges(page_spec, pages.page_count)
-        limits.check_pages(source, len(indices))
+        limits.enforce_on_pages(source, len(indices))
         native = [pages.native_size(i) for i in indices]
         plan = _plan(source, native, budget)
         images = tuple(

@@ -9,7 +9,8 @@ from conftest import EXAMPLES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qvl_cli.answers.jsonscan import ScanError, complete, leaf_spans
+from qvl_cli.answers.jsonclose import complete
+from qvl_cli.answers.jsonscan import ScanError, leaf_spans
 from qvl_cli.answers.validation import make_validator
 from qvl_cli.schemas.catalog import load_schema
 from qvl_cli.schemas.navigation import minimal_instance
