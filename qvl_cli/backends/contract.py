@@ -136,4 +136,5 @@ def create_backend(name: str, settings: ModelSettings) -> Backend:
         raise QvlError(f"unknown backend {name!r}", hint=f"choose one of: {', '.join(backend_names())}") from None
     module_name, class_name = target.split(":")
     backend_class = getattr(importlib.import_module(module_name), class_name)
-    return backend_class(settings)
+    backend: Backend = backend_class(settings)
+    return backend

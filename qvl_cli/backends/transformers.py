@@ -200,7 +200,7 @@ def quantization_config(quant: str, dtype: Any) -> Any:
     from transformers import BitsAndBytesConfig
 
     if quant == "4bit":
-        return BitsAndBytesConfig(
+        return BitsAndBytesConfig(  # type: ignore[no-untyped-call]
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
@@ -208,7 +208,7 @@ def quantization_config(quant: str, dtype: Any) -> Any:
             llm_int8_skip_modules=QUANT_SKIP_MODULES,
         )
     if quant == "8bit":
-        return BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=QUANT_SKIP_MODULES)
+        return BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=QUANT_SKIP_MODULES)  # type: ignore[no-untyped-call]
     raise ModelError(f"unknown --quant {quant!r}", hint="choose none, 4bit or 8bit")
 
 
@@ -284,7 +284,7 @@ def _load_preprocessing(settings: ModelSettings) -> tuple[Any, Any, Any]:
     processor = None
     if importlib.util.find_spec("torchvision") is not None:
         try:
-            processor = AutoProcessor.from_pretrained(settings.model, **kwargs)
+            processor = AutoProcessor.from_pretrained(settings.model, **kwargs)  # type: ignore[no-untyped-call]
         except (ImportError, OSError, ValueError, AttributeError) as exc:
             log.debug("full Qwen2VLProcessor unavailable (%s); building inputs by hand", exc)
     return tokenizer, image_processor, processor
@@ -312,7 +312,7 @@ def _load_model(settings: ModelSettings, device: str, dtype: Any) -> Any:
         raise _load_error(settings.model, exc) from None
     if quant is None and device != "cuda":
         model = model.to(device)  # type: ignore[arg-type]  # transformers' stubs type .to() narrowly
-    return model.eval()
+    return model.eval()  # type: ignore[no-untyped-call]
 
 
 def _load_error(model: str, exc: BaseException) -> ModelError:
@@ -329,5 +329,5 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message="MatMul8bitLt: inputs will be cast", category=UserWarning)
     from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]

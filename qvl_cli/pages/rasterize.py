@@ -112,7 +112,8 @@ class PdfPages:
             bitmap.fill_rect(WHITE + (255,), 0, 0, *size)
             flags = pdfium_c.FPDF_ANNOT | pdfium_c.FPDF_REVERSE_BYTE_ORDER
             pdfium_c.FPDF_RenderPageBitmap(bitmap, page, 0, 0, *size, 0, flags)
-            return bitmap.to_pil().convert("RGB")
+            image: Image.Image = bitmap.to_pil()
+            return image.convert("RGB")
         except (MemoryError, pdfium.PdfiumError) as exc:
             raise InputError(f"cannot render page {index + 1}: {exc or 'out of memory'}", path=self._path) from None
 
