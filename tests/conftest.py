@@ -1,5 +1,5 @@
-"""Shared fixtures and helpers: an isolated environment, the real ``qvl`` in a subprocess, JSONL records,
-the fake backend's environment, the tiny Qwen2-VL, the corpus.
+"""Shared fixtures and helpers: an isolated environment, ``qvl`` in a subprocess or in this process,
+JSONL records, the fake backend's environment, the tiny Qwen2-VL, the corpus.
 
 Test modules import the helpers by name (``from conftest import qvl, records``); ``tests/`` is on the
 import path (``pythonpath`` in pyproject.toml), as are the other helper modules beside this file.
@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -55,6 +57,14 @@ def qvl(
         cwd=cwd,
         timeout=timeout,
     )
+
+
+def cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> Result:
+    """Run ``qvl`` in this process (typer's CliRunner; stdout and stderr kept apart), for tests that need no
+    fresh process: no signals, no start-up imports, no real entry point. Exceptions are not caught."""
+    from qvl_cli.cli import app
+
+    return CliRunner().invoke(app, list(args), env=env, input=stdin, catch_exceptions=False)
 
 
 def records(text: str) -> list[dict[str, Any]]:

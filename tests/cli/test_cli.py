@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, fake, qvl, records
+from conftest import ROOT, cli, fake, qvl, records
 from pdf_factory import PageSpec, write_pdf
 from PIL import Image
 from samples import VALID_INVOICE
@@ -105,8 +105,8 @@ def test_no_constrain_on_the_tiny_model(tiny_model_dir: Path, invoice_pdf: Path)
 
 
 def test_valid_extraction_exits_0(invoice_pdf: Path) -> None:
-    result = qvl("extract", str(invoice_pdf), "-s", "invoice", env=fake(GOOD_INVOICE))
-    assert result.returncode == 0, result.stderr
+    result = cli("extract", str(invoice_pdf), "-s", "invoice", env=fake(GOOD_INVOICE))
+    assert result.exit_code == 0, result.stderr
     (envelope,) = records(result.stdout)
     assert envelope["valid"] is True and envelope["errors"] == []
     assert envelope["data"] == GOOD_INVOICE
@@ -116,8 +116,8 @@ def test_valid_extraction_exits_0(invoice_pdf: Path) -> None:
 def test_schema_violations_exit_1_with_json_pointers(invoice_pdf: Path) -> None:
     bad = GOOD_INVOICE | {"invoice_date": "soon", "currency": "euro", "total": "ten"}
     answer = f"Here you go:\n```json\n{json.dumps(bad)}\n```"
-    result = qvl("extract", str(invoice_pdf), "-s", "invoice", env=fake(answer))
-    assert result.returncode == 1
+    result = cli("extract", str(invoice_pdf), "-s", "invoice", env=fake(answer))
+    assert result.exit_code == 1
     (envelope,) = records(result.stdout)
     assert envelope["data"] == bad
     assert [error["path"] for error in envelope["errors"]] == ["/currency", "/invoice_date", "/total"]
@@ -126,7 +126,7 @@ def test_schema_violations_exit_1_with_json_pointers(invoice_pdf: Path) -> None:
 
 def test_printed_dates_and_amounts_are_normalized_with_the_raw_value_kept(invoice_pdf: Path) -> None:
     printed = GOOD_INVOICE | {"invoice_date": "31.01.2024", "total": "1.234,50", "tax": "EUR 19,00"}
-    result = qvl("extract", str(invoice_pdf), "-s", "invoice", env=fake(printed))
+    result = cli("extract", str(invoice_pdf), "-s", "invoice", env=fake(printed))
     (envelope,) = records(result.stdout)
     assert envelope["valid"] is True
     assert (envelope["data"]["invoice_date"], envelope["data"]["total"], envelope["data"]["tax"]) == (
@@ -144,9 +144,9 @@ def test_printed_dates_and_amounts_are_normalized_with_the_raw_value_kept(invoic
 def test_bad_inputs_get_error_records_and_exit_2(tmp_path: Path, invoice_pdf: Path) -> None:
     notes = tmp_path / "notes.pdf"
     notes.write_text("not a pdf at all")
-    result = qvl("extract", str(notes), str(invoice_pdf), str(tmp_path / "missing.png"), "-s", "invoice",
+    result = cli("extract", str(notes), str(invoice_pdf), str(tmp_path / "missing.png"), "-s", "invoice",
                  env=fake(GOOD_INVOICE))  # fmt: skip
-    assert result.returncode == 2
+    assert result.exit_code == 2
     first, second, third = records(result.stdout)
     assert first["error"] == {"type": "input", "message": f"{notes}: not a supported document; expected PDF, PNG, "
                               "JPEG, TIFF, WebP, BMP or GIF"}  # fmt: skip
@@ -158,8 +158,8 @@ def test_bad_inputs_get_error_records_and_exit_2(tmp_path: Path, invoice_pdf: Pa
 
 def test_output_file_is_written_atomically(tmp_path: Path, invoice_pdf: Path) -> None:
     target = tmp_path / "out.jsonl"
-    result = qvl("extract", str(invoice_pdf), "-s", "invoice", "-o", str(target), env=fake(GOOD_INVOICE))
-    assert result.returncode == 0 and result.stdout == ""
+    result = cli("extract", str(invoice_pdf), "-s", "invoice", "-o", str(target), env=fake(GOOD_INVOICE))
+    assert result.exit_code == 0 and result.stdout == ""
     assert records(target.read_text())[0]["valid"] is True
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl")] == []
 
@@ -195,8 +195,8 @@ def test_missing_model_on_stdout_is_one_line_and_exit_3(invoice_pdf: Path) -> No
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(invoice_pdf: Path, args: list[str], message: str) -> None:
-    result = qvl("extract", str(invoice_pdf), *args)
-    assert result.returncode == 2
+    result = cli("extract", str(invoice_pdf), *args)
+    assert result.exit_code == 2
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert result.stdout == ""
@@ -209,14 +209,14 @@ def test_user_schema_and_prompt_files(tmp_path: Path, invoice_pdf: Path) -> None
     prompt = tmp_path / "receipt.txt"
     prompt.write_text("Fill $schema_name for $page_count pages:\n$schema_json")
     args = ["--schema", str(schema), "--prompt", str(prompt)]
-    result = qvl("extract", str(invoice_pdf), *args, env=fake({"total": 3}))
-    assert result.returncode == 0, result.stderr
+    result = cli("extract", str(invoice_pdf), *args, env=fake({"total": 3}))
+    assert result.exit_code == 0, result.stderr
     (envelope,) = records(result.stdout)
     assert envelope["schema"] == "receipt" and envelope["prompt"] == "receipt.txt"
 
 
 def test_max_total_pixels_is_reported(invoice_pdf: Path) -> None:
-    result = qvl("extract", str(invoice_pdf), "-s", "invoice", "--max-total-pixels", "400000", env=fake(GOOD_INVOICE))
+    result = cli("extract", str(invoice_pdf), "-s", "invoice", "--max-total-pixels", "400000", env=fake(GOOD_INVOICE))
     (envelope,) = records(result.stdout)
     assert envelope["budget"]["shrunk"] is True
     assert envelope["budget"]["per_page_max_pixels"] == 200_000
@@ -226,8 +226,8 @@ def test_max_total_pixels_is_reported(invoice_pdf: Path) -> None:
 
 def test_encrypted_pdf_password_from_environment(corpus: Path) -> None:
     locked = corpus / "pypdf/docs/encryption/r6-both-passwords.pdf"
-    denied = qvl("extract", str(locked), "-s", "form", env=fake({}))
-    assert denied.returncode == 2
+    denied = cli("extract", str(locked), "-s", "form", env=fake({}))
+    assert denied.exit_code == 2
     assert "PDF is encrypted (pass --password or set QVL_PDF_PASSWORD)" in denied.stderr
-    opened = qvl("extract", str(locked), "-s", "form", env=fake({}) | {"QVL_PDF_PASSWORD": "foo"})
+    opened = cli("extract", str(locked), "-s", "form", env=fake({}) | {"QVL_PDF_PASSWORD": "foo"})
     assert records(opened.stdout)[0]["page_count"] >= 1

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, qvl
+from conftest import EXAMPLES, cli
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -123,10 +123,10 @@ def test_invoice2data_adapter_and_cli(corpus: Path, tmp_path: Path) -> None:
     lines.append(json.dumps({"file": "docs/unknown.pdf", "data": {}}))
     predictions = tmp_path / "pred.jsonl"
     predictions.write_text("\n".join(lines) + "\n")
-    result = qvl("eval", str(predictions), "--gold", str(gold_dir), "--adapter", "invoice2data", "--json")
-    assert result.returncode == 0, result.stderr
+    result = cli("eval", str(predictions), "--gold", str(gold_dir), "--adapter", "invoice2data", "--json")
+    assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["overall"]["f1"] == 1.0 and report["documents"] == len(lines) - 1
     assert "1 predictions have no gold and were skipped: unknown" in result.stderr
-    table = qvl("eval", str(predictions), "--gold", str(gold_dir), "--adapter", "invoice2data")
+    table = cli("eval", str(predictions), "--gold", str(gold_dir), "--adapter", "invoice2data")
     assert "overall" in table.stdout and "/invoice_number" in table.stdout

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import fake, qvl
+from conftest import cli, fake, qvl
 from pdf_factory import PageSpec, write_pdf
 from samples import VALID_INVOICE
 
@@ -41,34 +41,34 @@ def test_validate_plain_json_and_envelopes(tmp_path: Path) -> None:
         {"file": "b.pdf", "valid": False, "data": VALID | {"total": "x"}},
     ]
     envelopes.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
-    result = qvl("validate", str(good), str(envelopes), "--schema", "invoice")
-    assert result.returncode == 1
+    result = cli("validate", str(good), str(envelopes), "--schema", "invoice")
+    assert result.exit_code == 1
     assert result.stdout.splitlines() == [
         f"{envelopes}:2: /total: 'x' is not of type 'number', 'null'",
         "3 documents checked: 2 passed, 1 failed (1 problems)",
     ]
-    assert qvl("validate", str(good), "--schema", "invoice").returncode == 0
+    assert cli("validate", str(good), "--schema", "invoice").exit_code == 0
 
 
 def test_validate_malformed_json_exits_2(tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text('{"total": ')
-    result = qvl("validate", str(broken), "-s", "invoice")
-    assert result.returncode == 2
+    result = cli("validate", str(broken), "-s", "invoice")
+    assert result.exit_code == 2
     assert result.stdout.startswith(f"{broken}: not valid JSON: Expecting value at line 1 column 11")
-    missing = qvl("validate", str(tmp_path / "nope.json"), "-s", "invoice")
-    assert missing.returncode == 2 and "cannot read file: No such file or directory" in missing.stdout
+    missing = cli("validate", str(tmp_path / "nope.json"), "-s", "invoice")
+    assert missing.exit_code == 2 and "cannot read file: No such file or directory" in missing.stdout
 
 
 def test_validate_github_and_json_formats(tmp_path: Path) -> None:
     bad = tmp_path / "bad, file.json"
     bad.write_text(json.dumps(VALID | {"currency": "euro"}))
-    github = qvl("validate", str(bad), "-s", "invoice", "--format", "github")
+    github = cli("validate", str(bad), "-s", "invoice", "--format", "github")
     escaped = str(bad).replace(",", "%2C")
     assert github.stdout.splitlines()[0] == (
         f"::error file={escaped},title=qvl /currency::'euro' does not match '^[A-Z]{{3}}$'"
     )
-    report = json.loads(qvl("validate", str(bad), "-s", "invoice", "--format", "json").stdout)
+    report = json.loads(cli("validate", str(bad), "-s", "invoice", "--format", "json").stdout)
     assert report["passed"] is False
     assert report["findings"] == [{"file": str(bad), "field": "/currency", "message": "'euro' does not match "
                                    "'^[A-Z]{3}$'", "severity": "error"}]  # fmt: skip
