@@ -1,7 +1,7 @@
 """Consistency rules across fields that a JSON Schema cannot express, reported as warnings.
 
-A schema opts in at its root with ``"x-qvl-consistency": ["invoice"]`` (older schemas spell it
-``x-qvl-checks``, still read). The invoice rules:
+A schema opts in at its root with ``"x-qvl-checks": ["invoice"]`` (the schema keyword's published
+name). The invoice rules:
 
 - line items: the ``amount`` values add up to ``subtotal`` within 0.01 per line item (rounding);
 - totals: ``subtotal + tax`` equals ``total`` within 0.02;
@@ -17,8 +17,7 @@ from typing import Any
 
 from qvl_cli.schemas.keywords import PREFIX
 
-KEYWORD = f"{PREFIX}consistency"
-OLD_KEYWORD = f"{PREFIX}checks"
+KEYWORD = f"{PREFIX}checks"
 TOTAL_TOLERANCE = 0.02
 LINE_TOLERANCE = 0.01
 
@@ -79,6 +78,6 @@ RULE_SETS: dict[str, Callable[[Any], list[str]]] = {"invoice": invoice_consisten
 
 def consistency_warnings(data: Any, schema: dict[str, Any]) -> list[str]:
     """Warnings from every set of consistency rules the schema declares."""
-    declared = schema.get(KEYWORD, schema.get(OLD_KEYWORD)) or []
+    declared = schema.get(KEYWORD) or []
     names = [declared] if isinstance(declared, str) else [str(name) for name in declared]
     return [warning for name in names if name in RULE_SETS for warning in RULE_SETS[name](data)]

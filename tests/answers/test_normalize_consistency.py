@@ -125,8 +125,7 @@ def test_inconsistent_invoices_are_flagged(change: dict, warning: str) -> None:
 def test_consistency_rules_apply_only_when_declared() -> None:
     bad = GOOD | {"currency": "XYZ"}
     warning = ["currency 'XYZ' is not an ISO 4217 code"]
-    assert consistency_warnings(bad, {"x-qvl-consistency": ["invoice"]}) == warning
-    assert consistency_warnings(bad, {"x-qvl-consistency": "invoice"}) == warning
-    assert consistency_warnings(bad, {"x-qvl-checks": ["invoice"]}) == warning  # the older spelling
-    assert consistency_warnings(bad, {"x-qvl-consistency": None}) == []
+    assert consistency_warnings(bad, {"x-qvl-checks": ["invoice"]}) == warning
+    assert consistency_warnings(bad, {"x-qvl-checks": "invoice"}) == warning
+    assert consistency_warnings(bad, {"x-qvl-checks": None}) == []
     assert consistency_warnings(bad, {}) == []
