@@ -18,10 +18,11 @@ from typing import Any
 from urllib.parse import urlparse
 
 from qvl_cli.answers.decoding import BatchDecoder, GrammarCache, StructuredDecoder
-from qvl_cli.backends.contract import Generation, GenerationRequest, ModelInfo, ModelSettings
+from qvl_cli.backends.contract import Generation, GenerationRequest, ModelInfo
 from qvl_cli.backends.qwen2_vl_inputs import build_inputs, build_inputs_with_processor, collate
 from qvl_cli.backends.tokens import token_spans
 from qvl_cli.errors import DeviceMemoryError, ModelError
+from qvl_cli.settings import ModelSettings
 
 log = logging.getLogger(__name__)
 

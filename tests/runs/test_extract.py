@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES
+from fake_backend import FakeBackend
 from pdf_factory import PageSpec, write_pdf
 from samples import VALID_INVOICE
 
-from qvl_cli.backends.fake import FakeBackend
 from qvl_cli.runs.document import ExtractOptions, Extractor
 from qvl_cli.schemas.catalog import load_schema
 from qvl_cli.schemas.prompts import load_prompt
