@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from qvl_cli.answers.validation import json_pointer
-from qvl_cli.schemas.navigation import Schema, item_schema, property_schema, resolve
+from qvl_cli.schemas.navigation import SchemaNode, item_schema, property_schema, resolve
+from qvl_cli.schemas.pointers import join
 
 Source = tuple[int, str]  # (part index, JSON Pointer inside that part's data)
 
@@ -60,7 +60,7 @@ class Merged:
         }
 
 
-def merge_parts(parts: Sequence[Part], schema: Schema) -> Merged:
+def merge_parts(parts: Sequence[Part], schema: SchemaNode) -> Merged:
     """Merge the parts' data (in page order) into one answer."""
     merged = Merged()
     readings = [(index, "", part.data) for index, part in enumerate(parts)]
@@ -74,8 +74,8 @@ Location = tuple[str | int, ...]  # where in the merged data
 
 def _merge(
     readings: list[Reading],
-    root: Schema,
-    schema: Schema,
+    root: SchemaNode,
+    schema: SchemaNode,
     path: tuple[str | int, ...],
     parts: Sequence[Part],
     out: Merged,
@@ -90,8 +90,8 @@ def _merge(
 
 def _merge_object(
     readings: list[Reading],
-    root: Schema,
-    schema: Schema,
+    root: SchemaNode,
+    schema: SchemaNode,
     path: tuple[str | int, ...],
     parts: Sequence[Part],
     out: Merged,
@@ -115,8 +115,8 @@ def _merge_object(
 
 def _merge_array(
     readings: list[Reading],
-    root: Schema,
-    schema: Schema,
+    root: SchemaNode,
+    schema: SchemaNode,
     path: tuple[str | int, ...],
     parts: Sequence[Part],
     out: Merged,
@@ -143,7 +143,7 @@ def _merge_array(
 
 
 def _merge_scalar(readings: list[Reading], path: Location, parts: Sequence[Part], out: Merged) -> Any:
-    pointer = json_pointer(path)
+    pointer = join(path)
     found = [reading for reading in readings if reading[2] is not None]
     if not found:
         best = max(readings, key=lambda r: parts[r[0]].confidence.get(r[1], 0.0))

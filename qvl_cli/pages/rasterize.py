@@ -112,7 +112,8 @@ class PdfPages:
             bitmap.fill_rect(WHITE + (255,), 0, 0, *size)
             flags = pdfium_c.FPDF_ANNOT | pdfium_c.FPDF_REVERSE_BYTE_ORDER
             pdfium_c.FPDF_RenderPageBitmap(bitmap, page, 0, 0, *size, 0, flags)
-            return bitmap.to_pil().convert("RGB")
+            image: Image.Image = bitmap.to_pil()
+            return image.convert("RGB")
         except (MemoryError, pdfium.PdfiumError) as exc:
             raise InputError(f"cannot render page {index + 1}: {exc or 'out of memory'}", path=self._path) from None
 
@@ -232,7 +233,7 @@ class InputLimits:
     max_pages: int | None = None
     max_file_size: int | None = None  # bytes
 
-    def check_file(self, source: SourceFile) -> None:
+    def enforce_on_file(self, source: SourceFile) -> None:
         if self.max_file_size is not None and source.size_bytes > self.max_file_size:
             raise InputError(
                 f"file is {_mib(source.size_bytes)}, more than --max-file-size {_mib(self.max_file_size)}",
@@ -240,7 +241,7 @@ class InputLimits:
                 hint="raise --max-file-size to process it",
             )
 
-    def check_pages(self, source: SourceFile, selected: int) -> None:
+    def enforce_on_pages(self, source: SourceFile, selected: int) -> None:
         if self.max_pages is not None and selected > self.max_pages:
             raise PageSelectionError(
                 f"{selected} pages selected, more than --max-pages {self.max_pages}",
@@ -290,10 +291,10 @@ def measure_document(
     """Open ``path``, select pages and measure them; nothing is rendered."""
     limits = limits or InputLimits()
     source = open_source(path)
-    limits.check_file(source)
+    limits.enforce_on_file(source)
     with PDFIUM_LOCK if source.is_pdf else nullcontext(), open_pages(source, password, dpi) as pages:
         indices = parse_page_ranges(page_spec, pages.page_count)
-        limits.check_pages(source, len(indices))
+        limits.enforce_on_pages(source, len(indices))
         native = tuple(pages.native_size(i) for i in indices)
     return DocumentPages(source, pages.page_count, tuple(i + 1 for i in indices), native, password, dpi)
 

@@ -1,4 +1,4 @@
-"""Extraction of one document: pages -> prompt -> generation -> checked JSON -> envelope.
+"""Extraction of one document: pages -> prompt -> generation -> assessed answer -> envelope.
 
 Blank pages never reach the model; an answer that breaks constraints the grammar cannot
 express is re-asked (bounded) with the validation errors, and the best attempt is kept.
@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from qvl_cli.answers.assess import CheckedAnswer, check_answer
+from qvl_cli.answers.assess import AssessedAnswer, assess_answer
 from qvl_cli.answers.guards import is_blank, token_budget
 from qvl_cli.answers.validation import Issue, make_validator
 from qvl_cli.backends.contract import Backend, Generation, GenerationRequest, Turn
@@ -69,7 +69,7 @@ class ExtractOptions:
 @dataclass(frozen=True)
 class Attempt:
     generation: Generation
-    answer: CheckedAnswer
+    answer: AssessedAnswer
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,7 @@ class Extractor:
             elif isinstance(outcome, ModelError):
                 envelopes.append(self.failure(p.document.source.path, outcome, p.started))
             else:
-                envelopes.append(self._extract_prepared(p, self._checked(outcome) if outcome else None))
+                envelopes.append(self._extract_prepared(p, self._assessed(outcome) if outcome else None))
         return envelopes
 
     def prepare(self, document: RenderedDocument, started: float, sha256: str | None = None) -> Prepared:
@@ -243,10 +243,10 @@ class Extractor:
         return attempts
 
     def attempt(self, request: GenerationRequest) -> Attempt:
-        return self._checked(self.backend.generate(request))
+        return self._assessed(self.backend.generate(request))
 
-    def _checked(self, generation: Generation) -> Attempt:
-        return Attempt(generation, check_answer(generation, self.schema, self._validate, self.options.min_confidence))
+    def _assessed(self, generation: Generation) -> Attempt:
+        return Attempt(generation, assess_answer(generation, self.schema, self._validate, self.options.min_confidence))
 
     def _page_warnings(self, document: RenderedDocument, blank: frozenset[int]) -> list[str]:
         warnings = []

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qvl_cli.answers.assess import low_confidence_warnings, truncation_issues
-from qvl_cli.answers.consistency import run_checks
+from qvl_cli.answers.consistency import consistency_warnings
 from qvl_cli.answers.decoding import Closing
 from qvl_cli.answers.merge import Merged, Part, merge_parts
 from qvl_cli.answers.validation import Issue, make_validator
@@ -281,7 +281,7 @@ def _envelope(
         warnings += [f"page {number} is blank and was not sent to the model" for number in blank]
     else:
         warnings.append("every page is blank: nothing was extracted and all values are null")
-    warnings += answer.merged.warnings + run_checks(answer.data, extractor.schema.document)
+    warnings += answer.merged.warnings + consistency_warnings(answer.data, extractor.schema.document)
     warnings += low_confidence_warnings(answer.confidence, options.min_confidence, None)
     reasons = [best.generation.finish_reason for best in bests]
     usage = Usage(

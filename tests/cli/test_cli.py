@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, cli, fake, qvl, records
 from pdf_factory import PageSpec, write_pdf
 from PIL import Image
 from samples import VALID_INVOICE
@@ -17,30 +17,8 @@ from typer.testing import CliRunner
 
 from qvl_cli.cli import app
 
-ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("torch", "transformers", "pypdfium2", "PIL", "numpy", "bitsandbytes", "jsonschema", "accelerate")
 GOOD_INVOICE = VALID_INVOICE
-
-
-def qvl(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the installed entry point in a fresh process, as a shell would."""
-    return subprocess.run(
-        [sys.executable, "-m", "qvl_cli", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-        timeout=300,
-    )
-
-
-def records(stdout: str) -> list[dict]:
-    return [json.loads(line) for line in stdout.splitlines()]
-
-
-def fake(*replies: object) -> dict[str, str]:
-    texts = [r if isinstance(r, str) else json.dumps(r) for r in replies]
-    return {"QVL_BACKEND": "fake", "QVL_FAKE_REPLIES": json.dumps(texts)}
 
 
 @pytest.fixture
@@ -128,8 +106,8 @@ def test_no_constrain_on_the_tiny_model(tiny_model_dir: Path, invoice_pdf: Path)
 
 
 def test_valid_extraction_exits_0(invoice_pdf: Path) -> None:
-    result = qvl("extract", str(invoice_pdf), "-s", "invoice", env=fake(GOOD_INVOICE))
-    assert result.returncode == 0, result.stderr
+    result = cli("extract", str(invoice_pdf), "-s", "invoice", env=fake(GOOD_INVOICE))
+    assert result.exit_code == 0, result.stderr
     (envelope,) = records(result.stdout)
     assert envelope["valid"] is True and envelope["errors"] == []
     assert envelope["data"] == GOOD_INVOICE
@@ -139,8 +117,8 @@ def test_valid_extraction_exits_0(invoice_pdf: Path) -> None:
 def test_schema_violations_exit_1_with_json_pointers(invoice_pdf: Path) -> None:
     bad = GOOD_INVOICE | {"invoice_date": "soon", "currency": "euro", "total": "ten"}
     answer = f"Here you go:\n```json\n{json.dumps(bad)}\n```"
-    result = qvl("extract", str(invoice_pdf), "-s", "invoice", env=fake(answer))
-    assert result.returncode == 1
+    result = cli("extract", str(invoice_pdf), "-s", "invoice", env=fake(answer))
+    assert result.exit_code == 1
     (envelope,) = records(result.stdout)
     assert envelope["data"] == bad
     assert [error["path"] for error in envelope["errors"]] == ["/currency", "/invoice_date", "/total"]
@@ -149,7 +127,7 @@ def test_schema_violations_exit_1_with_json_pointers(invoice_pdf: Path) -> None:
 
 def test_printed_dates_and_amounts_are_normalized_with_the_raw_value_kept(invoice_pdf: Path) -> None:
     printed = GOOD_INVOICE | {"invoice_date": "31.01.2024", "total": "1.234,50", "tax": "EUR 19,00"}
-    result = qvl("extract", str(invoice_pdf), "-s", "invoice", env=fake(printed))
+    result = cli("extract", str(invoice_pdf), "-s", "invoice", env=fake(printed))
     (envelope,) = records(result.stdout)
     assert envelope["valid"] is True
     assert (envelope["data"]["invoice_date"], envelope["data"]["total"], envelope["data"]["tax"]) == (
@@ -167,9 +145,9 @@ def test_printed_dates_and_amounts_are_normalized_with_the_raw_value_kept(invoic
 def test_bad_inputs_get_error_records_and_exit_2(tmp_path: Path, invoice_pdf: Path) -> None:
     notes = tmp_path / "notes.pdf"
     notes.write_text("not a pdf at all")
-    result = qvl("extract", str(notes), str(invoice_pdf), str(tmp_path / "missing.png"), "-s", "invoice",
+    result = cli("extract", str(notes), str(invoice_pdf), str(tmp_path / "missing.png"), "-s", "invoice",
                  env=fake(GOOD_INVOICE))  # fmt: skip
-    assert result.returncode == 2
+    assert result.exit_code == 2
     first, second, third = records(result.stdout)
     assert first["error"] == {"type": "input", "message": f"{notes}: not a supported document; expected PDF, PNG, "
                               "JPEG, TIFF, WebP, BMP or GIF"}  # fmt: skip
@@ -181,8 +159,8 @@ def test_bad_inputs_get_error_records_and_exit_2(tmp_path: Path, invoice_pdf: Pa
 
 def test_output_file_is_written_atomically(tmp_path: Path, invoice_pdf: Path) -> None:
     target = tmp_path / "out.jsonl"
-    result = qvl("extract", str(invoice_pdf), "-s", "invoice", "-o", str(target), env=fake(GOOD_INVOICE))
-    assert result.returncode == 0 and result.stdout == ""
+    result = cli("extract", str(invoice_pdf), "-s", "invoice", "-o", str(target), env=fake(GOOD_INVOICE))
+    assert result.exit_code == 0 and result.stdout == ""
     assert records(target.read_text())[0]["valid"] is True
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl")] == []
 
@@ -218,8 +196,8 @@ def test_missing_model_on_stdout_is_one_line_and_exit_3(invoice_pdf: Path) -> No
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(invoice_pdf: Path, args: list[str], message: str) -> None:
-    result = qvl("extract", str(invoice_pdf), *args)
-    assert result.returncode == 2
+    result = cli("extract", str(invoice_pdf), *args)
+    assert result.exit_code == 2
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert result.stdout == ""
@@ -232,8 +210,8 @@ def test_user_schema_and_prompt_files(tmp_path: Path, invoice_pdf: Path) -> None
     prompt = tmp_path / "receipt.txt"
     prompt.write_text("Fill $schema_name for $page_count pages:\n$schema_json")
     args = ["--schema", str(schema), "--prompt", str(prompt)]
-    result = qvl("extract", str(invoice_pdf), *args, env=fake({"total": 3}))
-    assert result.returncode == 0, result.stderr
+    result = cli("extract", str(invoice_pdf), *args, env=fake({"total": 3}))
+    assert result.exit_code == 0, result.stderr
     (envelope,) = records(result.stdout)
     assert envelope["schema"] == "receipt" and envelope["prompt"] == "receipt.txt"
 
@@ -241,7 +219,7 @@ def test_user_schema_and_prompt_files(tmp_path: Path, invoice_pdf: Path) -> None
 def test_max_total_pixels_is_reported(invoice_pdf: Path) -> None:
     """Pages shrink evenly to fit the cap, down to the legibility floor (below it: windows)."""
     args = ["--max-total-pixels", "600000", "--min-page-pixels", "200704"]
-    result = qvl("extract", str(invoice_pdf), "-s", "invoice", *args, env=fake(GOOD_INVOICE))
+    result = cli("extract", str(invoice_pdf), "-s", "invoice", *args, env=fake(GOOD_INVOICE))
     (envelope,) = records(result.stdout)
     assert envelope["budget"]["shrunk"] is True
     assert envelope["budget"]["per_page_max_pixels"] == 300_000
@@ -252,10 +230,10 @@ def test_max_total_pixels_is_reported(invoice_pdf: Path) -> None:
 
 def test_encrypted_pdf_password_from_environment(corpus: Path) -> None:
     locked = corpus / "pypdf/docs/encryption/r6-both-passwords.pdf"
-    denied = qvl("extract", str(locked), "-s", "form", env=fake({}))
-    assert denied.returncode == 2
+    denied = cli("extract", str(locked), "-s", "form", env=fake({}))
+    assert denied.exit_code == 2
     assert "PDF is encrypted (pass --password or set QVL_PDF_PASSWORD)" in denied.stderr
-    opened = qvl("extract", str(locked), "-s", "form", env=fake({}) | {"QVL_PDF_PASSWORD": "foo"})
+    opened = cli("extract", str(locked), "-s", "form", env=fake({}) | {"QVL_PDF_PASSWORD": "foo"})
     assert records(opened.stdout)[0]["page_count"] >= 1
 
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import ROOT, fake, qvl
+
 GOLDEN = Path(__file__).parent / "golden" / "examples.jsonl"
 EXAMPLES = (
     ("invoice.pdf", "invoice"),
@@ -26,9 +25,7 @@ VOLATILE = ("seconds",)
 
 def envelope(document: str, schema: str) -> dict:
     reply = (ROOT / "examples" / document).with_suffix(".expected.json").read_text(encoding="utf-8")
-    env = {**os.environ, "QVL_BACKEND": "fake", "QVL_FAKE_REPLIES": json.dumps([reply])}
-    args = [sys.executable, "-m", "qvl_cli", "extract", f"examples/{document}", "-s", schema, "--no-cache"]
-    result = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    result = qvl("extract", f"examples/{document}", "-s", schema, "--no-cache", cwd=ROOT, env=fake(reply))
     assert result.returncode in (0, 1), result.stderr
     record = json.loads(result.stdout)
     return {key: value for key, value in record.items() if key not in VOLATILE}

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import cli, fake, qvl
 from pdf_factory import PageSpec, write_pdf
 from samples import VALID_INVOICE
 
@@ -18,7 +19,6 @@ from qvl_cli.gate.config import ConfigError, load_config
 from qvl_cli.gate.rules import evaluate
 from qvl_cli.runs.records import Envelope
 
-ROOT = Path(__file__).resolve().parent.parent
 VALID = VALID_INVOICE
 RULE = "[[tool.qvl.rules]]\n"
 RULES = """
@@ -28,15 +28,6 @@ schema = "invoice"
 required = ["invoice_number", "total"]
 constraints = { properties = { total = { exclusiveMinimum = 0 } } }
 """
-
-
-def qvl(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "qvl_cli", *args], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, **(env or {})}, timeout=300)  # fmt: skip
-
-
-def fake(*replies: dict) -> dict[str, str]:
-    return {"QVL_BACKEND": "fake", "QVL_FAKE_REPLIES": json.dumps([json.dumps(r) for r in replies])}
 
 
 # qvl validate ---------------------------------------------------------------------------------
@@ -51,34 +42,34 @@ def test_validate_plain_json_and_envelopes(tmp_path: Path) -> None:
         {"file": "b.pdf", "valid": False, "data": VALID | {"total": "x"}},
     ]
     envelopes.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
-    result = qvl("validate", str(good), str(envelopes), "--schema", "invoice")
-    assert result.returncode == 1
+    result = cli("validate", str(good), str(envelopes), "--schema", "invoice")
+    assert result.exit_code == 1
     assert result.stdout.splitlines() == [
         f"{envelopes}:2: /total: 'x' is not of type 'number', 'null'",
         "3 documents checked: 2 passed, 1 failed (1 problems)",
     ]
-    assert qvl("validate", str(good), "--schema", "invoice").returncode == 0
+    assert cli("validate", str(good), "--schema", "invoice").exit_code == 0
 
 
 def test_validate_malformed_json_exits_2(tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text('{"total": ')
-    result = qvl("validate", str(broken), "-s", "invoice")
-    assert result.returncode == 2
+    result = cli("validate", str(broken), "-s", "invoice")
+    assert result.exit_code == 2
     assert result.stdout.startswith(f"{broken}: not valid JSON: Expecting value at line 1 column 11")
-    missing = qvl("validate", str(tmp_path / "nope.json"), "-s", "invoice")
-    assert missing.returncode == 2 and "cannot read file: No such file or directory" in missing.stdout
+    missing = cli("validate", str(tmp_path / "nope.json"), "-s", "invoice")
+    assert missing.exit_code == 2 and "cannot read file: No such file or directory" in missing.stdout
 
 
 def test_validate_github_and_json_formats(tmp_path: Path) -> None:
     bad = tmp_path / "bad, file.json"
     bad.write_text(json.dumps(VALID | {"currency": "euro"}))
-    github = qvl("validate", str(bad), "-s", "invoice", "--format", "github")
+    github = cli("validate", str(bad), "-s", "invoice", "--format", "github")
     escaped = str(bad).replace(",", "%2C")
     assert github.stdout.splitlines()[0] == (
         f"::error file={escaped},title=qvl /currency::'euro' does not match '^[A-Z]{{3}}$'"
     )
-    report = json.loads(qvl("validate", str(bad), "-s", "invoice", "--format", "json").stdout)
+    report = json.loads(cli("validate", str(bad), "-s", "invoice", "--format", "json").stdout)
     assert report["passed"] is False
     assert report["findings"] == [{"file": str(bad), "field": "/currency", "message": "'euro' does not match "
                                    "'^[A-Z]{3}$'", "severity": "error"}]  # fmt: skip
@@ -190,7 +181,7 @@ def test_pre_commit_runs_qvl_check_on_staged_documents(repo: Path) -> None:
     assert "invoices/bad.pdf: /total: -3 is less than or equal to the minimum of 0" in bad.stdout
 
     # Unchanged: answered from the result cache. A model call would run out of memory and fail.
-    again = pre_commit(repo, {**env, **fake(), "QVL_FAKE_OOM_ABOVE_PIXELS": "1"}, "run", "--files", "invoices/good.pdf")
+    again = pre_commit(repo, {**env, **fake(oom_above_pixels=1)}, "run", "--files", "invoices/good.pdf")
     assert again.returncode == 0, again.stdout
 
 
@@ -200,7 +191,7 @@ def test_check_reuses_sidecars_without_the_model(repo: Path) -> None:
     assert first.returncode == 0, first.stdout + first.stderr
     sidecar = repo / "invoices" / "a.pdf.qvl.json"
     assert json.loads(sidecar.read_text())["data"] == VALID
-    no_model = fake() | {"QVL_FAKE_OOM_ABOVE_PIXELS": "1"}
+    no_model = fake(oom_above_pixels=1)
     assert qvl("check", "invoices/a.pdf", "--no-cache", cwd=repo, env=no_model).returncode == 0
     write_pdf(doc, [PageSpec(lines=("INVOICE A-2",))])  # changed content: the sidecar no longer applies
     changed = qvl("check", "invoices/a.pdf", "--no-cache", cwd=repo, env=no_model)

@@ -5,12 +5,10 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import EXAMPLES, cli
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -18,7 +16,6 @@ from qvl_cli.commands.eval import evaluate_predictions
 from qvl_cli.evaluation.goldsets import load_adapter
 from qvl_cli.evaluation.scoring import CompareOptions, optimal_assignment, values_match
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 GOLD = json.loads((EXAMPLES / "invoice.expected.json").read_text())
 OPTIONS = CompareOptions()
 
@@ -26,11 +23,6 @@ OPTIONS = CompareOptions()
 def score(predicted: dict, gold: dict = GOLD, options: CompareOptions = OPTIONS) -> dict:
     result, _ = evaluate_predictions([{"file": "a.pdf", "data": predicted}], {"a": gold}, None, options)
     return result.to_dict(with_differences=True)
-
-
-def qvl(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "qvl_cli", *args], capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ))  # fmt: skip
 
 
 def test_gold_against_itself_scores_one() -> None:
@@ -131,12 +123,12 @@ def test_invoice2data_adapter_and_cli(corpus: Path, tmp_path: Path) -> None:
     lines.append(json.dumps({"file": "docs/unknown.pdf", "data": {}}))
     predictions = tmp_path / "pred.jsonl"
     predictions.write_text("\n".join(lines) + "\n")
-    result = qvl("eval", str(predictions), "--gold", str(gold_dir), "--adapter", "invoice2data", "--format", "json")
-    assert result.returncode == 0, result.stderr
+    result = cli("eval", str(predictions), "--gold", str(gold_dir), "--adapter", "invoice2data", "--format", "json")
+    assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
-    alias = qvl("eval", str(predictions), "--gold", str(gold_dir), "--adapter", "invoice2data", "--json")
+    alias = cli("eval", str(predictions), "--gold", str(gold_dir), "--adapter", "invoice2data", "--json")
     assert json.loads(alias.stdout) == report  # the older spelling still works
     assert report["overall"]["f1"] == 1.0 and report["documents"] == len(lines) - 1
     assert "1 predictions have no gold and were skipped: unknown" in result.stderr
-    table = qvl("eval", str(predictions), "--gold", str(gold_dir), "--adapter", "invoice2data")
+    table = cli("eval", str(predictions), "--gold", str(gold_dir), "--adapter", "invoice2data")
     assert "overall" in table.stdout and "/invoice_number" in table.stdout

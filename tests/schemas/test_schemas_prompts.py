@@ -6,13 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import EXAMPLES
 
 from qvl_cli.answers.validation import make_validator
 from qvl_cli.errors import SchemaError
 from qvl_cli.schemas.catalog import builtin_schema_names, load_schema
 from qvl_cli.schemas.prompts import load_prompt
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def leaf_properties(node: dict, path: str = ""):

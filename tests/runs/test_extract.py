@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import EXAMPLES
 from fake_backend import FakeBackend
 from pdf_factory import PageSpec, write_pdf
 from samples import VALID_INVOICE
@@ -132,5 +133,5 @@ def test_examples_are_not_blank(name: str) -> None:
     from qvl_cli.pages.budgets import PixelBudget
     from qvl_cli.pages.rasterize import render_document
 
-    examples = Path(__file__).resolve().parent.parent / "examples"
+    examples = EXAMPLES
     assert not any(is_blank(page.image) for page in render_document(examples / name, PixelBudget()).pages)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from conftest import ROOT
 from fake_backend import FakeBackend
 from pdf_factory import PageSpec, write_pdf
 
@@ -15,7 +16,6 @@ from qvl_cli.runs.records import Envelope
 from qvl_cli.schemas.catalog import load_schema
 from qvl_cli.schemas.prompts import load_prompt
 
-ROOT = Path(__file__).resolve().parent.parent
 FORM = json.dumps({"title": "T", "fields": [], "checkboxes": [], "signatures": []})
 
 
@@ -58,7 +58,7 @@ def test_out_of_memory_in_a_batch_retries_each_document_alone(tmp_path: Path) ->
 
 
 def test_envelopes_read_back_from_json_are_the_same_records() -> None:
-    for line in (ROOT / "tests" / "golden" / "examples.jsonl").read_text().splitlines():
+    for line in (ROOT / "tests" / "runs" / "golden" / "examples.jsonl").read_text().splitlines():
         record = json.loads(line) | {"seconds": 1.5}
         assert Envelope.from_dict(record).to_dict() == record
     failed = {"file": "x.pdf", "schema": "form", "valid": False, "error": {"type": "out_of_memory", "message": "m"}}

@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from qvl_cli.answers.assess import check_answer
+from qvl_cli.answers.assess import assess_answer
 from qvl_cli.answers.decoding import SEPARATORS, GrammarCache, StructuredDecoder, find_loop
 from qvl_cli.answers.jsonscan import leaf_spans
 from qvl_cli.answers.validation import make_validator
@@ -110,7 +110,7 @@ def test_every_answer_parses_strictly_and_validates(backend: TransformersBackend
             except json.JSONDecodeError as exc:
                 failures.append((seed, schema.name, "parse", str(exc), generation.text[-80:]))
                 continue
-            answer = check_answer(generation, schema, make_validator(schema))
+            answer = assess_answer(generation, schema, make_validator(schema))
             truncated = {issue.path for issue in answer.issues} & set(
                 (answer.closing.cut + answer.closing.added) if answer.closing else ()
             )
@@ -128,7 +128,7 @@ def test_running_out_of_tokens_still_yields_json_and_marks_the_cut(backend: Tran
     schema = load_schema("invoice")
     generation = backend.generate(request(schema, budget))
     assert generation.generated_tokens <= budget
-    answer = check_answer(generation, schema, make_validator(schema))
+    answer = assess_answer(generation, schema, make_validator(schema))
     assert answer.parsed
     assert answer.closing is not None and answer.closing.reason == "budget"
     assert answer.closing.cut or answer.closing.added
@@ -141,7 +141,7 @@ def test_unconstrained_nonsense_is_reported_not_crashed(backend: TransformersBac
     schema = load_schema("invoice")
     generation = backend.generate(request(schema, 40, constrain=False))
     assert not generation.constrained
-    answer = check_answer(generation, schema, make_validator(schema))
+    answer = assess_answer(generation, schema, make_validator(schema))
     assert not answer.valid
     assert answer.issues
 
@@ -152,7 +152,7 @@ def test_confidence_is_the_models_own_probability(backend: TransformersBackend) 
     schema = load_schema("chart")
     req = request(schema, 200, seed=5)
     generation = backend.generate(req)
-    answer = check_answer(generation, schema, make_validator(schema))
+    answer = assess_answer(generation, schema, make_validator(schema))
     assert answer.confidence is not None
 
     leaves = {leaf.pointer for leaf in leaf_spans(generation.text, schema.document)}

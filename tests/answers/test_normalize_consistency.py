@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qvl_cli.answers.consistency import invoice_checks, run_checks
+from qvl_cli.answers.consistency import consistency_warnings, invoice_consistency
 from qvl_cli.answers.normalize import normalize, parse_amount, parse_date
 
 
@@ -104,8 +104,8 @@ GOOD = {
 
 
 def test_a_consistent_invoice_has_no_warnings() -> None:
-    assert invoice_checks(GOOD) == []
-    assert invoice_checks(GOOD | {"subtotal": 503.02}) == []  # rounding: 0.01 per line allowed
+    assert invoice_consistency(GOOD) == []
+    assert invoice_consistency(GOOD | {"subtotal": 503.02}) == []  # rounding: 0.01 per line allowed
 
 
 @pytest.mark.parametrize(
@@ -119,10 +119,13 @@ def test_a_consistent_invoice_has_no_warnings() -> None:
     ],
 )
 def test_inconsistent_invoices_are_flagged(change: dict, warning: str) -> None:
-    assert invoice_checks(GOOD | change) == [warning]
+    assert invoice_consistency(GOOD | change) == [warning]
 
 
-def test_checks_run_only_when_declared() -> None:
+def test_consistency_rules_apply_only_when_declared() -> None:
     bad = GOOD | {"currency": "XYZ"}
-    assert run_checks(bad, {"x-qvl-checks": ["invoice"]}) == ["currency 'XYZ' is not an ISO 4217 code"]
-    assert run_checks(bad, {}) == []
+    warning = ["currency 'XYZ' is not an ISO 4217 code"]
+    assert consistency_warnings(bad, {"x-qvl-checks": ["invoice"]}) == warning
+    assert consistency_warnings(bad, {"x-qvl-checks": "invoice"}) == warning
+    assert consistency_warnings(bad, {"x-qvl-checks": None}) == []
+    assert consistency_warnings(bad, {}) == []

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import qvl, records
 from PIL import Image, ImageDraw
 from vllm_server import ServerFailed, start_vllm, stop
 
@@ -57,20 +56,16 @@ def test_extract_through_a_real_vllm_server(vllm_server: str, tiny_model_dir: Pa
         ImageDraw.Draw(image).text((10, 10), f"Invoice R-{index}\nTotal 12.50 EUR", fill="black")
         documents.append(tmp_path / f"receipt{index}.png")
         image.save(documents[-1])
-    check = subprocess.run([sys.executable, "-m", "qvl_cli", "serve-check", "--base-url", vllm_server],
-                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    check = qvl("serve-check", "--base-url", vllm_server, timeout=60)
     assert check.returncode == 0 and str(tiny_model_dir) in check.stdout
-    result = subprocess.run(
-        [sys.executable, "-m", "qvl_cli", "extract", *map(str, documents), "--schema", str(schema_file),
-         "--backend", "openai", "--base-url", vllm_server, "--concurrency", "3", "--max-new-tokens", "48",
-         "--no-cache"],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    result = qvl("extract", *map(str, documents), "--schema", str(schema_file), "--backend", "openai",
+                 "--base-url", vllm_server, "--concurrency", "3", "--max-new-tokens", "48", "--no-cache",
+                 timeout=600)  # fmt: skip
     assert "Traceback" not in result.stderr
-    records = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [Path(r["file"]).name for r in records] == [d.name for d in documents]
+    found = records(result.stdout)
+    assert [Path(r["file"]).name for r in found] == [d.name for d in documents]
     validate = make_validator(load_schema(str(schema_file)))
-    for record in records:
+    for record in found:
         assert record["error"] is None if "error" in record else True, record.get("error")
         assert record["model"]["backend"] == "openai" and record["model"]["id"] == str(tiny_model_dir)
         assert record["constrained"] is True

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import cli, fake, qvl, records
 from fake_backend import FakeBackend
 from pdf_factory import PageSpec, write_pdf
 from PIL import Image
@@ -27,24 +28,8 @@ from qvl_cli.schemas.prompts import load_prompt
 REPLY = {"title": "T", "fields": [], "checkboxes": [], "signatures": []}
 
 
-def qvl(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "qvl_cli", *args],
-        capture_output=True,
-        text=True,
-        input=stdin,
-        env={**os.environ, **(env or {})},
-        timeout=300,
-    )
-
-
 def fake_env(count: int = 50, delay: float = 0.0) -> dict[str, str]:
-    return {"QVL_BACKEND": "fake", "QVL_FAKE_REPLIES": json.dumps([json.dumps(REPLY)] * count),
-            "QVL_FAKE_DELAY": str(delay)}  # fmt: skip
-
-
-def records(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines()]
+    return fake(*[REPLY] * count, delay=delay)
 
 
 def make_pdf(path: Path, label: str) -> Path:
@@ -102,18 +87,18 @@ def test_stdin_lists_with_any_file_name(tmp_path: Path) -> None:
     for index, path in enumerate(odd):
         make_pdf(path, str(index))
     listed = "".join(f"{p}\0" for p in odd)
-    result = qvl("extract", "-0", "-", "-s", "form", env=fake_env(), stdin=listed)
-    assert result.returncode == 0, result.stderr
+    result = cli("extract", "-0", "-", "-s", "form", env=fake_env(), stdin=listed)
+    assert result.exit_code == 0, result.stderr
     assert [r["file"] for r in records(result.stdout)] == [str(p) for p in odd]
-    lines = qvl("extract", "-", "-s", "form", env=fake_env(), stdin=f"{odd[0]}\n\n{odd[2]}\n")
+    lines = cli("extract", "-", "-s", "form", env=fake_env(), stdin=f"{odd[0]}\n\n{odd[2]}\n")
     assert [r["file"] for r in records(lines.stdout)] == [str(odd[0]), str(odd[2])]
 
 
 def test_output_dir_writes_one_complete_file_per_document(tmp_path: Path) -> None:
     first, second = make_pdf(tmp_path / "x" / "scan.pdf", "1"), make_pdf(tmp_path / "y" / "scan.pdf", "2")
     out = tmp_path / "out"
-    result = qvl("extract", str(first), str(second), "-s", "form", "--output-dir", str(out), env=fake_env())
-    assert result.returncode == 0, result.stderr
+    result = cli("extract", str(first), str(second), "-s", "form", "--output-dir", str(out), env=fake_env())
+    assert result.exit_code == 0, result.stderr
     assert result.stdout == ""
     names = sorted(p.name for p in out.iterdir())
     assert len(names) == 2 and "scan.json" in names
@@ -236,18 +221,18 @@ def test_cache_hit_skips_the_model(tmp_path: Path, capsys: pytest.CaptureFixture
 
 def test_no_cache_option(tmp_path: Path) -> None:
     doc = make_pdf(tmp_path / "doc.pdf", "1")
-    qvl("extract", str(doc), "-s", "form", env=fake_env())
-    again = qvl("extract", str(doc), "-s", "form", "--no-cache", env=fake_env())
+    cli("extract", str(doc), "-s", "form", env=fake_env())
+    again = cli("extract", str(doc), "-s", "form", "--no-cache", env=fake_env())
     assert records(again.stdout)[0]["cached"] is False
-    cached = qvl("extract", str(doc), "-s", "form", env=fake_env())
+    cached = cli("extract", str(doc), "-s", "form", env=fake_env())
     assert records(cached.stdout)[0]["cached"] is True
 
 
 def test_out_of_memory_degrades_the_budget_instead_of_failing(tmp_path: Path) -> None:
     doc = make_pdf(tmp_path / "big.pdf", "1")
-    env = fake_env() | {"QVL_FAKE_OOM_ABOVE_PIXELS": "300000"}
-    result = qvl("extract", str(doc), "-s", "form", env=env)
-    assert result.returncode == 0, result.stderr
+    env = fake(*[REPLY] * 50, oom_above_pixels=300_000)
+    result = cli("extract", str(doc), "-s", "form", env=env)
+    assert result.exit_code == 0, result.stderr
     (record,) = records(result.stdout)
     assert record["degraded"] == {"retries": 2, "max_pixels": 250880, "max_total_pixels": 3211264}
     assert record["pages"][0]["size"][0] * record["pages"][0]["size"][1] <= 250880
@@ -256,8 +241,8 @@ def test_out_of_memory_degrades_the_budget_instead_of_failing(tmp_path: Path) ->
 
 def test_out_of_memory_at_the_floor_is_a_per_document_error(tmp_path: Path) -> None:
     docs = [make_pdf(tmp_path / f"doc{i}.pdf", str(i)) for i in range(2)]
-    result = qvl("extract", *map(str, docs), "-s", "form", env=fake_env() | {"QVL_FAKE_OOM_ABOVE_PIXELS": "1"})
-    assert result.returncode == 3
+    result = cli("extract", *map(str, docs), "-s", "form", env=fake(*[REPLY] * 50, oom_above_pixels=1))
+    assert result.exit_code == 3
     assert [r["error"]["type"] for r in records(result.stdout)] == ["out_of_memory"] * 2
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qvl_cli.answers.parsing import parse_answer
-from qvl_cli.answers.validation import json_pointer, make_validator
+from qvl_cli.answers.validation import make_validator
 from qvl_cli.schemas.catalog import load_schema
 
 
@@ -38,11 +38,6 @@ def test_unparseable_answers_say_why(text: str, error: str) -> None:
     parsed = parse_answer(text)
     assert not parsed.ok and parsed.data is None
     assert parsed.error is not None and parsed.error.startswith(error)
-
-
-def test_json_pointer_escapes() -> None:
-    assert json_pointer(["a/b", "c~d", 0]) == "/a~1b/c~0d/0"
-    assert json_pointer([]) == ""
 
 
 def test_validation_checks_types_formats_patterns_and_extra_keys() -> None:

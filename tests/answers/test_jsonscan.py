@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from conftest import EXAMPLES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qvl_cli.answers.jsonscan import ScanError, complete, leaf_spans
+from qvl_cli.answers.jsonclose import complete
+from qvl_cli.answers.jsonscan import ScanError, leaf_spans
 from qvl_cli.answers.validation import make_validator
 from qvl_cli.schemas.catalog import load_schema
 from qvl_cli.schemas.navigation import minimal_instance
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.floats(allow_nan=False, allow_infinity=False)

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 from PIL import Image
 
 from qvl_cli import Envelope, Extractor, extract
 from qvl_cli.settings import SettingsError
 
-ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_MODEL_LINE = 'MODEL = "Qwen/Qwen2-VL-2B-Instruct"  # a hub id or a local folder'
 
 
@@ -49,7 +49,7 @@ def test_the_api_gives_the_envelope_the_cli_gives(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("QVL_FAKE_REPLIES", json.dumps([reply]))
     monkeypatch.chdir(ROOT)
     envelope = extract("examples/invoice.pdf", schema="invoice", backend="fake", cache=False)
-    golden = json.loads((ROOT / "tests" / "golden" / "examples.jsonl").read_text().splitlines()[0])
+    golden = json.loads((ROOT / "tests" / "runs" / "golden" / "examples.jsonl").read_text().splitlines()[0])
     assert {k: v for k, v in envelope.to_dict().items() if k != "seconds"} == golden
 
 
