@@ -233,6 +233,23 @@ def extract(
     retries: Annotated[
         int, typer.Option("--retries", rich_help_panel=SERVER, help="Retries on 429, 5xx and timeouts.")
     ] = 4,
+    evidence: Annotated[
+        str,
+        typer.Option(
+            "--evidence",
+            envvar="QVL_EVIDENCE",
+            rich_help_panel=OUTPUT,
+            help="Locate every value on its page: auto (text layer, else OCR) | text | ocr | off.",
+        ),
+    ] = "auto",
+    require_evidence: Annotated[
+        bool,
+        typer.Option(
+            "--require-evidence",
+            rich_help_panel=OUTPUT,
+            help="Values not found in the document are errors (the result is invalid).",
+        ),
+    ] = False,
     batch_size: Annotated[
         int,
         typer.Option(
@@ -247,6 +264,9 @@ def extract(
     _check_choice("--quant", quant, ("none", "4bit", "8bit"))
     _check_choice("--dtype", dtype, ("auto", "bfloat16", "float16", "float32"))
     _check_choice("--device", device, ("auto", "cpu", "cuda", "mps"))
+    _check_choice("--evidence", evidence, ("auto", "text", "ocr", "off"))
+    if require_evidence and evidence == "off":
+        _fail(QvlError("--require-evidence needs --evidence auto, text or ocr"))
     if max_new_tokens is not None and max_new_tokens < 1:
         _fail(QvlError("--max-new-tokens must be at least 1"))
     if reasks < 0:
@@ -288,6 +308,8 @@ def extract(
                 reasks=reasks,
                 min_confidence=min_confidence,
                 limits=_limits(max_pages, max_file_size),
+                evidence=evidence,
+                require_evidence=require_evidence,
             ),
             backend_name=backend,
             settings=settings,
@@ -371,6 +393,26 @@ def eval_command(
     from qvl_cli.commands.eval import run_eval
 
     raise typer.Exit(_guard(lambda: run_eval(predictions, gold, adapter, tolerance, similarity, as_json, diff)))
+
+
+@app.command()
+def locate(
+    records: Annotated[str, typer.Argument(help="JSONL of records with 'file' and 'data', or - for stdin.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the records to this file (atomically), not stdout.")
+    ] = None,
+    evidence: Annotated[
+        str,
+        typer.Option("--evidence", envvar="QVL_EVIDENCE", help="auto (text layer, else OCR) | text | ocr."),
+    ] = "auto",
+    password: Password = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary or error lines.")] = False,
+) -> None:
+    """Add or refresh 'evidence' (where each value is printed) in existing records."""
+    from qvl_cli.commands.locate import locate_records
+
+    _check_choice("--evidence", evidence, ("auto", "text", "ocr"))
+    raise typer.Exit(_guard(lambda: locate_records(records, output, evidence, password, quiet)))
 
 
 @app.command(name="serve-check")

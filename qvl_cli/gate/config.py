@@ -10,6 +10,7 @@ files = ["invoices/**/*.pdf"]   # globs relative to the configuration file's fol
 schema = "invoice"              # built-in name or a path relative to that folder
 required = ["invoice_number", "total"]
 min_confidence = 0.5
+grounded = true                 # every extracted value must be printed in the document
 constraints = { properties = { total = { exclusiveMinimum = 0 } } }   # extra JSON Schema
 ```
 
@@ -48,6 +49,7 @@ RULE_TYPES: dict[str, type | tuple[type, ...]] = {
     "required": list,
     "min_confidence": (int, float),
     "constraints": dict,
+    "grounded": bool,
     **SETTING_TYPES,
 }
 
@@ -68,6 +70,7 @@ class Rule:
     min_confidence: float | None = None
     constraints: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    grounded: bool = False  # every extracted value must be found in the document
 
     def matches(self, relative: str) -> bool:
         return any(_glob_match(relative, pattern) for pattern in self.files)
@@ -167,11 +170,13 @@ def _rule(raw: Any, index: int, defaults: dict[str, Any], path: Path) -> Rule:
     if confidence is not None and not 0 <= confidence <= 1:
         raise ConfigError(f"{where}.min_confidence must be between 0 and 1", path=path)
     settings = defaults | _settings(raw, path, f"{where}.")
-    return Rule(files, raw["schema"], required, confidence, raw.get("constraints", {}), settings)
+    return Rule(
+        files, raw["schema"], required, confidence, raw.get("constraints", {}), settings, raw.get("grounded", False)
+    )
 
 
 def _typed(value: Any, expected: type | tuple[type, ...], key: str, path: Path) -> Any:
-    if isinstance(value, bool) or not isinstance(value, expected):
+    if (isinstance(value, bool) and expected is not bool) or not isinstance(value, expected):
         names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
         raise ConfigError(f"key '{key}' must be {names}, got {type(value).__name__}", path=path)
     return value

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from qvl_cli.evidence.locate import NOT_FOUND, not_found_message
 from qvl_cli.gate.config import Rule
 
 ERROR, WARNING = "error", "warning"
@@ -77,5 +78,22 @@ def evaluate(record: dict[str, Any], rule: Rule, file: str | None = None) -> lis
             for pointer, score in confidence.items()
             if score < rule.min_confidence
         ]
-    findings += [Finding(name, "", warning, WARNING) for warning in record.get("warnings", [])]
+    warnings = record.get("warnings", [])
+    if rule.grounded:
+        findings += grounding_findings(record, name)
+        warnings = [w for w in warnings if not (isinstance(w, str) and w.endswith(NOT_FOUND))]
+    findings += [Finding(name, "", warning, WARNING) for warning in warnings]
+    return findings
+
+
+def grounding_findings(record: dict[str, Any], name: str) -> list[Finding]:
+    """An error for each value the record's evidence did not find in the document."""
+    evidence = record.get("evidence")
+    if not isinstance(evidence, dict):
+        return [Finding(name, "", "grounded = true, but the result has no evidence (extract with --evidence)")]
+    findings = []
+    for pointer, found in evidence.items():
+        value = resolve_pointer(record.get("data"), pointer)[1]
+        if found is None and not isinstance(value, bool) and value not in (None, ""):
+            findings.append(Finding(name, pointer, not_found_message(pointer, value).removeprefix(pointer + " ")))
     return findings

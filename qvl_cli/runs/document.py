@@ -16,6 +16,7 @@ from qvl_cli.answers.guards import is_blank, token_budget
 from qvl_cli.answers.validation import Issue, make_validator
 from qvl_cli.backends.contract import Backend, Generation, GenerationRequest, Turn
 from qvl_cli.errors import DeviceMemoryError, InputError, ModelError, QvlError
+from qvl_cli.evidence.grounding import ground, with_page_text
 from qvl_cli.pages.budgets import PixelBudget
 from qvl_cli.pages.inputs import file_sha256
 from qvl_cli.pages.rasterize import DEFAULT_PDF_DPI, InputLimits, RenderedDocument, render_document
@@ -45,6 +46,8 @@ class ExtractOptions:
     reasks: int = 1
     min_confidence: float | None = None
     limits: InputLimits = field(default_factory=InputLimits)
+    evidence: str = "auto"  # auto | text | ocr | off: how page text for evidence is read
+    require_evidence: bool = False  # values not found in the document are errors
 
 
 @dataclass(frozen=True)
@@ -101,12 +104,14 @@ class Extractor:
             return self.failure(path, exc, started)
         return self.extract_document(document, started)
 
-    def load(self, path: str | Path, budget: PixelBudget | None = None) -> RenderedDocument:
-        """Render a document's pages (raises :class:`InputError`); safe in a worker thread."""
+    def load(self, path: str | Path, budget: PixelBudget | None = None, sha256: str | None = None) -> RenderedDocument:
+        """Render a document's pages and read their text for evidence (raises :class:`InputError`);
+        safe in a worker thread."""
         options = self.options
-        return render_document(
+        document = render_document(
             path, budget or options.budget, options.pages, options.password, options.dpi, options.limits
         )
+        return with_page_text(document, options.evidence, options.password, sha256)
 
     def extract_document(self, document: RenderedDocument, started: float, sha256: str | None = None) -> Envelope:
         """Run the model on rendered pages. Out of device memory, the document is rendered again
@@ -177,13 +182,14 @@ class Extractor:
         best = min(attempts, key=lambda attempt: len(attempt.answer.issues))
         answer = best.answer
         document = prepared.document
+        grounding = ground(answer.data, document.text, self.schema.document, answer.normalized, self.options)
         return Envelope(
             file=str(document.source.path),
             schema=self.schema.name,
-            valid=answer.valid,
+            valid=answer.valid and not grounding.issues,
             data=answer.data,
-            errors=answer.issues,
-            warnings=prepared.warnings + answer.warnings,
+            errors=answer.issues + grounding.issues,
+            warnings=prepared.warnings + answer.warnings + grounding.warnings,
             pages=tuple(page.describe() | {"blank": page.number in prepared.blank} for page in document.pages),
             page_count=document.page_count,
             prompt=self.prompt.name,
@@ -196,6 +202,7 @@ class Extractor:
             raw=None if answer.parsed else answer.text,
             confidence=answer.confidence,
             normalized={change.pointer: change.to_dict() for change in answer.normalized},
+            evidence=grounding.evidence,
             truncated=answer.closing.to_dict() if answer.closing else None,
             constrained=best.generation.constrained,
             attempts=len(attempts),
@@ -246,6 +253,7 @@ class Extractor:
             pages=tuple(page.describe() | {"blank": True} for page in document.pages),
             page_count=document.page_count,
             prompt=self.prompt.name,
+            evidence=None if document.text is None else {},
             budget=self._budget_record(document),
             seconds=time.perf_counter() - prepared.started,
             sha256=prepared.sha256 or file_sha256(document.source.path),

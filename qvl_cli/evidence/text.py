@@ -1,0 +1,160 @@
+"""Page text with positions: lines of characters, each with its box on the page as rendered.
+
+Boxes are fractions of the page image qvl renders (origin top left, x right, y down), after the
+PDF's /Rotate and crop box or an image's EXIF orientation, so they hold at any pixel size. Text
+comes from a PDF's own text layer here; :mod:`qvl_cli.evidence.ocr` gives the same shape for scans.
+Everything is plain frozen data, so it can be pickled to and from worker processes and cached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 as fractions of the page
+# Device grid for PDFium's page-to-device mapping: fine enough for 1/10000 of a page.
+_GRID = 10000
+# A page's text layer is used when it has at least this many letters and digits; with fewer it is
+# taken for a scan (perhaps with a stamp or page number) and read with OCR.
+MIN_TEXT_LAYER_CHARS = 20
+
+
+@dataclass(frozen=True)
+class Line:
+    """One printed line: its text and one box per character (spaces included)."""
+
+    text: str
+    chars: tuple[Box, ...]
+
+    @property
+    def box(self) -> Box:
+        return union(self.chars)
+
+
+@dataclass(frozen=True)
+class PageText:
+    """The text of one page; ``source`` is "text" (the PDF's text layer), "ocr" or "none"."""
+
+    page: int  # 1-based page number in the document
+    source: str
+    lines: tuple[Line, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "page": self.page,
+            "source": self.source,
+            "lines": [{"text": line.text, "chars": [list(box) for box in line.chars]} for line in self.lines],
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> PageText:
+        lines = tuple(
+            Line(str(line["text"]), tuple((b[0], b[1], b[2], b[3]) for b in line["chars"])) for line in raw["lines"]
+        )
+        return cls(int(raw["page"]), str(raw["source"]), lines)
+
+
+def union(boxes: tuple[Box, ...] | list[Box]) -> Box:
+    """The smallest box holding all ``boxes`` (zero-width space boxes included)."""
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+
+
+def has_usable_text(lines: tuple[Line, ...]) -> bool:
+    return sum(ch.isalnum() for line in lines for ch in line.text) >= MIN_TEXT_LAYER_CHARS
+
+
+def pdf_page_lines(pdf: Any, index: int) -> tuple[Line, ...]:
+    """The lines of a PDF page's text layer (``pdf``: an open ``pypdfium2.PdfDocument``).
+
+    Characters come in content order; a line ends at a line break PDFium reports, where the text
+    jumps back or to another baseline, or at a gap wider than three line heights (table cells).
+    """
+    import pypdfium2.raw as pdfium_c
+
+    page = pdf[index]
+    textpage = page.get_textpage()
+    try:
+        chars = [(chr(pdfium_c.FPDFText_GetUnicode(textpage, i)), i) for i in range(textpage.count_chars())]
+        boxes = [_device_box(page, textpage, i) if not ch.isspace() else None for ch, i in chars]
+    finally:
+        textpage.close()
+        page.close()
+    return _group_lines([(ch, box) for (ch, _), box in zip(chars, boxes, strict=True)])
+
+
+def _device_box(page: Any, textpage: Any, index: int) -> Box | None:
+    """A character's box in page fractions, through PDFium's own page-to-device mapping."""
+    import ctypes
+
+    import pypdfium2.raw as pdfium_c
+
+    left, bottom, right, top = textpage.get_charbox(index)
+    if right <= left and top <= bottom:
+        return None
+    xs, ys = [], []
+    for px, py in ((left, bottom), (right, top)):
+        dx, dy = ctypes.c_int(), ctypes.c_int()
+        pdfium_c.FPDF_PageToDevice(page, 0, 0, _GRID, _GRID, 0, px, py, ctypes.byref(dx), ctypes.byref(dy))
+        xs.append(dx.value / _GRID)
+        ys.append(dy.value / _GRID)
+    return (min(xs), min(ys), max(xs), max(ys))
+
+
+def _group_lines(chars: list[tuple[str, Box | None]]) -> tuple[Line, ...]:
+    lines: list[Line] = []
+    text: list[str] = []
+    boxes: list[Box | None] = []
+
+    def flush() -> None:
+        while text and text[-1].isspace():
+            text.pop()
+            boxes.pop()
+        if any(box is not None for box in boxes):
+            lines.append(Line("".join(text), _fill_spaces(boxes)))
+        text.clear()
+        boxes.clear()
+
+    for ch, box in chars:
+        if ch in "\r\n\x02\x03":
+            flush()
+            continue
+        if box is not None and _breaks_line(boxes, box):
+            flush()
+        if not text and ch.isspace():
+            continue
+        text.append(" " if ch.isspace() else ch)
+        boxes.append(box)
+    flush()
+    return tuple(lines)
+
+
+def _breaks_line(boxes: list[Box | None], box: Box) -> bool:
+    """A new line starts where the text leaves the current line's band, jumps back, or leaves a
+    wide gap (a table cell beside)."""
+    placed = [b for b in boxes if b is not None]
+    if not placed:
+        return False
+    previous = placed[-1]
+    top, bottom = min(b[1] for b in placed), max(b[3] for b in placed)
+    height = max(bottom - top, box[3] - box[1], 1e-6)
+    middle = (box[1] + box[3]) / 2
+    off_band = not top - 0.2 * height <= middle <= bottom + 0.2 * height
+    jumps_back = box[0] < previous[0] - 0.5 * height
+    wide_gap = box[0] - previous[2] > 3 * height
+    return off_band or jumps_back or wide_gap
+
+
+def _fill_spaces(boxes: list[Box | None]) -> tuple[Box, ...]:
+    """Give spaces a zero-width box at the end of the character before them."""
+    filled: list[Box] = []
+    for box in boxes:
+        if box is None:
+            last = filled[-1] if filled else next(b for b in boxes if b is not None)
+            box = (last[2], last[1], last[2], last[3])
+        filled.append(box)
+    return tuple(filled)
