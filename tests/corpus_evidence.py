@@ -105,7 +105,7 @@ def funsd_cases(limit: int | None = None) -> list[Case]:
         entities = {e["id"]: e for e in doc["entities"]}
         fields, gold = [], {}
         for entity in doc["entities"]:
-            if entity["label"] != "answer" or not entity["transcription"].strip():
+            if entity["label"] != "answer" or not fold(entity["transcription"])[0]:  # ticks are not text
                 continue
             questions = [entities[q] for q, a in entity["linking"] if a == entity["id"] and q in entities]
             questions = [q for q in questions if q["label"] == "question" and q["transcription"].strip()]
@@ -225,11 +225,18 @@ def _printed(value: Any, case: Case) -> bool:
 
 
 def box_correct(found: list[list[float]], gold: list[Box]) -> bool:
-    """Every found box overlaps a gold box by half the smaller of the two or more (OCR boxes
-    are looser than gold ones, and a value may be part of a gold line)."""
+    """Every found box overlaps a gold box (OCR boxes are looser than gold ones, and a value may
+    be part of a gold line)."""
     if not gold or not found:
         return False
-    return all(any(_intersection(box, g) >= 0.5 * min(_area(box), _area(g)) for g in gold) for box in found)
+    return all(any(_overlaps(box, g) for g in gold) for box in found)
+
+
+def _overlaps(box: Any, gold: Box) -> bool:
+    """Half the smaller box's area is shared, or the found box's centre lies in the gold box."""
+    x, y = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    centred = gold[0] <= x <= gold[2] and gold[1] <= y <= gold[3]
+    return centred or _intersection(box, gold) >= 0.5 * min(_area(box), _area(gold))
 
 
 def _area(box: Any) -> float:

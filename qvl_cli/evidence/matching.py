@@ -14,14 +14,14 @@ from __future__ import annotations
 import datetime as dt
 from bisect import bisect_right
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
 from qvl_cli.evidence.forms import date_spans, fold, number_spans
 from qvl_cli.evidence.text import Box, Line, PageText, union
 
-MAX_LINES = 4  # a value may span this many printed lines
+MAX_LINES = 8  # a value may span this many printed lines (a paragraph, an address)
 FUZZY_MIN_LENGTH = 8
 FUZZY_CHARS_PER_EDIT = 8
 DIGIT_SHARE_EXACT_ONLY = 0.4
@@ -146,7 +146,9 @@ def find_number(value: float, pages: list[PageIndex]) -> list[Hit]:
 
 
 def find_date(value: dt.date, pages: list[PageIndex]) -> list[Hit]:
-    return _in_lines(pages, lambda text: date_spans(text, value))
+    """Where a date is printed; bare digits (20240314) rank below dates with separators."""
+    hits = _in_lines(pages, lambda text: date_spans(text, value))
+    return [replace(hit, score=0.9) if hit.text.isdigit() else hit for hit in hits]
 
 
 def _in_lines(pages: list[PageIndex], spans: object) -> list[Hit]:

@@ -73,29 +73,38 @@ def pdf_page_lines(pdf: Any, index: int) -> tuple[Line, ...]:
 
     Characters come in content order; a line ends at a line break PDFium reports, where the text
     jumps back or to another baseline, or at a gap wider than three line heights (table cells).
+    Lines are found in the page's own coordinates (so a page turned by /Rotate reads the same);
+    each character's box is then mapped onto the page as rendered.
     """
     import pypdfium2.raw as pdfium_c
 
     page = pdf[index]
     textpage = page.get_textpage()
     try:
-        chars = [(chr(pdfium_c.FPDFText_GetUnicode(textpage, i)), i) for i in range(textpage.count_chars())]
-        boxes = [_device_box(page, textpage, i) if not ch.isspace() else None for ch, i in chars]
+        chars = []
+        for i in range(textpage.count_chars()):
+            char = chr(pdfium_c.FPDFText_GetUnicode(textpage, i))
+            left, bottom, right, top = textpage.get_charbox(i)
+            visible = not char.isspace() and (right > left or top > bottom)
+            chars.append((char, (left, -top, right, -bottom) if visible else None))
+        grouped = _group_lines(chars)
+        return tuple(
+            Line(text, _fill_spaces([_device_box(page, box) if box else None for box in boxes]))
+            for text, boxes in grouped
+        )
     finally:
         textpage.close()
         page.close()
-    return _group_lines([(ch, box) for (ch, _), box in zip(chars, boxes, strict=True)])
 
 
-def _device_box(page: Any, textpage: Any, index: int) -> Box | None:
-    """A character's box in page fractions, through PDFium's own page-to-device mapping."""
+def _device_box(page: Any, box: Box) -> Box:
+    """A box in page space (y down) in fractions of the rendered page, through PDFium's own
+    page-to-device mapping (rotation and crop box included)."""
     import ctypes
 
     import pypdfium2.raw as pdfium_c
 
-    left, bottom, right, top = textpage.get_charbox(index)
-    if right <= left and top <= bottom:
-        return None
+    left, top, right, bottom = box[0], -box[1], box[2], -box[3]
     xs, ys = [], []
     for px, py in ((left, bottom), (right, top)):
         dx, dy = ctypes.c_int(), ctypes.c_int()
@@ -105,8 +114,8 @@ def _device_box(page: Any, textpage: Any, index: int) -> Box | None:
     return (min(xs), min(ys), max(xs), max(ys))
 
 
-def _group_lines(chars: list[tuple[str, Box | None]]) -> tuple[Line, ...]:
-    lines: list[Line] = []
+def _group_lines(chars: list[tuple[str, Box | None]]) -> list[tuple[str, list[Box | None]]]:
+    lines: list[tuple[str, list[Box | None]]] = []
     text: list[str] = []
     boxes: list[Box | None] = []
 
@@ -115,7 +124,7 @@ def _group_lines(chars: list[tuple[str, Box | None]]) -> tuple[Line, ...]:
             text.pop()
             boxes.pop()
         if any(box is not None for box in boxes):
-            lines.append(Line("".join(text), _fill_spaces(boxes)))
+            lines.append(("".join(text), list(boxes)))
         text.clear()
         boxes.clear()
 
@@ -130,7 +139,7 @@ def _group_lines(chars: list[tuple[str, Box | None]]) -> tuple[Line, ...]:
         text.append(" " if ch.isspace() else ch)
         boxes.append(box)
     flush()
-    return tuple(lines)
+    return lines
 
 
 def _breaks_line(boxes: list[Box | None], box: Box) -> bool:
