@@ -122,7 +122,8 @@ class PageIndex:
     def hit(self, segments: tuple[Segment, ...], score: float) -> Hit:
         boxes = tuple(union(self.lines[line].chars[start:end]) for line, start, end in segments)
         text = "\n".join(self.lines[line].text[start:end] for line, start, end in segments)
-        return Hit(self.page.page, self.page.source, segments, boxes, text, score)
+        source = self.lines[segments[0][0]].source or self.page.source
+        return Hit(self.page.page, source, segments, boxes, text, score)
 
 
 def find_text(needle: str, pages: list[PageIndex], fuzzy: bool = True) -> list[Hit]:
@@ -166,7 +167,7 @@ def _exact(page: PageIndex, needle: str) -> Iterator[Hit]:
         while start >= 0:
             segments = page.line_span(window, start, start + len(needle))
             if _spans_window(segments, window) and (
-                _on_word_boundaries(page, segments) or (page.page.source == "ocr" and len(needle) >= OCR_GLUED_MIN)
+                _on_word_boundaries(page, segments) or (_from_ocr(page, segments) and len(needle) >= OCR_GLUED_MIN)
             ):
                 yield page.hit(segments, 1.0)
             start = window.folded.find(needle, start + 1)
@@ -246,6 +247,10 @@ def ocr_edits(needle: str, found: str) -> float:
 def _spans_window(segments: tuple[Segment, ...], window: _Window) -> bool:
     """A match must use the window's first and last line (else a shorter window has it)."""
     return bool(segments) and segments[0][0] == window.lines[0] and segments[-1][0] == window.lines[-1]
+
+
+def _from_ocr(page: PageIndex, segments: tuple[Segment, ...]) -> bool:
+    return (page.lines[segments[0][0]].source or page.page.source) == "ocr"
 
 
 def _on_word_boundaries(page: PageIndex, segments: tuple[Segment, ...]) -> bool:

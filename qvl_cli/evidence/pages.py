@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qvl_cli.evidence.text import PageText, has_usable_text, pdf_page_lines
+from qvl_cli.evidence.text import (
+    MIN_IMAGE_SHARE,
+    PageText,
+    has_usable_text,
+    largest_image_share,
+    pdf_page_lines,
+    with_ocr_lines,
+)
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -42,13 +49,15 @@ def read_text(
     """The text of ``pages`` (0-based index and rendered image each) of the document at ``path``."""
     if options.mode == "off":
         return ()
-    layers: dict[int, PageText] = {}
+    layers: dict[int, tuple[PageText, float]] = {}
     if is_pdf and options.mode in ("auto", "text"):
         layers = _text_layers(path, [index for index, _ in pages], password)
     texts = []
     for index, image in pages:
-        layer = layers.get(index)
+        layer, image_share = layers.get(index, (None, 0.0))
         if layer is not None and (options.mode == "text" or has_usable_text(layer.lines)):
+            if options.mode == "auto" and image_share >= MIN_IMAGE_SHARE:
+                layer = with_ocr_lines(layer, _ocr(image, index, sha256, options.cache_dir))
             texts.append(layer)
         elif options.mode == "text":
             texts.append(PageText(index + 1, "none"))
@@ -65,7 +74,8 @@ def document_text(
     return read_text(str(document.source.path), document.source.is_pdf, pages, options, password, sha256)
 
 
-def _text_layers(path: str, indices: list[int], password: str | None) -> dict[int, PageText]:
+def _text_layers(path: str, indices: list[int], password: str | None) -> dict[int, tuple[PageText, float]]:
+    """Each page's text layer and the share of the page its largest image covers."""
     import pypdfium2 as pdfium
 
     from qvl_cli.pages.rasterize import PDFIUM_LOCK
@@ -76,7 +86,8 @@ def _text_layers(path: str, indices: list[int], password: str | None) -> dict[in
         try:
             for index in indices:
                 with suppress(pdfium.PdfiumError):
-                    layers[index] = PageText(index + 1, "text", pdf_page_lines(pdf, index))
+                    lines = pdf_page_lines(pdf, index)
+                    layers[index] = (PageText(index + 1, "text", lines), largest_image_share(pdf, index))
         finally:
             pdf.close()
     return layers

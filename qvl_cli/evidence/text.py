@@ -17,6 +17,9 @@ _GRID = 10000
 # A page's text layer is used when it has at least this many letters and digits; with fewer it is
 # taken for a scan (perhaps with a stamp or page number) and read with OCR.
 MIN_TEXT_LAYER_CHARS = 20
+# A page with text and an image this large (a share of the page) may print values in the image
+# (a scanned letterhead, a pasted table): it is read with OCR too.
+MIN_IMAGE_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,7 @@ class Line:
 
     text: str
     chars: tuple[Box, ...]
+    source: str = ""  # where the line came from when not the page's source ("ocr" on a text page)
 
     @property
     def box(self) -> Box:
@@ -43,13 +47,17 @@ class PageText:
         return {
             "page": self.page,
             "source": self.source,
-            "lines": [{"text": line.text, "chars": [list(box) for box in line.chars]} for line in self.lines],
+            "lines": [
+                {"text": line.text, "chars": [list(box) for box in line.chars], "source": line.source}
+                for line in self.lines
+            ],
         }
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> PageText:
         lines = tuple(
-            Line(str(line["text"]), tuple((b[0], b[1], b[2], b[3]) for b in line["chars"])) for line in raw["lines"]
+            Line(str(line["text"]), tuple((b[0], b[1], b[2], b[3]) for b in line["chars"]), line.get("source", ""))
+            for line in raw["lines"]
         )
         return cls(int(raw["page"]), str(raw["source"]), lines)
 
@@ -66,6 +74,43 @@ def union(boxes: tuple[Box, ...] | list[Box]) -> Box:
 
 def has_usable_text(lines: tuple[Line, ...]) -> bool:
     return sum(ch.isalnum() for line in lines for ch in line.text) >= MIN_TEXT_LAYER_CHARS
+
+
+def with_ocr_lines(page: PageText, ocr: PageText) -> PageText:
+    """A text-layer page with the OCR lines that no text-layer line covers (text in images)."""
+    boxes = [line.box for line in page.lines]
+    extra = tuple(
+        Line(line.text, line.chars, "ocr")
+        for line in ocr.lines
+        if not any(_shared(line.box, box) > 0.3 * _area(line.box) for box in boxes)
+    )
+    return PageText(page.page, page.source, page.lines + extra) if extra else page
+
+
+def _shared(a: Box, b: Box) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def _area(box: Box) -> float:
+    return max((box[2] - box[0]) * (box[3] - box[1]), 1e-9)
+
+
+def largest_image_share(pdf: Any, index: int) -> float:
+    """The page area share of the largest image on a PDF page (0 when it has none)."""
+    import pypdfium2.raw as pdfium_c
+
+    page = pdf[index]
+    try:
+        width, height = page.get_size()
+        shares = [0.0]
+        for image in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=4):
+            left, bottom, right, top = image.get_bounds()
+            shares.append((right - left) * (top - bottom) / max(width * height, 1e-9))
+        return max(shares)
+    finally:
+        page.close()
 
 
 def pdf_page_lines(pdf: Any, index: int) -> tuple[Line, ...]:
