@@ -86,7 +86,18 @@ def plain_word(text: str) -> str:
 def number_spans(text: str, value: float) -> Iterator[Span]:
     """Spans of ``text`` printing the number ``value`` (its absolute value: signs and brackets
     vary too much in print to require them)."""
+    for start, end, readings in number_tokens(text):
+        if means_number(readings, value):
+            yield start, end
+
+
+def means_number(readings: set[float], value: float) -> bool:
     target = abs(value)
+    return any(abs(reading - target) < 5e-7 * max(1.0, target) for reading in readings)
+
+
+def number_tokens(text: str) -> Iterator[tuple[int, int, set[float]]]:
+    """Every printed number of ``text``: its span and the numbers it can mean."""
     seen: set[Span] = set()
     for pattern in _NUMBER_PATTERNS:
         for match in pattern.finditer(text):
@@ -94,8 +105,7 @@ def number_spans(text: str, value: float) -> Iterator[Span]:
             if span in seen or _inside_date_or_longer(text, *span):
                 continue
             seen.add(span)
-            if any(abs(reading - target) < 5e-7 * max(1.0, target) for reading in number_readings(match.group())):
-                yield span
+            yield span[0], span[1], number_readings(match.group())
 
 
 def _inside_date_or_longer(text: str, start: int, end: int) -> bool:
@@ -125,10 +135,18 @@ def number_readings(token: str) -> set[float]:
 
 def date_spans(text: str, value: dt.date) -> Iterator[Span]:
     """Spans of ``text`` printing the date ``value`` in any common order and language."""
+    for start, end, readings in date_tokens(text):
+        if value in readings:
+            yield start, end
+
+
+def date_tokens(text: str) -> Iterator[tuple[int, int, set[dt.date]]]:
+    """Every printed date of ``text``: its span and the dates it can mean."""
     for pattern, order in _DATE_PATTERNS:
         for match in pattern.finditer(text):
-            if value in _readings(match, order):
-                yield match.start(), match.end()
+            readings = _readings(match, order)
+            if readings:
+                yield match.start(), match.end(), readings
 
 
 def _readings(match: re.Match[str], order: str) -> set[dt.date]:

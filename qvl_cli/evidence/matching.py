@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
-from qvl_cli.evidence.forms import date_spans, fold, number_spans
+from qvl_cli.evidence.forms import date_tokens, fold, means_number, number_tokens
 from qvl_cli.evidence.text import Box, Line, PageText, union
 
 MAX_LINES = 8  # a value may span this many printed lines (a paragraph, an address)
@@ -53,7 +53,7 @@ class _Window:
     starts: tuple[int, ...]  # offset of each line's folded text in ``folded``
 
 
-@dataclass
+@dataclass(eq=False)
 class PageIndex:
     """A page's lines prepared for searching (folded once, windows built once)."""
 
@@ -62,6 +62,26 @@ class PageIndex:
 
     def __post_init__(self) -> None:
         self._folds = [fold(line.text) for line in self.page.lines]
+        self.boxes = [line.box for line in self.page.lines]
+
+    @cached_property
+    def numbers(self) -> list[tuple[int, int, int, set[float]]]:
+        """Every printed number on the page: line, span and what it can mean."""
+        return [
+            (index, *token)
+            for index, line in enumerate(self.lines)
+            if any(c.isdigit() for c in line.text)
+            for token in number_tokens(line.text)
+        ]
+
+    @cached_property
+    def dates(self) -> list[tuple[int, int, int, set[dt.date]]]:
+        return [
+            (index, *token)
+            for index, line in enumerate(self.lines)
+            if any(c.isdigit() for c in line.text)
+            for token in date_tokens(line.text)
+        ]
 
     @property
     def lines(self) -> tuple[Line, ...]:
@@ -93,11 +113,10 @@ class PageIndex:
 
     def _line_below(self, index: int) -> int | None:
         """The nearest line under ``index`` that overlaps it horizontally (same column)."""
-        x0, y0, x1, y1 = self.lines[index].box
+        x0, y0, x1, y1 = self.boxes[index]
         height = max(y1 - y0, 1e-4)
         best, best_gap = None, 2.5 * height
-        for other, line in enumerate(self.lines):
-            ox0, oy0, ox1, oy1 = line.box
+        for other, (ox0, oy0, ox1, _) in enumerate(self.boxes):
             gap = oy0 - y1
             if other == index or oy0 < y0 + 0.5 * height or gap > best_gap:
                 continue
@@ -143,22 +162,25 @@ def fuzzy_allowed(folded: str) -> bool:
 
 
 def find_number(value: float, pages: list[PageIndex]) -> list[Hit]:
-    return _in_lines(pages, lambda text: number_spans(text, value))
+    found = [
+        (page, line, start, end)
+        for page in pages
+        for line, start, end, readings in page.numbers
+        if means_number(readings, value)
+    ]
+    return [page.hit(((line, start, end),), 1.0) for page, line, start, end in sorted(set(found), key=_order)]
 
 
 def find_date(value: dt.date, pages: list[PageIndex]) -> list[Hit]:
     """Where a date is printed; bare digits (20240314) rank below dates with separators."""
-    hits = _in_lines(pages, lambda text: date_spans(text, value))
+    found = [(page, line, start, end) for page in pages for line, start, end, days in page.dates if value in days]
+    hits = [page.hit(((line, start, end),), 1.0) for page, line, start, end in sorted(set(found), key=_order)]
     return [replace(hit, score=0.9) if hit.text.isdigit() else hit for hit in hits]
 
 
-def _in_lines(pages: list[PageIndex], spans: object) -> list[Hit]:
-    hits = []
-    for page in pages:
-        for index, line in enumerate(page.lines):
-            for start, end in dict.fromkeys(spans(line.text)):  # type: ignore[operator]
-                hits.append(page.hit(((index, start, end),), 1.0))
-    return hits
+def _order(item: tuple[PageIndex, int, int, int]) -> tuple[int, int, int, int]:
+    page, line, start, end = item
+    return page.page.page, line, start, end
 
 
 def _exact(page: PageIndex, needle: str) -> Iterator[Hit]:
