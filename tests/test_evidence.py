@@ -406,3 +406,15 @@ def test_extract_on_the_tiny_model_has_evidence_for_every_leaf(tiny_model_dir: P
     for found in envelope["evidence"].values():
         if found is not None:
             assert found["page"] == 1 and found["source"] == "text" and 0 <= found["score"] <= 1
+
+
+def test_which_text_pages_are_also_read_with_ocr() -> None:
+    from qvl_cli.evidence.pages import needs_ocr_too
+
+    words = page_of(("Invoice 2024-0117 for services rendered in May", 0.1, 0.1), source="text")
+    stamp = page_of(("Page 1", 0.1, 0.1), source="text")
+    assert not needs_ocr_too(words, 0.0)  # a plain digital page
+    assert not needs_ocr_too(stamp, 0.01)  # little text, a small logo: still digital
+    assert needs_ocr_too(words, 0.08)  # a pasted picture may print values of its own
+    assert needs_ocr_too(stamp, 1.0)  # a scan with a few words stamped on it
+    assert not needs_ocr_too(words, 1.0)  # a searchable scan: its text layer is its OCR

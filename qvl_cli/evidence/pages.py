@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qvl_cli.evidence.text import (
+    FULL_PAGE_IMAGE,
     MIN_IMAGE_SHARE,
     PageText,
     has_usable_text,
@@ -55,15 +56,24 @@ def read_text(
     texts = []
     for index, image in pages:
         layer, image_share = layers.get(index, (None, 0.0))
-        if layer is not None and (options.mode == "text" or has_usable_text(layer.lines)):
-            if options.mode == "auto" and image_share >= MIN_IMAGE_SHARE:
-                layer = with_ocr_lines(layer, _ocr(image, index, sha256, options.cache_dir))
-            texts.append(layer)
-        elif options.mode == "text":
-            texts.append(PageText(index + 1, "none"))
-        else:
+        if options.mode == "text":
+            texts.append(layer or PageText(index + 1, "none"))
+        elif options.mode == "ocr" or layer is None or not layer.lines:
             texts.append(_ocr(image, index, sha256, options.cache_dir))
+        elif needs_ocr_too(layer, image_share):
+            texts.append(with_ocr_lines(layer, _ocr(image, index, sha256, options.cache_dir)))
+        else:
+            texts.append(layer)
     return tuple(texts)
+
+
+def needs_ocr_too(layer: PageText, image_share: float) -> bool:
+    """A text page is also read with OCR when a large image may print text of its own (a
+    scanned letterhead, a stamp on a scan), unless the image is the whole page and the text layer
+    is its OCR already (a searchable scan)."""
+    if image_share < MIN_IMAGE_SHARE:
+        return False
+    return not has_usable_text(layer.lines) or image_share < FULL_PAGE_IMAGE
 
 
 def document_text(

@@ -14,12 +14,13 @@ from typing import Any
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 as fractions of the page
 # Device grid for PDFium's page-to-device mapping: fine enough for 1/10000 of a page.
 _GRID = 10000
-# A page's text layer is used when it has at least this many letters and digits; with fewer it is
-# taken for a scan (perhaps with a stamp or page number) and read with OCR.
-MIN_TEXT_LAYER_CHARS = 20
-# A page with text and an image this large (a share of the page) may print values in the image
-# (a scanned letterhead, a pasted table): it is read with OCR too.
+# A page with a text layer is read with OCR as well when an image covers this share of it (text
+# in a pasted picture or a scanned letterhead), unless the image is the whole page (at least
+# FULL_PAGE_IMAGE) and the text layer holds at least MIN_TEXT_LAYER_CHARS letters and digits: a
+# searchable scan, whose text layer is its OCR already.
 MIN_IMAGE_SHARE = 0.05
+FULL_PAGE_IMAGE = 0.9
+MIN_TEXT_LAYER_CHARS = 20
 
 
 @dataclass(frozen=True)
