@@ -356,6 +356,7 @@ def test_extract_with_known_answers_locates_real_values_and_flags_an_invented_on
 def test_grounded_rule_fails_a_check_on_an_invented_value(tmp_path: Path) -> None:
     from qvl_cli.gate.config import Rule
     from qvl_cli.gate.rules import ERROR, evaluate
+    from qvl_cli.runs.records import Envelope
 
     record = {
         "file": "a.pdf",
@@ -364,12 +365,14 @@ def test_grounded_rule_fails_a_check_on_an_invented_value(tmp_path: Path) -> Non
         "evidence": {"/total": None, "/number": {"page": 1}, "/paid": None},
         "warnings": ["/total 7919.37 does not appear in the document"],
     }
-    findings = evaluate(record, Rule(("*.pdf",), "invoice", grounded=True))
+    envelope = Envelope.from_dict(record)
+    findings = evaluate(envelope, Rule(("*.pdf",), "invoice", grounded=True))
     assert [(f.pointer, f.severity) for f in findings] == [("/total", ERROR)]
     assert findings[0].message == "7919.37 does not appear in the document"
-    relaxed = evaluate(record, Rule(("*.pdf",), "invoice"))
+    relaxed = evaluate(envelope, Rule(("*.pdf",), "invoice"))
     assert [f.severity for f in relaxed] == ["warning"]
-    assert evaluate(record | {"evidence": None}, Rule(("*.pdf",), "x", grounded=True))[0].severity == ERROR
+    bare = Envelope.from_dict(record | {"evidence": None})
+    assert evaluate(bare, Rule(("*.pdf",), "x", grounded=True))[0].severity == ERROR
 
 
 def test_grounded_is_a_boolean_rule_key(tmp_path: Path) -> None:
@@ -379,13 +382,15 @@ def test_grounded_is_a_boolean_rule_key(tmp_path: Path) -> None:
     config.write_text('[[rules]]\nfiles = ["*.pdf"]\nschema = "invoice"\ngrounded = true\n')
     assert load_config(config).rules[0].grounded is True
     config.write_text('[[rules]]\nfiles = ["*.pdf"]\nschema = "invoice"\ngrounded = "yes"\n')
-    with pytest.raises(ConfigError, match="grounded' must be bool"):
+    with pytest.raises(ConfigError, match=r"rules\[0\]\.grounded: must be bool, got str"):
         load_config(config)
 
 
 def test_evidence_option_is_checked() -> None:
     result = run("extract", "x.pdf", "-s", "invoice", "--evidence", "sometimes")
-    assert result.exit_code == 2 and "--evidence must be one of auto, text, ocr, off" in result.output
+    assert result.exit_code == 2 and "--evidence: 'sometimes' is not one of auto, text, ocr, off" in result.output
+    both = run("extract", "x.pdf", "-s", "invoice", "--evidence", "off", "--require-evidence")
+    assert both.exit_code == 2 and "--require-evidence: needs evidence auto, text or ocr (not off)" in both.output
 
 
 @pytest.mark.slow

@@ -10,13 +10,16 @@ as it was, with one error line on stderr, and the rest go on.
 from __future__ import annotations
 
 import json
+import os
 import sys
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qvl_cli.errors import EXIT_USAGE, EXIT_VALID, InputError, QvlError
+from qvl_cli.errors import EXIT_USAGE, EXIT_VALID, InputError, OutputError, QvlError
 from qvl_cli.evidence.locate import NOT_FOUND
 from qvl_cli.pages.budgets import DEFAULT_MAX_PIXELS, DEFAULT_MAX_TOTAL_PIXELS, DEFAULT_MIN_PIXELS, PixelBudget
 from qvl_cli.pages.rasterize import DEFAULT_PDF_DPI
@@ -43,12 +46,9 @@ class LocateSummary:
 def locate_records(source: str, output: Path | None, mode: str, password: str | None, quiet: bool) -> int:
     """Locate the values of every record of ``source`` (a JSONL file or ``-``); 2 when a record
     failed, else 0."""
-    from qvl_cli.runs.writers import AtomicFileWriter, StreamWriter, Writer
-
     lines = _read_lines(source)
-    writer: Writer = AtomicFileWriter(output) if output else StreamWriter(sys.stdout)
     summary = LocateSummary()
-    try:
+    with _output(output) as write:
         for number, line in lines:
             record = _parse(line, source, number, quiet, summary)
             if record is None:
@@ -58,15 +58,40 @@ def locate_records(source: str, output: Path | None, mode: str, password: str | 
             except QvlError as exc:
                 summary.failed += 1
                 _report(f"{source}:{number}: {exc}", quiet)
-            writer.write(record)
+            write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
             summary.records += 1
-    except BaseException:
-        writer.discard()
-        raise
-    writer.close()
     if not quiet:
         sys.stderr.write(f"qvl: {summary.line()}\n")
     return EXIT_USAGE if summary.failed else EXIT_VALID
+
+
+@contextmanager
+def _output(output: Path | None) -> Iterator[Callable[[str], object]]:
+    """Lines to stdout (flushed one by one), or to a temporary file renamed over ``output`` when
+    all went well (never half a file)."""
+    if output is None:
+
+        def echo(line: str) -> None:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+
+        yield echo
+        return
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write output: {exc.strerror or exc}", path=output) from None
+    temp = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            yield handle.write
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, output)
+    except OSError as exc:
+        raise OutputError(f"cannot write output: {exc.strerror or exc}", path=output) from None
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def _read_lines(source: str) -> Iterator[tuple[int, str]]:
