@@ -216,6 +216,36 @@ def eval_command(
     raise typer.Exit(_guard(lambda: run_eval(predictions, gold, adapter, tolerance, similarity, as_json, diff)))
 
 
+@app.command()
+def locate(
+    records: Annotated[
+        str,
+        typer.Argument(metavar="RECORDS", help="JSONL of records with 'file' and 'data', or - for stdin."),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write the records to this file (atomically), not stdout."),
+    ] = None,
+    evidence: Annotated[
+        str,
+        typer.Option(
+            "--evidence", metavar="auto|text|ocr", envvar="QVL_EVIDENCE", help="Text layer, else OCR | text | ocr."
+        ),
+    ] = "auto",
+    password: Annotated[
+        str | None,
+        typer.Option("--password", metavar="PW", envvar="QVL_PDF_PASSWORD", help="Password of encrypted PDFs."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary or error lines.")] = False,
+    verbose: Verbose = False,
+) -> None:
+    """Add or refresh 'evidence' (where each value is printed) in existing records."""
+    from qvl_cli.commands.locate import locate_records
+
+    _check_choice("--evidence", evidence, ("auto", "text", "ocr"))
+    raise typer.Exit(_guard(lambda: locate_records(records, output, evidence, password, quiet)))
+
+
 @app.command(name="serve-check")
 def serve_check(
     base_url: Annotated[

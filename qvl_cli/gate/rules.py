@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from qvl_cli.evidence.locate import NOT_FOUND, not_found_message
 from qvl_cli.gate.config import Rule
 from qvl_cli.runs.records import Envelope
 from qvl_cli.schemas import pointers
@@ -60,5 +61,21 @@ def evaluate(record: Envelope, rule: Rule, file: str | None = None) -> list[Find
             for pointer, score in confidence.items()
             if score < rule.min_confidence
         ]
-    findings += [Finding(name, "", warning, WARNING) for warning in record.warnings]
+    warnings = record.warnings
+    if rule.grounded:
+        findings += grounding_findings(record, name)
+        warnings = tuple(w for w in warnings if not w.endswith(NOT_FOUND))
+    findings += [Finding(name, "", warning, WARNING) for warning in warnings]
+    return findings
+
+
+def grounding_findings(record: Envelope, name: str) -> list[Finding]:
+    """An error for each value the record's evidence did not find in the document."""
+    if record.evidence is None:
+        return [Finding(name, "", "grounded = true, but the result has no evidence (extract with --evidence)")]
+    findings = []
+    for pointer, found in record.evidence.items():
+        value = resolve_pointer(record.data, pointer)[1]
+        if found is None and not isinstance(value, bool) and value not in (None, ""):
+            findings.append(Finding(name, pointer, not_found_message(pointer, value).removeprefix(pointer + " ")))
     return findings

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
     from PIL import Image
 
+    from qvl_cli.evidence.text import PageText
+
 DEFAULT_PDF_DPI = 200.0
 POINTS_PER_INCH = 72.0
 # PDFium is not thread-safe: one PDF is opened and rendered at a time in a process.
@@ -63,6 +65,7 @@ class RenderedDocument:
     page_count: int
     pages: tuple[PageImage, ...]
     plan: PagePlan
+    text: tuple[PageText, ...] | None = None  # read where the pages were rendered; None: evidence off
 
 
 class PageSource(Protocol):

@@ -161,7 +161,7 @@ class BatchRunner:
         if self.cache is not None and sha256 is not None and (hit := self.cache.get(key)) is not None:
             return Job(path, key, sha256, cached=hit)
         try:
-            document = self.extractor.load(path)
+            document = self.extractor.load(path, sha256=sha256)
         except InputError as exc:
             return Job(path, key, sha256, failure=self.extractor.failure(path, exc, started))
         return Job(path, key, sha256, document=document, render_seconds=time.perf_counter() - started)

@@ -16,6 +16,7 @@ from qvl_cli.answers.guards import is_blank, token_budget
 from qvl_cli.answers.validation import Issue, make_validator
 from qvl_cli.backends.contract import Backend, Generation, GenerationRequest, Turn
 from qvl_cli.errors import DeviceMemoryError, InputError, ModelError, QvlError
+from qvl_cli.evidence.grounding import ground, with_page_text
 from qvl_cli.pages.budgets import PixelBudget
 from qvl_cli.pages.inputs import file_sha256
 from qvl_cli.pages.rasterize import DEFAULT_PDF_DPI, InputLimits, RenderedDocument
@@ -49,6 +50,8 @@ class ExtractOptions:
     min_confidence: float | None = None
     limits: InputLimits = field(default_factory=InputLimits)
     windows: WindowSettings = field(default_factory=WindowSettings)
+    evidence: str = "auto"  # auto | text | ocr | off: how page text for evidence is read
+    require_evidence: bool = False  # values not found in the document are errors
 
     @classmethod
     def from_settings(cls, render: RenderSettings, decoding: DecodingSettings) -> ExtractOptions:
@@ -63,6 +66,8 @@ class ExtractOptions:
             min_confidence=decoding.min_confidence,
             limits=render.limits(),
             windows=render.windows(),
+            evidence=decoding.evidence,
+            require_evidence=decoding.require_evidence,
         )
 
 
@@ -120,11 +125,11 @@ class Extractor:
             return self.failure(path, exc, started)
         return self.extract_document(document, started)
 
-    def load(self, path: str | Path, budget: PixelBudget | None = None) -> LoadedDocument:
-        """Render a document's pages, or plan the windows of a long one (raises :class:`InputError`);
-        safe in a worker thread."""
+    def load(self, path: str | Path, budget: PixelBudget | None = None, sha256: str | None = None) -> LoadedDocument:
+        """Render a document's pages, or plan the windows of a long one, and read the pages' text
+        for evidence (raises :class:`InputError`); safe in a worker thread."""
         options = self.options
-        return load_document(
+        document = load_document(
             path,
             budget or options.budget,
             options.windows,
@@ -133,6 +138,9 @@ class Extractor:
             options.dpi,
             options.limits,
         )
+        if isinstance(document, RenderedDocument):  # windowed documents carry no evidence yet
+            document = with_page_text(document, options.evidence, options.password, sha256)
+        return document
 
     def extract_document(self, document: LoadedDocument, started: float, sha256: str | None = None) -> Envelope:
         """Run the model on rendered pages. Out of device memory, the document is rendered again
@@ -205,13 +213,14 @@ class Extractor:
         best = min(attempts, key=lambda attempt: len(attempt.answer.issues))
         answer = best.answer
         document = prepared.document
+        grounding = ground(answer.data, document.text, self.schema.document, answer.normalized, self.options)
         return Envelope(
             file=str(document.source.path),
             schema=self.schema.name,
-            valid=answer.valid,
+            valid=answer.valid and not grounding.issues,
             data=answer.data,
-            errors=answer.issues,
-            warnings=prepared.warnings + answer.warnings,
+            errors=answer.issues + grounding.issues,
+            warnings=prepared.warnings + answer.warnings + grounding.warnings,
             pages=tuple(page.describe() | {"blank": page.number in prepared.blank} for page in document.pages),
             page_count=document.page_count,
             prompt=self.prompt.name,
@@ -224,6 +233,7 @@ class Extractor:
             raw=None if answer.parsed else answer.text,
             confidence=answer.confidence,
             normalized={change.pointer: change.to_dict() for change in answer.normalized},
+            evidence=grounding.evidence,
             truncated=answer.closing.to_dict() if answer.closing else None,
             constrained=best.generation.constrained,
             attempts=len(attempts),
@@ -274,6 +284,7 @@ class Extractor:
             pages=tuple(page.describe() | {"blank": True} for page in document.pages),
             page_count=document.page_count,
             prompt=self.prompt.name,
+            evidence=None if document.text is None else {},
             budget=self._budget_record(document),
             seconds=time.perf_counter() - prepared.started,
             sha256=prepared.sha256 or file_sha256(document.source.path),

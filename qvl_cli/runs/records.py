@@ -78,6 +78,7 @@ class Envelope:
     error: FailureInfo | None = None
     confidence: dict[str, float] | None = None  # JSON Pointer -> probability
     normalized: dict[str, dict[str, Any]] = field(default_factory=dict)  # pointer -> {raw, value}
+    evidence: dict[str, dict[str, Any] | None] | None = None  # pointer -> where it is printed; None: off
     truncated: dict[str, Any] | None = None  # {reason, cut, added} when the answer was closed early
     constrained: bool = False
     attempts: int = 1
@@ -136,6 +137,7 @@ class Envelope:
             error=FailureInfo.from_dict(error) if isinstance(error, Mapping) else None,
             confidence=record.get("confidence"),
             normalized=dict(record.get("normalized") or {}),
+            evidence=record.get("evidence"),
             truncated=record.get("truncated"),
             constrained=bool(record.get("constrained")),
             attempts=int(record.get("attempts", 1)),
@@ -158,6 +160,7 @@ class Envelope:
             "warnings": list(self.warnings),
             "confidence": self.confidence,
             "normalized": self.normalized,
+            "evidence": self.evidence,
             "truncated": self.truncated,
             "pages": list(self.pages),
             "page_count": self.page_count,

@@ -200,9 +200,21 @@ class DecodingSettings:
     min_confidence: float | None = setting(
         None, "Warn about fields whose confidence is below this.", ANSWERS, minimum=0, maximum=1, metavar="P"
     )
+    evidence: str = setting(
+        "auto",
+        "Locate every value on its page: text layer, else OCR (auto) | text | ocr | off.",
+        ANSWERS,
+        env="QVL_EVIDENCE",
+        choices=("auto", "text", "ocr", "off"),
+    )
+    require_evidence: bool = setting(
+        False, "Values not found in the document are errors (the result is invalid).", ANSWERS
+    )
 
     def __post_init__(self) -> None:
         check_record(self)
+        if self.require_evidence and self.evidence == "off":
+            raise SettingsError("needs evidence auto, text or ocr (not off)", key="require_evidence")
 
 
 @dataclass(frozen=True)
