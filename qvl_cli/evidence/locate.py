@@ -16,11 +16,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from qvl_cli.answers.validation import json_pointer
 from qvl_cli.evidence.forms import iso_date
 from qvl_cli.evidence.matching import Hit, PageIndex, find_date, find_number, find_text
 from qvl_cli.evidence.text import Box, PageText
 from qvl_cli.schemas.navigation import item_schema, property_schema, resolve
+from qvl_cli.schemas.pointers import join
 
 Path = tuple[str | int, ...]
 OTHER_PAGE = 2.0  # distance between boxes on different pages
@@ -61,7 +61,7 @@ def locate(
     leaves = list(_leaves(data, ()))
     candidates: dict[Path, list[Hit]] = {}
     for path, value in leaves:
-        raw = (normalized or {}).get(json_pointer(path), {})
+        raw = (normalized or {}).get(join(path), {})
         printed = raw.get("raw") if isinstance(raw, dict) else None
         candidates[path] = search(value, indexes, printed if isinstance(printed, str) else None)
     labels = {path: _label_boxes(path, schema, indexes) for path in candidates if len(candidates[path]) > 1}
@@ -70,9 +70,9 @@ def locate(
     missing = []
     for path, value in leaves:
         hit = chosen.get(path)
-        evidence[json_pointer(path)] = _describe(hit) if hit else None
+        evidence[join(path)] = _describe(hit) if hit else None
         if hit is None and _locatable(value):
-            missing.append((json_pointer(path), value))
+            missing.append((join(path), value))
     return Evidence(evidence, tuple(missing))
 
 

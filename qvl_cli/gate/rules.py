@@ -75,7 +75,7 @@ def grounding_findings(record: Envelope, name: str) -> list[Finding]:
         return [Finding(name, "", "grounded = true, but the result has no evidence (extract with --evidence)")]
     findings = []
     for pointer, found in record.evidence.items():
-        value = resolve_pointer(record.data, pointer)[1]
+        value = pointers.resolve(record.data, pointer)[1]
         if found is None and not isinstance(value, bool) and value not in (None, ""):
             findings.append(Finding(name, pointer, not_found_message(pointer, value).removeprefix(pointer + " ")))
     return findings

@@ -21,7 +21,7 @@ from qvl_cli.evidence.text import Line, PageText
 from qvl_cli.pages.budgets import PixelBudget
 from qvl_cli.pages.rasterize import render_document
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def page_of(*rows: tuple[str, float, float], page: int = 1, source: str = "ocr") -> PageText:
