@@ -373,6 +373,28 @@ def eval_command(
     raise typer.Exit(_guard(lambda: run_eval(predictions, gold, adapter, tolerance, similarity, as_json, diff)))
 
 
+@app.command()
+def review(
+    records: Annotated[
+        list[str], typer.Argument(help="JSONL of qvl records (qvl extract -o), or - for stdin.", show_default=False)
+    ],
+    output: Annotated[str, typer.Option("--output", "-o", help="HTML file to write (- for stdout).")] = "review.html",
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", help="Only documents that are: invalid | warnings | low-confidence (repeatable)."),
+    ] = None,
+    min_confidence: Annotated[
+        float, typer.Option("--min-confidence", help="Fields below this confidence count as low.")
+    ] = 0.5,
+    password: Password = None,
+) -> None:
+    """Write one self-contained HTML report: each document's fields beside its pages, values boxed."""
+    from qvl_cli.commands.review import ReviewOptions, write_review
+
+    options = _guard(lambda: ReviewOptions(output, tuple(only or ()), min_confidence, password))
+    raise typer.Exit(_guard(lambda: write_review(records, options)))
+
+
 @app.command(name="serve-check")
 def serve_check(
     base_url: Annotated[str, typer.Option("--base-url", envvar="QVL_BASE_URL", help="OpenAI-compatible server URL.")],
