@@ -69,9 +69,10 @@ def _read(source: str) -> tuple[str, str, Path | None]:
 
 
 def _items(name: str, text: str) -> Iterator[tuple[str, Any, str | None]]:
-    """One item for a whole-file JSON value (a record or a list of them), else one per line."""
+    """One item per line of JSON Lines; other sources (``.json``, stdin) may also be one JSON value
+    (a record, e.g. indented, or a list of records)."""
     stripped = text.strip()
-    if stripped.startswith(("{", "[")):
+    if not name.lower().endswith((".jsonl", ".ndjson")) and stripped.startswith(("{", "[")):
         try:
             whole = json.loads(stripped)
         except json.JSONDecodeError:
