@@ -43,6 +43,7 @@ class DocumentView:
     errors: tuple[tuple[str, str], ...]  # (pointer, message)
     warnings: tuple[str, ...]
     raw: str | None
+    has_evidence: bool  # the record carries an evidence map (older runs do not)
     fields: tuple[Field, ...] = field(default=())
 
     @property
@@ -118,6 +119,7 @@ def document_view(index: int, origin: str, record: Mapping[str, Any], pages: Pag
         ),
         warnings=tuple(map(str, record.get("warnings") or ())),
         raw=record.get("raw") if isinstance(record.get("raw"), str) else None,
+        has_evidence=isinstance(record.get("evidence"), dict),
         fields=rows,
     )
 
