@@ -166,3 +166,15 @@ def test_values_are_escaped_in_the_html(tmp_path: Path, invoice_pdf: Path) -> No
     html = run(str(write_jsonl(tmp_path / "run.jsonl", [record])), "-o", "-").stdout
     assert "<img src=x" not in html and "&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in html
     assert html.count("<script") == 1
+
+
+@pytest.mark.corpus
+def test_encrypted_pdf_pages_need_the_password(tmp_path: Path, corpus: Path) -> None:
+    locked = corpus / "pypdf/docs/encryption/r6-both-passwords.pdf"
+    record = {"file": str(locked), "valid": True, "data": {"title": "x"}}
+    source = write_jsonl(tmp_path / "run.jsonl", [record])
+    denied = run(str(source), "-o", "-")
+    assert denied.exit_code == 0 and "PDF is encrypted (pass --password" in denied.stderr
+    assert 'class="page-missing"' not in denied.stdout and "<img src=" not in denied.stdout
+    opened = run(str(source), "-o", "-", "--password", "foo")
+    assert opened.stderr == "" and '<img src="data:image/webp;base64,' in opened.stdout
