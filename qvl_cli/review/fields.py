@@ -54,6 +54,16 @@ class Field:
     warnings: tuple[str, ...]
 
     @property
+    def seen(self) -> str | None:
+        """The text found on the page, when it says more than the value and its printed form."""
+        if self.evidence is None or not self.evidence.text:
+            return None
+        found = _squeeze(self.evidence.text)
+        if found in (_squeeze(self.value), _squeeze(self.printed or "")):
+            return None
+        return self.evidence.text
+
+    @property
     def located(self) -> bool:
         return self.evidence is not None and bool(self.evidence.boxes)
 
@@ -186,6 +196,11 @@ def display(value: Any) -> str:
     if isinstance(value, list | dict):
         return "(empty)" if not value else json.dumps(value, ensure_ascii=False)
     return json.dumps(value, ensure_ascii=False)
+
+
+def _squeeze(text: str) -> str:
+    """Text without whitespace and case, to compare what OCR read with a value."""
+    return "".join(text.split()).casefold()
 
 
 def _kind(value: Any) -> str:

@@ -88,6 +88,8 @@ def test_clicking_a_box_selects_its_field_and_keys_step_through(
     invalid = invoice_record(invoice_pdf, valid=False, errors=[{"path": "/total", "message": "total is wrong"}])
     opened = open_report(chromium, write_report(tmp_path, [record, invalid]))
     page = opened.page
+    page.locator('#doc-1 [data-pointer="/invoice_number"]').hover()
+    assert "hover" in (page.locator('#doc-1 [data-evidence="/invoice_number"]').get_attribute("class") or "")
     page.locator('#doc-1 [data-evidence="/total"]').click()
     row = page.locator('#doc-1 [data-pointer="/total"]')
     assert "selected" in (row.get_attribute("class") or "")

@@ -63,6 +63,19 @@ def test_fields_follow_the_data_with_tables_errors_and_warnings(invoice_pdf: Pat
     assert rows["/invoice_date"].printed == "14.03.2024" and rows["/invoice_date"].low
     assert rows["/total"].located and not rows["/total"].low
     assert rows["/vendor/tax_id"].kind == "null" and not rows["/vendor/tax_id"].unlocated
+    assert rows["/total"].seen is None  # "598.57" on the page says nothing more than the value
+
+
+def test_text_read_on_the_page_shows_when_it_differs() -> None:
+    box = {"page": 1, "boxes": [[0.1, 0.1, 0.2, 0.2]], "source": "ocr"}
+    record = {
+        "data": {"a": "Blue Harbor Ltd", "b": "Leeds LS1", "c": 503.0},
+        "evidence": {"/a": box | {"text": "BlueHarbor  ltd"}, "/b": box | {"text": "Leeds LSI"}, "/c": box},
+        "normalized": {"/c": {"raw": "EUR 503,00", "value": 503.0}},
+    }
+    record["evidence"]["/c"] = box | {"text": "EUR 503,00"}
+    rows = {row.pointer: row for row in leaves(fields_of(record, 0.5))}
+    assert rows["/a"].seen is None and rows["/b"].seen == "Leeds LSI" and rows["/c"].seen is None
 
 
 def test_pages_are_drawn_at_their_recorded_sizes(invoice_pdf: Path) -> None:
