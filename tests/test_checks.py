@@ -16,6 +16,7 @@ from samples import VALID_INVOICE
 
 from qvl_cli.gate.config import ConfigError, load_config
 from qvl_cli.gate.rules import evaluate
+from qvl_cli.runs.records import Envelope
 
 ROOT = Path(__file__).resolve().parent.parent
 VALID = VALID_INVOICE
@@ -92,10 +93,14 @@ def test_validate_github_and_json_formats(tmp_path: Path) -> None:
         ("[tool.other]\nx = 1\n", "has no [tool.qvl] table"),
         ("[tool.qvl]\nmodel = 'x'\n", "needs at least one [[rules]] entry (key 'rules')"),
         (RULE + "schema = 'invoice'\n", "rules[0] is missing the key 'files'"),
-        (RULE + "files = ['*.pdf']\nschema = 'x'\nrequried = []\n", "rules[0] has unknown key 'requried'"),
-        (RULE + "files = '*.pdf'\nschema = 'invoice'\n", "key 'rules[0].files' must be list, got str"),
-        ("[tool.qvl]\nmax_pixels = 'big'\n" + RULE + "files = []\nschema = 'x'\n", "key 'max_pixels' must be int"),
-        (RULE + "files = ['*']\nschema = 'x'\nmin_confidence = 2\n", "min_confidence must be between 0 and 1"),
+        (RULE + "files = ['*.pdf']\nschema = 'x'\nrequried = []\n", "pyproject.toml: rules[0].requried: unknown key"),
+        (RULE + "files = '*.pdf'\nschema = 'invoice'\n", "pyproject.toml: rules[0].files: must be list, got str"),
+        ("[tool.qvl]\nmax_pixels = 'big'\n" + RULE + "files = []\nschema = 'x'\n",
+         "pyproject.toml: max_pixels: must be an integer, got string 'big'"),
+        (RULE + "files = ['*']\nschema = 'x'\nmin_confidence = 2\n",
+         "pyproject.toml: rules[0].min_confidence: 2 is more than the maximum 1"),
+        (RULE + "files = ['*']\nschema = 'x'\ndtype = 'float13'\n",
+         "pyproject.toml: rules[0].dtype: 'float13' is not one of auto, bfloat16, float16, float32"),
         ("[tool.qvl\n", "is not valid TOML"),
     ],
 )  # fmt: skip
@@ -121,7 +126,7 @@ def test_rules_evaluate_required_constraints_and_confidence(tmp_path: Path) -> N
     rule = load_config(path).rules[0]
     record = {"file": "x.pdf", "data": VALID | {"invoice_number": None, "total": 0}, "errors": [],
               "warnings": ["subtotal does not add up"], "confidence": {"/total": 0.2, "/currency": 0.9}}  # fmt: skip
-    findings = [(f.pointer, f.message, f.severity) for f in evaluate(record, rule)]
+    findings = [(f.pointer, f.message, f.severity) for f in evaluate(Envelope.from_dict(record), rule)]
     assert findings == [
         ("/invoice_number", "required by the check rule, but not extracted", "error"),
         ("/total", "0 is less than or equal to the minimum of 0", "error"),

@@ -6,21 +6,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qvl_cli.errors import OutputError
-from qvl_cli.pages.budgets import PixelBudget
 from qvl_cli.pages.rasterize import render_document
+from qvl_cli.settings import RenderSettings
 
 if TYPE_CHECKING:
     from PIL import Image
 
 
-def render_pages(
-    path: Path, out: Path, budget: PixelBudget, pages: str | None, password: str | None, dpi: float
-) -> list[Path]:
+def render_pages(path: Path, out: Path, settings: RenderSettings) -> list[Path]:
     """Save every selected page as ``<stem>-p<NNN>.png`` in ``out`` and print a size table."""
     from rich.console import Console
     from rich.table import Table
 
-    document = render_document(path, budget, pages, password, dpi)
+    document = render_document(
+        path, settings.budget(), settings.pages, settings.password, settings.dpi, settings.limits()
+    )
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

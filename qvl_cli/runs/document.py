@@ -23,6 +23,7 @@ from qvl_cli.runs.records import Envelope, FailureInfo, Usage
 from qvl_cli.schemas.catalog import Schema
 from qvl_cli.schemas.navigation import minimal_instance
 from qvl_cli.schemas.prompts import Prompt
+from qvl_cli.settings import DecodingSettings, RenderSettings
 
 MAX_DEGRADE_STEPS = 4
 MIN_DEGRADED_PIXELS = 28 * 28 * 64  # 64 visual tokens a page: below this nothing is legible
@@ -45,6 +46,20 @@ class ExtractOptions:
     reasks: int = 1
     min_confidence: float | None = None
     limits: InputLimits = field(default_factory=InputLimits)
+
+    @classmethod
+    def from_settings(cls, render: RenderSettings, decoding: DecodingSettings) -> ExtractOptions:
+        return cls(
+            budget=render.budget(),
+            pages=render.pages,
+            max_new_tokens=decoding.max_new_tokens,
+            password=render.password,
+            dpi=render.dpi,
+            constrain=decoding.constrain,
+            reasks=decoding.reasks,
+            min_confidence=decoding.min_confidence,
+            limits=render.limits(),
+        )
 
 
 @dataclass(frozen=True)
@@ -130,23 +145,19 @@ class Extractor:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def extract_documents(self, items: list[tuple[RenderedDocument, float, str | None]]) -> list[Envelope]:
-        """Several documents with one batched ``generate`` call (where the backend has one).
+        """Several documents with one batched ``generate_batch`` call.
 
-        A backend may return an error in place of a generation (a failed request): that document
-        gets an error record, or, out of memory, is retried on its own with smaller budgets.
-        Re-asks run one by one; a batch that fails as a whole falls back to one at a time.
+        A request that failed gets an error record; out of memory, its document is retried on
+        its own with smaller budgets. Re-asks run one by one.
         """
         prepared = [self.prepare(document, started, sha256) for document, started, sha256 in items]
         requests = [p.request for p in prepared if p.request is not None]
-        if len(requests) < 2 or not hasattr(self.backend, "generate_batch"):
+        if len(requests) < 2:
             return [self.extract_document(*item) for item in items]
-        try:
-            generations = iter(self.backend.generate_batch(requests))
-        except ModelError:  # out of memory, or a request failed: one by one, each with its own record
-            return [self.extract_document(*item) for item in items]
+        outcomes = iter(self.backend.generate_batch(requests))
         envelopes = []
         for item, p in zip(items, prepared, strict=True):
-            outcome = next(generations) if p.request is not None else None
+            outcome = next(outcomes) if p.request is not None else None
             if isinstance(outcome, DeviceMemoryError):
                 envelopes.append(self.extract_document(*item))
             elif isinstance(outcome, ModelError):
@@ -269,7 +280,7 @@ class Extractor:
             valid=False,
             prompt=self.prompt.name,
             seconds=time.perf_counter() - started,
-            error=FailureInfo(type=exc.kind, message=str(exc)),
+            error=FailureInfo.of(exc),
         )
 
 

@@ -191,3 +191,13 @@ def test_encrypted_pdf_pages_need_the_password(tmp_path: Path, corpus: Path) -> 
     assert 'class="page-missing"' not in denied.stdout and "<img src=" not in denied.stdout
     opened = run(str(source), "-o", "-", "--password", "foo")
     assert opened.stderr == "" and '<img src="data:image/webp;base64,' in opened.stdout
+
+
+def test_min_confidence_comes_from_the_configuration_file(
+    tmp_path: Path, invoice_pdf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = write_jsonl(tmp_path / "run.jsonl", [invoice_record(invoice_pdf)])  # lowest confidence 0.2
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".qvl.toml").write_text("min_confidence = 0.1\n")
+    assert "<section" not in run(str(source), "-o", "-", "--only", "low-confidence").stdout
+    assert "<section" in run(str(source), "-o", "-", "--only", "low-confidence", "--min-confidence", "0.25").stdout
