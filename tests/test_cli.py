@@ -239,12 +239,15 @@ def test_user_schema_and_prompt_files(tmp_path: Path, invoice_pdf: Path) -> None
 
 
 def test_max_total_pixels_is_reported(invoice_pdf: Path) -> None:
-    result = qvl("extract", str(invoice_pdf), "-s", "invoice", "--max-total-pixels", "400000", env=fake(GOOD_INVOICE))
+    """Pages shrink evenly to fit the cap, down to the legibility floor (below it: windows)."""
+    args = ["--max-total-pixels", "600000", "--min-page-pixels", "200704"]
+    result = qvl("extract", str(invoice_pdf), "-s", "invoice", *args, env=fake(GOOD_INVOICE))
     (envelope,) = records(result.stdout)
     assert envelope["budget"]["shrunk"] is True
-    assert envelope["budget"]["per_page_max_pixels"] == 200_000
-    assert envelope["budget"]["total_pixels"] <= 400_000
-    assert any("--max-total-pixels 400000" in warning for warning in envelope["warnings"])
+    assert envelope["budget"]["per_page_max_pixels"] == 300_000
+    assert envelope["budget"]["total_pixels"] <= 600_000
+    assert any("--max-total-pixels 600000" in warning for warning in envelope["warnings"])
+    assert "windows" not in envelope
 
 
 def test_encrypted_pdf_password_from_environment(corpus: Path) -> None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from qvl_cli.errors import EncryptedDocumentError, InputError, PageSelectionError
@@ -253,6 +253,51 @@ def _mib(size: int) -> str:
     return f"{size / 2**20:.1f} MiB"
 
 
+@dataclass(frozen=True)
+class DocumentPages:
+    """The selected pages of one document, measured but not rendered: pages are rendered on demand."""
+
+    source: SourceFile
+    page_count: int
+    numbers: tuple[int, ...]  # 1-based numbers of the selected pages
+    native_sizes: tuple[tuple[float, float], ...]
+    password: str | None = field(default=None, repr=False)
+    dpi: float = DEFAULT_PDF_DPI
+
+    def render(self, positions: Sequence[int], sizes: Sequence[tuple[int, int]]) -> Iterator[PageImage]:
+        """Render the pages at these positions of the selection, one at a time, at these sizes."""
+        lock = PDFIUM_LOCK if self.source.is_pdf else nullcontext()
+        with lock, open_pages(self.source, self.password, self.dpi) as pages:
+            for position, size in zip(positions, sizes, strict=True):
+                w, h = self.native_sizes[position]
+                yield PageImage(
+                    self.numbers[position], (round(w), round(h)), pages.render(self.numbers[position] - 1, size)
+                )
+
+    def rendered(self, start: int, plan: PagePlan) -> RenderedDocument:
+        """The pages ``start``.. sized by ``plan``, rendered now."""
+        positions = range(start, start + len(plan.sizes))
+        return RenderedDocument(self.source, self.page_count, tuple(self.render(positions, plan.sizes)), plan)
+
+
+def measure_document(
+    path: str | Path,
+    page_spec: str | None = None,
+    password: str | None = None,
+    dpi: float = DEFAULT_PDF_DPI,
+    limits: InputLimits | None = None,
+) -> DocumentPages:
+    """Open ``path``, select pages and measure them; nothing is rendered."""
+    limits = limits or InputLimits()
+    source = open_source(path)
+    limits.check_file(source)
+    with PDFIUM_LOCK if source.is_pdf else nullcontext(), open_pages(source, password, dpi) as pages:
+        indices = parse_page_ranges(page_spec, pages.page_count)
+        limits.check_pages(source, len(indices))
+        native = tuple(pages.native_size(i) for i in indices)
+    return DocumentPages(source, pages.page_count, tuple(i + 1 for i in indices), native, password, dpi)
+
+
 def render_document(
     path: str | Path,
     budget: PixelBudget,
@@ -262,23 +307,13 @@ def render_document(
     limits: InputLimits | None = None,
 ) -> RenderedDocument:
     """Render the selected pages of ``path`` at the sizes the budgets allow."""
-    limits = limits or InputLimits()
-    source = open_source(path)
-    limits.check_file(source)
-    with PDFIUM_LOCK if source.is_pdf else nullcontext(), open_pages(source, password, dpi) as pages:
-        indices = parse_page_ranges(page_spec, pages.page_count)
-        limits.check_pages(source, len(indices))
-        native = [pages.native_size(i) for i in indices]
-        plan = _plan(source, native, budget)
-        images = tuple(
-            PageImage(i + 1, (round(w), round(h)), pages.render(i, size))
-            for i, (w, h), size in zip(indices, native, plan.sizes, strict=True)
-        )
-    return RenderedDocument(source, pages.page_count, images, plan)
+    document = measure_document(path, page_spec, password, dpi, limits)
+    return document.rendered(0, plan_for(document, budget))
 
 
-def _plan(source: SourceFile, native: list[tuple[float, float]], budget: PixelBudget) -> PagePlan:
+def plan_for(document: DocumentPages, budget: PixelBudget) -> PagePlan:
+    """:func:`plan_pages` for a measured document; a page it cannot size is an error naming the file."""
     try:
-        return plan_pages(native, budget)
+        return plan_pages(list(document.native_sizes), budget)
     except InputError as exc:
-        raise exc.for_file(source.path) from None
+        raise exc.for_file(document.source.path) from None

@@ -17,10 +17,10 @@ from typing import Any, Protocol
 
 from qvl_cli.errors import InputError
 from qvl_cli.pages.inputs import file_sha256
-from qvl_cli.pages.rasterize import RenderedDocument
 from qvl_cli.runs.cache import ResultCache, document_key
 from qvl_cli.runs.document import Extractor
 from qvl_cli.runs.records import Envelope
+from qvl_cli.runs.windows import LoadedDocument
 
 
 class Sink(Protocol):
@@ -36,7 +36,7 @@ class Job:
     sha256: str | None = None
     recorded: bool = False  # already in the output (--resume)
     cached: Envelope | None = None
-    document: RenderedDocument | None = None
+    document: LoadedDocument | None = None
     failure: Envelope | None = None
     render_seconds: float = 0.0
 

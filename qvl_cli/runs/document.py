@@ -18,8 +18,10 @@ from qvl_cli.backends.contract import Backend, Generation, GenerationRequest, Tu
 from qvl_cli.errors import DeviceMemoryError, InputError, ModelError, QvlError
 from qvl_cli.pages.budgets import PixelBudget
 from qvl_cli.pages.inputs import file_sha256
-from qvl_cli.pages.rasterize import DEFAULT_PDF_DPI, InputLimits, RenderedDocument, render_document
+from qvl_cli.pages.rasterize import DEFAULT_PDF_DPI, InputLimits, RenderedDocument
+from qvl_cli.pages.windows import WindowSettings
 from qvl_cli.runs.records import Envelope, FailureInfo, Usage
+from qvl_cli.runs.windows import LoadedDocument, WindowedDocument, extract_windows, load_document
 from qvl_cli.schemas.catalog import Schema
 from qvl_cli.schemas.navigation import minimal_instance
 from qvl_cli.schemas.prompts import Prompt
@@ -46,6 +48,7 @@ class ExtractOptions:
     reasks: int = 1
     min_confidence: float | None = None
     limits: InputLimits = field(default_factory=InputLimits)
+    windows: WindowSettings = field(default_factory=WindowSettings)
 
     @classmethod
     def from_settings(cls, render: RenderSettings, decoding: DecodingSettings) -> ExtractOptions:
@@ -59,6 +62,7 @@ class ExtractOptions:
             reasks=decoding.reasks,
             min_confidence=decoding.min_confidence,
             limits=render.limits(),
+            windows=render.windows(),
         )
 
 
@@ -116,20 +120,30 @@ class Extractor:
             return self.failure(path, exc, started)
         return self.extract_document(document, started)
 
-    def load(self, path: str | Path, budget: PixelBudget | None = None) -> RenderedDocument:
-        """Render a document's pages (raises :class:`InputError`); safe in a worker thread."""
+    def load(self, path: str | Path, budget: PixelBudget | None = None) -> LoadedDocument:
+        """Render a document's pages, or plan the windows of a long one (raises :class:`InputError`);
+        safe in a worker thread."""
         options = self.options
-        return render_document(
-            path, budget or options.budget, options.pages, options.password, options.dpi, options.limits
+        return load_document(
+            path,
+            budget or options.budget,
+            options.windows,
+            options.pages,
+            options.password,
+            options.dpi,
+            options.limits,
         )
 
-    def extract_document(self, document: RenderedDocument, started: float, sha256: str | None = None) -> Envelope:
+    def extract_document(self, document: LoadedDocument, started: float, sha256: str | None = None) -> Envelope:
         """Run the model on rendered pages. Out of device memory, the document is rendered again
         with halved pixel budgets (down to ``MIN_DEGRADED_PIXELS``) and the envelope says so."""
         budget = self.options.budget
         for retry in range(MAX_DEGRADE_STEPS + 1):
             try:
-                envelope = self._extract_prepared(self.prepare(document, started, sha256))
+                if isinstance(document, WindowedDocument):
+                    envelope = extract_windows(self, document, started, sha256)
+                else:
+                    envelope = self._extract_prepared(self.prepare(document, started, sha256))
             except DeviceMemoryError as exc:
                 smaller = _halved(budget)
                 if smaller is None or retry == MAX_DEGRADE_STEPS:
@@ -144,13 +158,16 @@ class Extractor:
             return _degraded(envelope, budget, retry) if retry else envelope
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def extract_documents(self, items: list[tuple[RenderedDocument, float, str | None]]) -> list[Envelope]:
+    def extract_documents(self, items: list[tuple[LoadedDocument, float, str | None]]) -> list[Envelope]:
         """Several documents with one batched ``generate_batch`` call.
 
         A request that failed gets an error record; out of memory, its document is retried on
         its own with smaller budgets. Re-asks run one by one.
         """
-        prepared = [self.prepare(document, started, sha256) for document, started, sha256 in items]
+        rendered = [(d, started, sha256) for d, started, sha256 in items if isinstance(d, RenderedDocument)]
+        if len(rendered) < len(items):  # long documents go window by window
+            return [self.extract_document(*item) for item in items]
+        prepared = [self.prepare(*item) for item in rendered]
         requests = [p.request for p in prepared if p.request is not None]
         if len(requests) < 2:
             return [self.extract_document(*item) for item in items]
@@ -184,7 +201,7 @@ class Extractor:
     def _extract_prepared(self, prepared: Prepared, first: Attempt | None = None) -> Envelope:
         if prepared.request is None:
             return self._blank_envelope(prepared)
-        attempts = self._attempts(prepared.request, first)
+        attempts = self.attempts(prepared.request, first)
         best = min(attempts, key=lambda attempt: len(attempt.answer.issues))
         answer = best.answer
         document = prepared.document
@@ -215,17 +232,17 @@ class Extractor:
             ),
         )
 
-    def _attempts(self, request: GenerationRequest, first: Attempt | None = None) -> list[Attempt]:
+    def attempts(self, request: GenerationRequest, first: Attempt | None = None) -> list[Attempt]:
         """The first answer, then re-asks with its validation errors while they may help."""
-        attempts = [first or self._attempt(request)]
+        attempts = [first or self.attempt(request)]
         while len(attempts) <= self.options.reasks and attempts[-1].answer.fixable_issues:
             previous = attempts[-1]
             feedback = reask_message(previous.answer.fixable_issues)
             followups = (Turn("assistant", previous.generation.text), Turn("user", feedback))
-            attempts.append(self._attempt(replace(request, followups=followups)))
+            attempts.append(self.attempt(replace(request, followups=followups)))
         return attempts
 
-    def _attempt(self, request: GenerationRequest) -> Attempt:
+    def attempt(self, request: GenerationRequest) -> Attempt:
         return self._checked(self.backend.generate(request))
 
     def _checked(self, generation: Generation) -> Attempt:

@@ -86,6 +86,8 @@ class Envelope:
     key: str | None = None  # identifies input content and settings (resume, cache)
     cached: bool = False  # reused from the result cache or a sidecar
     qvl_version: str = __version__
+    windows: tuple[dict[str, Any], ...] | None = None  # long documents: one entry per window of pages
+    origin: dict[str, list[int]] | None = None  # long documents: pointer -> pages [first, last]
 
     @property
     def failed(self) -> bool:
@@ -142,6 +144,8 @@ class Envelope:
             key=record.get("key"),
             cached=bool(record.get("cached")),
             qvl_version=str(record.get("qvl_version") or __version__),
+            windows=tuple(record["windows"]) if isinstance(record.get("windows"), list) else None,
+            origin=record.get("origin") if isinstance(record.get("origin"), dict) else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -172,6 +176,9 @@ class Envelope:
             "cached": self.cached,
             "qvl_version": self.qvl_version,
         }
+        if self.windows is not None:
+            record["windows"] = list(self.windows)
+            record["origin"] = self.origin
         if self.raw is not None:
             record["raw"] = self.raw
         if self.error is not None:
