@@ -28,3 +28,5 @@ def test_wheel_carries_builtin_schemas_and_prompts(tmp_path: Path) -> None:
         assert f"qvl_cli/data/prompts/{prompt.name}" in names
     assert "qvl_cli/cli.py" in names
     assert {"qvl_cli/evaluation/adapters/sroie.json", "qvl_cli/evaluation/adapters/invoice2data.json"} <= names
+    templates = {f"qvl_cli/review/templates/{name}" for name in ("report.html.j2", "report.css", "report.js")}
+    assert templates <= names
