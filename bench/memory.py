@@ -1,17 +1,20 @@
-"""Peak memory of a batch does not grow with document length or batch size.
+"""Peak memory does not grow with document length or batch size.
 
 Runs `qvl extract` (fake backend, so the model's own memory is left out and the pipeline is
-measured: discovery, hashing, rendering, prefetching, writing) in a fresh process per case and
-prints each case's peak RSS and the ratio of the large case to the small one.
+measured: discovery, hashing, rendering, windows, prefetching, writing) and `qvl render` in a
+fresh process per case, the cases alternating, several rounds, and prints each case's median
+peak RSS (with min-max) and the ratio of the large case to the small one.
 
-    python bench/memory.py
+    python bench/memory.py [--rounds 5]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,10 +54,13 @@ def main() -> None:
     from pdf_factory import PageSpec, write_pdf
     from PIL import Image, ImageDraw
 
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    rounds = parser.parse_args().rounds
     work = Path(tempfile.mkdtemp(prefix="qvl-bench-memory-"))
     page = PageSpec(lines=tuple(f"Line {i}: the quick brown fox jumps over the lazy dog" for i in range(40)))
     short = write_pdf(work / "short.pdf", [page] * 5)
-    long = write_pdf(work / "long.pdf", [page] * 500)
+    long = write_pdf(work / "long.pdf", [page] * 300)
     for count in (10, 1000):
         folder = work / f"files{count}"
         folder.mkdir()
@@ -64,17 +70,27 @@ def main() -> None:
             image.save(folder / f"receipt{i:04d}.png")
 
     common = ["extract", "--schema", "form", "-o", str(work / "out.jsonl"), "--quiet"]
+    full = ["--max-total-pixels", "0"]  # every page at the full --max-pixels budget
     cases = {
-        "5-page PDF": common + [str(short)],
-        "500-page PDF": common + [str(long)],
-        "10 files": common + [str(work / "files10")],
-        "1,000 files": common + [str(work / "files1000")],
+        "render 5 pages": ["render", str(short), "--out", str(work / "r5"), *full],
+        "render 300 pages": ["render", str(long), "--out", str(work / "r300"), *full],
+        "extract 5 pages": [*common, str(short)],
+        "extract 300 pages": [*common, str(long)],
+        "extract 10 files": [*common, str(work / "files10")],
+        "extract 1,000 files": [*common, str(work / "files1000")],
     }
-    peaks = {name: peak_mib(args) for name, args in cases.items()}
-    for name, peak in peaks.items():
-        print(f"{name:>14}: peak RSS {peak:7.1f} MiB")
-    print(f"500-page / 5-page PDF: {peaks['500-page PDF'] / peaks['5-page PDF']:.2f}x")
-    print(f"1,000 / 10 files:      {peaks['1,000 files'] / peaks['10 files']:.2f}x")
+    peaks: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(rounds):
+        for name, args in cases.items():  # alternating: every round runs every case once
+            peaks[name].append(peak_mib(args))
+            print(f"  {name}: {peaks[name][-1]:.1f} MiB", flush=True)
+    for name, values in peaks.items():
+        spread = f"min {min(values):.1f}, max {max(values):.1f}"
+        print(f"{name:>20}: peak RSS {statistics.median(values):7.1f} MiB ({spread})")
+    for small, large in (("render 5 pages", "render 300 pages"), ("extract 5 pages", "extract 300 pages"),
+                         ("extract 10 files", "extract 1,000 files")):  # fmt: skip
+        ratio = statistics.median(peaks[large]) / statistics.median(peaks[small])
+        print(f"{large} / {small}: {ratio:.2f}x")
     print(json.dumps({"work": str(work)}))
 
 

@@ -17,17 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from qvl_cli.answers.decoding import grammar_schema
-from qvl_cli.backends.contract import (
-    DEFAULT_MODEL,
-    Generation,
-    GenerationRequest,
-    ModelInfo,
-    ModelSettings,
-    Outcome,
-)
+from qvl_cli.backends.contract import Generation, GenerationRequest, ModelInfo, Outcome
 from qvl_cli.backends.tokens import char_spans
 from qvl_cli.errors import ModelError
 from qvl_cli.pages.budgets import visual_tokens
+from qvl_cli.settings import DEFAULT_MODEL, ModelSettings
 
 if TYPE_CHECKING:
     from PIL import Image

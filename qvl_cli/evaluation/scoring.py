@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qvl_cli.answers.normalize import parse_amount, parse_date
+from qvl_cli.schemas import pointers
 
 
 @dataclass(frozen=True)
@@ -180,8 +181,7 @@ class _DocumentScorer:
         if isinstance(gold, dict):
             other = predicted if isinstance(predicted, dict) else {}
             for key in gold:
-                escaped = _escape(key)
-                self.compare(gold[key], other.get(key), f"{pointer}/{escaped}", f"{template}/{escaped}")
+                self.compare(gold[key], other.get(key), pointers.child(pointer, key), pointers.child(template, key))
         elif isinstance(gold, list) and (gold or isinstance(predicted, list)):
             self.compare_lists(gold, predicted if isinstance(predicted, list) else [], pointer, template)
         else:
@@ -209,30 +209,15 @@ class _DocumentScorer:
         for j, extra in enumerate(predicted):
             if j in paired:
                 continue
-            for leaf_template, value in _leaves(extra, f"{template}/*"):
+            for leaf_template, value in pointers.leaves(extra, f"{template}/*", any_index="*"):
                 if not is_empty(value):
                     self.scores[leaf_template].fp += 1
                     self.differences.append(Difference(f"{pointer}/+{j}", None, value))
 
 
-def _escape(key: object) -> str:
-    return str(key).replace("~", "~0").replace("/", "~1")
-
-
-def _leaves(value: Any, template: str) -> list[tuple[str, Any]]:
-    if isinstance(value, dict):
-        out: list[tuple[str, Any]] = []
-        for key, child in value.items():
-            out += _leaves(child, f"{template}/{_escape(key)}")
-        return out
-    if isinstance(value, list):
-        return [leaf for child in value for leaf in _leaves(child, f"{template}/*")]
-    return [(template, value)]
-
-
 def _leaf_agreement(gold: Any, predicted: Any, options: CompareOptions) -> float:
-    gold_leaves = dict(_leaves(gold, ""))
-    predicted_leaves = dict(_leaves(predicted, ""))
+    gold_leaves = dict(pointers.leaves(gold, any_index="*"))
+    predicted_leaves = dict(pointers.leaves(predicted, any_index="*"))
     return float(sum(values_match(v, predicted_leaves.get(k), options) for k, v in gold_leaves.items()))
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from qvl_cli.errors import EncryptedDocumentError, InputError, PageSelectionError
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from PIL import Image
+
+    from qvl_cli.evidence.text import PageText
 
 DEFAULT_PDF_DPI = 200.0
 POINTS_PER_INCH = 72.0
@@ -64,6 +66,7 @@ class RenderedDocument:
     page_count: int
     pages: tuple[PageImage, ...]
     plan: PagePlan
+    text: tuple[PageText, ...] | None = None  # read where the pages were rendered; None: evidence off
 
 
 class PageSource(Protocol):
@@ -115,7 +118,8 @@ class PdfPages:
             bitmap.fill_rect(WHITE + (255,), 0, 0, *size)
             flags = pdfium_c.FPDF_ANNOT | pdfium_c.FPDF_REVERSE_BYTE_ORDER
             pdfium_c.FPDF_RenderPageBitmap(bitmap, page, 0, 0, *size, 0, flags)
-            return bitmap.to_pil().convert("RGB")
+            image: Image.Image = bitmap.to_pil()
+            return image.convert("RGB")
         except (MemoryError, pdfium.PdfiumError) as exc:
             raise InputError(f"cannot render page {index + 1}: {exc or 'out of memory'}", path=self._path) from None
 
@@ -270,7 +274,7 @@ def probe_document(
     be handed out to anyone who lacks it.
     """
     source = open_source(path)
-    (limits or InputLimits()).check_file(source)
+    (limits or InputLimits()).enforce_on_file(source)
     if not source.is_pdf:
         return False
     with PDFIUM_LOCK, open_pages(source, password, dpi):
@@ -293,7 +297,7 @@ class InputLimits:
     max_pages: int | None = None
     max_file_size: int | None = None  # bytes
 
-    def check_file(self, source: SourceFile) -> None:
+    def enforce_on_file(self, source: SourceFile) -> None:
         if self.max_file_size is not None and source.size_bytes > self.max_file_size:
             raise InputError(
                 f"file is {_mib(source.size_bytes)}, more than --max-file-size {_mib(self.max_file_size)}",
@@ -301,7 +305,7 @@ class InputLimits:
                 hint="raise --max-file-size to process it",
             )
 
-    def check_pages(self, source: SourceFile, selected: int) -> None:
+    def enforce_on_pages(self, source: SourceFile, selected: int) -> None:
         if self.max_pages is not None and selected > self.max_pages:
             raise PageSelectionError(
                 f"{selected} pages selected, more than --max-pages {self.max_pages}",
@@ -314,6 +318,52 @@ def _mib(size: int) -> str:
     return f"{size / 2**20:.1f} MiB"
 
 
+@dataclass(frozen=True)
+class DocumentPages:
+    """The selected pages of one document, measured but not rendered: pages are rendered on demand."""
+
+    source: SourceFile
+    page_count: int
+    numbers: tuple[int, ...]  # 1-based numbers of the selected pages
+    native_sizes: tuple[tuple[float, float], ...]
+    password: str | None = field(default=None, repr=False)
+    dpi: float = DEFAULT_PDF_DPI
+
+    def render(self, positions: Sequence[int], sizes: Sequence[tuple[int, int]]) -> Iterator[PageImage]:
+        """Render the pages at these positions of the selection, one at a time, at these sizes."""
+        lock = PDFIUM_LOCK if self.source.is_pdf else nullcontext()
+        with lock, open_pages(self.source, self.password, self.dpi) as pages:
+            for position, size in zip(positions, sizes, strict=True):
+                w, h = self.native_sizes[position]
+                index = self.numbers[position] - 1
+                yield PageImage(
+                    self.numbers[position], (round(w), round(h)), pages.render(index, size), pages.text_chars(index)
+                )
+
+    def rendered(self, start: int, plan: PagePlan) -> RenderedDocument:
+        """The pages ``start``.. sized by ``plan``, rendered now."""
+        positions = range(start, start + len(plan.sizes))
+        return RenderedDocument(self.source, self.page_count, tuple(self.render(positions, plan.sizes)), plan)
+
+
+def measure_document(
+    path: str | Path,
+    page_spec: str | None = None,
+    password: str | None = None,
+    dpi: float = DEFAULT_PDF_DPI,
+    limits: InputLimits | None = None,
+) -> DocumentPages:
+    """Open ``path``, select pages and measure them; nothing is rendered."""
+    limits = limits or InputLimits()
+    source = open_source(path)
+    limits.enforce_on_file(source)
+    with PDFIUM_LOCK if source.is_pdf else nullcontext(), open_pages(source, password, dpi) as pages:
+        indices = parse_page_ranges(page_spec, pages.page_count)
+        limits.enforce_on_pages(source, len(indices))
+        native = tuple(pages.native_size(i) for i in indices)
+    return DocumentPages(source, pages.page_count, tuple(i + 1 for i in indices), native, password, dpi)
+
+
 def render_document(
     path: str | Path,
     budget: PixelBudget,
@@ -323,23 +373,13 @@ def render_document(
     limits: InputLimits | None = None,
 ) -> RenderedDocument:
     """Render the selected pages of ``path`` at the sizes the budgets allow."""
-    limits = limits or InputLimits()
-    source = open_source(path)
-    limits.check_file(source)
-    with PDFIUM_LOCK if source.is_pdf else nullcontext(), open_pages(source, password, dpi) as pages:
-        indices = parse_page_ranges(page_spec, pages.page_count)
-        limits.check_pages(source, len(indices))
-        native = [pages.native_size(i) for i in indices]
-        plan = _plan(source, native, budget)
-        images = tuple(
-            PageImage(i + 1, (round(w), round(h)), pages.render(i, size), pages.text_chars(i))
-            for i, (w, h), size in zip(indices, native, plan.sizes, strict=True)
-        )
-    return RenderedDocument(source, pages.page_count, images, plan)
+    document = measure_document(path, page_spec, password, dpi, limits)
+    return document.rendered(0, plan_for(document, budget))
 
 
-def _plan(source: SourceFile, native: list[tuple[float, float]], budget: PixelBudget) -> PagePlan:
+def plan_for(document: DocumentPages, budget: PixelBudget) -> PagePlan:
+    """:func:`plan_pages` for a measured document; a page it cannot size is an error naming the file."""
     try:
-        return plan_pages(native, budget)
+        return plan_pages(list(document.native_sizes), budget)
     except InputError as exc:
-        raise exc.for_file(source.path) from None
+        raise exc.for_file(document.source.path) from None

@@ -21,10 +21,10 @@ from typing import Any, Protocol
 
 from qvl_cli.errors import InputError
 from qvl_cli.pages.inputs import file_sha256
-from qvl_cli.pages.rasterize import RenderedDocument
 from qvl_cli.runs.cache import ResultCache, document_key
 from qvl_cli.runs.document import Extractor
 from qvl_cli.runs.records import Envelope
+from qvl_cli.runs.windows import LoadedDocument
 from qvl_cli.wording import plural
 
 
@@ -41,7 +41,7 @@ class Job:
     sha256: str | None = None
     recorded: bool = False  # already in the output (--resume)
     cached: Envelope | None = None
-    document: RenderedDocument | None = None
+    document: LoadedDocument | None = None
     failure: Envelope | None = None
     render_seconds: float = 0.0
     protected: bool = False  # password-protected: kept out of the shared result cache
@@ -197,7 +197,7 @@ class BatchRunner:
             use_cache = self.cache is not None and sha256 is not None and not protected
             if use_cache and self.cache is not None and (hit := self.cache.get(key)) is not None:
                 return Job(path, key, sha256, cached=hit)
-            document = self.extractor.load(path)
+            document = self.extractor.load(path, sha256=sha256)
         except InputError as exc:
             return Job(path, key, sha256, failure=self.extractor.failure(path, exc, started))
         elapsed = time.perf_counter() - started

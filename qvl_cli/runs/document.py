@@ -1,4 +1,4 @@
-"""Extraction of one document: pages -> prompt -> generation -> checked JSON -> envelope.
+"""Extraction of one document: pages -> prompt -> generation -> assessed answer -> envelope.
 
 Blank pages never reach the model; an answer that breaks constraints the grammar cannot
 express is re-asked (bounded) with the validation errors, and the best attempt is kept.
@@ -11,15 +11,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from qvl_cli.answers.assess import CheckedAnswer, check_answer
+from qvl_cli.answers.assess import AssessedAnswer, assess_answer
 from qvl_cli.answers.guards import is_blank, token_budget
 from qvl_cli.answers.validation import Issue, make_validator
 from qvl_cli.backends.contract import Backend, Generation, GenerationRequest, Turn
 from qvl_cli.errors import DeviceMemoryError, InputError, ModelError, QvlError
+from qvl_cli.evidence.grounding import ground, with_page_text
 from qvl_cli.pages.budgets import PixelBudget
 from qvl_cli.pages.inputs import file_sha256
-from qvl_cli.pages.rasterize import DEFAULT_PDF_DPI, InputLimits, RenderedDocument, probe_document, render_document
+from qvl_cli.pages.rasterize import DEFAULT_PDF_DPI, InputLimits, RenderedDocument, probe_document
+from qvl_cli.pages.windows import WindowSettings
 from qvl_cli.runs.records import Envelope, FailureInfo, Usage
+from qvl_cli.runs.windows import LoadedDocument, WindowedDocument, extract_windows, load_document
 from qvl_cli.schemas.catalog import Schema
 from qvl_cli.schemas.navigation import minimal_instance
 from qvl_cli.schemas.prompts import Prompt
@@ -46,6 +49,9 @@ class ExtractOptions:
     reasks: int = 1
     min_confidence: float | None = None
     limits: InputLimits = field(default_factory=InputLimits)
+    windows: WindowSettings = field(default_factory=WindowSettings)
+    evidence: str = "auto"  # auto | text | ocr | off: how page text for evidence is read
+    require_evidence: bool = False  # values not found in the document are errors
 
     @classmethod
     def from_settings(cls, render: RenderSettings, decoding: DecodingSettings) -> ExtractOptions:
@@ -59,13 +65,16 @@ class ExtractOptions:
             reasks=decoding.reasks,
             min_confidence=decoding.min_confidence,
             limits=render.limits(),
+            windows=render.windows(),
+            evidence=decoding.evidence,
+            require_evidence=decoding.require_evidence,
         )
 
 
 @dataclass(frozen=True)
 class Attempt:
     generation: Generation
-    answer: CheckedAnswer
+    answer: AssessedAnswer
 
 
 @dataclass(frozen=True)
@@ -123,20 +132,33 @@ class Extractor:
         options = self.options
         return probe_document(path, options.password, options.limits, options.dpi)
 
-    def load(self, path: str | Path, budget: PixelBudget | None = None) -> RenderedDocument:
-        """Render a document's pages (raises :class:`InputError`); safe in a worker thread."""
+    def load(self, path: str | Path, budget: PixelBudget | None = None, sha256: str | None = None) -> LoadedDocument:
+        """Render a document's pages, or plan the windows of a long one, and read the pages' text
+        for evidence (raises :class:`InputError`); safe in a worker thread."""
         options = self.options
-        return render_document(
-            path, budget or options.budget, options.pages, options.password, options.dpi, options.limits
+        document = load_document(
+            path,
+            budget or options.budget,
+            options.windows,
+            options.pages,
+            options.password,
+            options.dpi,
+            options.limits,
         )
+        if isinstance(document, RenderedDocument):  # windowed documents carry no evidence yet
+            document = with_page_text(document, options.evidence, options.password, sha256)
+        return document
 
-    def extract_document(self, document: RenderedDocument, started: float, sha256: str | None = None) -> Envelope:
+    def extract_document(self, document: LoadedDocument, started: float, sha256: str | None = None) -> Envelope:
         """Run the model on rendered pages. Out of device memory, the document is rendered again
         with halved pixel budgets (down to ``MIN_DEGRADED_PIXELS``) and the envelope says so."""
         budget = self.options.budget
         for retry in range(MAX_DEGRADE_STEPS + 1):
             try:
-                envelope = self._extract_prepared(self.prepare(document, started, sha256))
+                if isinstance(document, WindowedDocument):
+                    envelope = extract_windows(self, document, started, sha256)
+                else:
+                    envelope = self._extract_prepared(self.prepare(document, started, sha256))
             except DeviceMemoryError as exc:
                 smaller = _halved(budget)
                 if smaller is None or retry == MAX_DEGRADE_STEPS:
@@ -151,13 +173,16 @@ class Extractor:
             return _degraded(envelope, budget, retry) if retry else envelope
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def extract_documents(self, items: list[tuple[RenderedDocument, float, str | None]]) -> list[Envelope]:
+    def extract_documents(self, items: list[tuple[LoadedDocument, float, str | None]]) -> list[Envelope]:
         """Several documents with one batched ``generate_batch`` call.
 
         A request that failed gets an error record; out of memory, its document is retried on
         its own with smaller budgets. Re-asks run one by one.
         """
-        prepared = [self.prepare(document, started, sha256) for document, started, sha256 in items]
+        rendered = [(d, started, sha256) for d, started, sha256 in items if isinstance(d, RenderedDocument)]
+        if len(rendered) < len(items):  # long documents go window by window
+            return [self.extract_document(*item) for item in items]
+        prepared = [self.prepare(*item) for item in rendered]
         requests = [p.request for p in prepared if p.request is not None]
         if len(requests) < 2:
             return [self.extract_document(*item) for item in items]
@@ -170,7 +195,7 @@ class Extractor:
             elif isinstance(outcome, ModelError):
                 envelopes.append(self.failure(p.document.source.path, outcome, p.started))
             else:
-                envelopes.append(self._extract_prepared(p, self._checked(outcome) if outcome else None))
+                envelopes.append(self._extract_prepared(p, self._assessed(outcome) if outcome else None))
         return envelopes
 
     def prepare(self, document: RenderedDocument, started: float, sha256: str | None = None) -> Prepared:
@@ -192,17 +217,18 @@ class Extractor:
     def _extract_prepared(self, prepared: Prepared, first: Attempt | None = None) -> Envelope:
         if prepared.request is None:
             return self._blank_envelope(prepared)
-        attempts = self._attempts(prepared.request, first)
+        attempts = self.attempts(prepared.request, first)
         best = min(attempts, key=lambda attempt: len(attempt.answer.issues))
         answer = best.answer
         document = prepared.document
+        grounding = ground(answer.data, document.text, self.schema.document, answer.normalized, self.options)
         return Envelope(
             file=str(document.source.path),
             schema=self.schema.name,
-            valid=answer.valid and not prepared.problems,
+            valid=answer.valid and not prepared.problems and not grounding.issues,
             data=answer.data,
-            errors=prepared.problems + answer.issues,
-            warnings=prepared.warnings + answer.warnings,
+            errors=prepared.problems + answer.issues + grounding.issues,
+            warnings=prepared.warnings + answer.warnings + grounding.warnings,
             pages=tuple(page.describe() | {"blank": page.number in prepared.blank} for page in document.pages),
             page_count=document.page_count,
             prompt=self.prompt.name,
@@ -215,6 +241,7 @@ class Extractor:
             raw=None if answer.parsed else answer.text,
             confidence=answer.confidence,
             normalized={change.pointer: change.to_dict() for change in answer.normalized},
+            evidence=grounding.evidence,
             truncated=answer.closing.to_dict() if answer.closing else None,
             constrained=best.generation.constrained,
             attempts=len(attempts),
@@ -223,21 +250,21 @@ class Extractor:
             ),
         )
 
-    def _attempts(self, request: GenerationRequest, first: Attempt | None = None) -> list[Attempt]:
+    def attempts(self, request: GenerationRequest, first: Attempt | None = None) -> list[Attempt]:
         """The first answer, then re-asks with its validation errors while they may help."""
-        attempts = [first or self._attempt(request)]
+        attempts = [first or self.attempt(request)]
         while len(attempts) <= self.options.reasks and attempts[-1].answer.fixable_issues:
             previous = attempts[-1]
             feedback = reask_message(previous.answer.fixable_issues)
             followups = (Turn("assistant", previous.generation.text), Turn("user", feedback))
-            attempts.append(self._attempt(replace(request, followups=followups)))
+            attempts.append(self.attempt(replace(request, followups=followups)))
         return attempts
 
-    def _attempt(self, request: GenerationRequest) -> Attempt:
-        return self._checked(self.backend.generate(request))
+    def attempt(self, request: GenerationRequest) -> Attempt:
+        return self._assessed(self.backend.generate(request))
 
-    def _checked(self, generation: Generation) -> Attempt:
-        return Attempt(generation, check_answer(generation, self.schema, self._validate, self.options.min_confidence))
+    def _assessed(self, generation: Generation) -> Attempt:
+        return Attempt(generation, assess_answer(generation, self.schema, self._validate, self.options.min_confidence))
 
     def _page_warnings(self, document: RenderedDocument, blank: frozenset[int]) -> list[str]:
         warnings = []
@@ -265,6 +292,7 @@ class Extractor:
             pages=tuple(page.describe() | {"blank": True} for page in document.pages),
             page_count=document.page_count,
             prompt=self.prompt.name,
+            evidence=None if document.text is None else {},
             budget=self._budget_record(document),
             seconds=time.perf_counter() - prepared.started,
             sha256=prepared.sha256 or file_sha256(document.source.path),

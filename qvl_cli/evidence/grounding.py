@@ -1,0 +1,70 @@
+"""Evidence in the extraction pipeline: read page text where pages are rendered, and ground an
+answer's values in it (the envelope's ``evidence``, not-found warnings, ``--require-evidence``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from qvl_cli.answers.validation import Issue
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from qvl_cli.answers.normalize import Normalized
+    from qvl_cli.evidence.text import PageText
+    from qvl_cli.pages.rasterize import RenderedDocument
+
+
+@dataclass(frozen=True)
+class Grounding:
+    evidence: dict[str, dict[str, Any] | None] | None = None
+    warnings: tuple[str, ...] = ()
+    issues: tuple[Issue, ...] = ()
+
+
+def ocr_cache_dir() -> str:
+    """OCR results live beside the result cache (``$QVL_CACHE_DIR/ocr``)."""
+    from qvl_cli.runs.cache import default_cache_dir
+
+    return str(default_cache_dir() / "ocr")
+
+
+def with_page_text(
+    document: RenderedDocument, mode: str, password: str | None = None, sha256: str | None = None
+) -> RenderedDocument:
+    """The document with its pages' text read (nothing is read when ``mode`` is off)."""
+    if mode == "off":
+        return document
+    from qvl_cli.evidence.pages import TextOptions, document_text
+    from qvl_cli.pages.inputs import file_sha256
+
+    if sha256 is None:
+        try:
+            sha256 = file_sha256(document.source.path)
+        except OSError:
+            sha256 = None
+    text = document_text(document, TextOptions(mode, ocr_cache_dir()), password, sha256)
+    return replace(document, text=text)
+
+
+def ground(
+    data: Any,
+    text: Sequence[PageText] | None,
+    schema: dict[str, Any] | None,
+    normalized: Sequence[Normalized],
+    options: Any,
+) -> Grounding:
+    """Evidence for ``data`` (none when the page text was not read), warnings for values not found,
+    and, with ``require_evidence``, an error for each of them."""
+    if text is None or data is None:
+        return Grounding()
+    from qvl_cli.evidence.locate import locate
+
+    located = locate(data, list(text), schema, {change.pointer: change.to_dict() for change in normalized})
+    issues: tuple[Issue, ...] = ()
+    if options.require_evidence:
+        issues = tuple(
+            Issue(pointer, "does not appear in the document (--require-evidence)") for pointer, _ in located.missing
+        )
+    return Grounding(located.evidence, located.warnings, issues)
