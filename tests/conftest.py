@@ -28,6 +28,8 @@ CORPUS = Path(os.environ.get("QVL_CORPUS") or ROOT.parent / "shared" / "corpus")
 # The test harness's own settings; every other QVL_* variable is cleared so the user's shell
 # cannot change what a test sees.
 HARNESS_VARIABLES = frozenset({"QVL_CORPUS", "QVL_FUZZ_CASES", "QVL_UPDATE_GOLDEN", "QVL_VLLM_PYTHON"})
+# Fixtures of the review report tests (a real Chromium), shared like the helpers beside this file.
+pytest_plugins = ["review_fixtures"]
 HUB_REPO = "qvl-test/tiny-qwen2-vl"
 HUB_COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
