@@ -75,11 +75,11 @@ def test_a_cut_off_answer_is_never_taken_for_one_of_its_inner_objects(text: str)
 
 
 def test_a_cut_off_answer_is_repaired_as_a_whole() -> None:
-    from qvl_cli.answers.assess import check_answer
+    from qvl_cli.answers.assess import assess_answer
     from qvl_cli.backends.contract import Generation
 
     schema = load_schema("invoice")
-    answer = check_answer(Generation(CUT_OFF, 0, 0, 0, "length"), schema, make_validator(schema))
+    answer = assess_answer(Generation(CUT_OFF, 0, 0, 0, "length"), schema, make_validator(schema))
     assert answer.data["vendor"] == {"name": "ACME", "address": None}
     assert answer.data["invoice_number"] == "12"
     assert "name" not in answer.data
