@@ -54,6 +54,8 @@ LAYERS: dict[str, tuple[Any, str | None, str | bool | None]] = {
     "constrain": (False, None, True),
     "reasks": (0, None, "2"),
     "min_confidence": (0.25, None, "0.75"),
+    "evidence": ("text", "ocr", "auto"),
+    "require_evidence": (False, None, True),
     "batch_size": (2, "3", "4"),
     "cache": (False, None, True),
 }
