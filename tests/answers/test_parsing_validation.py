@@ -94,7 +94,7 @@ def test_tiny_model_cut_by_a_small_budget_answers_the_whole_schema(tiny_model_di
     import sys
     from pathlib import Path
 
-    invoice = Path(__file__).resolve().parent.parent / "examples" / "invoice.pdf"
+    invoice = Path(__file__).resolve().parents[2] / "examples" / "invoice.pdf"
     result = subprocess.run(
         [sys.executable, "-m", "qvl_cli", "extract", str(invoice), "-s", "invoice", "--model", str(tiny_model_dir),
          "--max-new-tokens", "40", "--max-pixels", "50000", "--reask", "0", "--no-cache"],

@@ -110,8 +110,8 @@ def test_same_inputs_as_the_real_auto_processor(parts, tiny_model_dir: Path, tmp
         files.append(tmp_path / f"page{index}.png")
         image.save(files[-1])
     out = tmp_path / "theirs.npz"
-    script = Path(__file__).parent / "processor_reference.py"
-    root = str(Path(__file__).resolve().parent.parent)
+    script = Path(__file__).resolve().parents[1] / "processor_reference.py"
+    root = str(Path(__file__).resolve().parents[2])
     result = subprocess.run(
         [python, str(script), str(tiny_model_dir), str(out), PROMPT, *map(str, files)],
         capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": root},
