@@ -309,9 +309,9 @@ def crop_shows(document: Path, found: dict[str, Any], case: Case, pointer: str) 
     independent check of a box where the corpus has no gold boxes."""
     from qvl_cli.evidence.forms import date_spans, iso_date, number_spans
     from qvl_cli.evidence.ocr import ocr_lines
-    from qvl_cli.gate.rules import resolve_pointer
+    from qvl_cli.schemas.pointers import resolve
 
-    value = resolve_pointer(case.data, pointer)[1]
+    value = resolve(case.data, pointer)[1]
     image = _page_image(document, int(found["page"]))
     texts = []
     for x0, y0, x1, y1 in found["boxes"]:
