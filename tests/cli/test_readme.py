@@ -198,7 +198,7 @@ def test_the_synopsis_lists_only_options_that_exist() -> None:
 
     from qvl_cli.cli import app
 
-    help_text = CliRunner().invoke(app, ["extract", "--help"], terminal_width=200).output
+    help_text = CliRunner().invoke(app, ["extract", "--help"], env={"COLUMNS": "300"}, terminal_width=300).output
     missing = sorted(option for option in options if option not in help_text)
     assert not missing, f"README's qvl extract synopsis names options the command does not have: {missing}"
 
@@ -223,4 +223,4 @@ def test_readme_configuration_examples_load_where_the_readme_puts_them(tmp_path:
         path.write_text(text)
         config = load_config(path)
         assert config.rules[0].schema == "invoice" and config.rules[0].min_confidence == 0.6
-        assert config.rules[0].settings["max_pixels"] == 1003520
+        assert config.settings(config.rules[0]).render.max_pixels == 1003520
