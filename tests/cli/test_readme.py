@@ -104,8 +104,9 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> P
     root = tmp_path_factory.mktemp("readme")
     shutil.copytree(EXAMPLES, root / "examples")
     invoice, form = EXAMPLES / "invoice.pdf", EXAMPLES / "form.png"
-    for name in ("invoice.pdf", "report.pdf", "scans/a.pdf", "invoices/a.pdf", "invoices/2024/b.pdf", "inbox/a.pdf",
-                 "receipts/X001.pdf", "docs/d1.pdf", "docs/d2.pdf", "docs/d3.pdf", "docs/d4.pdf"):  # fmt: skip
+    for name in ("invoice.pdf", "scan.pdf", "report.pdf", "scans/a.pdf", "invoices/a.pdf", "invoices/2024/b.pdf",
+                 "inbox/a.pdf", "receipts/X001.pdf", "docs/d1.pdf", "docs/d2.pdf", "docs/d3.pdf",
+                 "docs/d4.pdf"):  # fmt: skip
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(invoice, root / name)
     shutil.copy(form, root / "form.png")
