@@ -327,8 +327,8 @@ def crop_shows(document: Path, found: dict[str, Any], case: Case, pointer: str) 
         return True
     from rapidfuzz import fuzz
 
-    # The crop reads the value, or the text the evidence cites for it (a date or amount as printed).
-    return any(fuzz.partial_ratio(fold(str(want))[0], fold(text)[0]) >= 85 for want in (value, found["text"]))
+    # The crop must read the value itself: what the evidence says is printed there proves nothing.
+    return fuzz.partial_ratio(fold(str(value))[0], fold(text)[0]) >= 85
 
 
 @functools.lru_cache(maxsize=2)
