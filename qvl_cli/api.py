@@ -61,10 +61,12 @@ class Extractor:
         if isinstance(source, str | Path):
             [envelope] = list(self.extract_many([source]))
             return envelope
+        from qvl_cli.evidence.grounding import with_page_text
         from qvl_cli.pages.memory import images_document
 
         started = time.perf_counter()
         document, sha256 = images_document(source, self.engine.options.budget, name)
+        document = with_page_text(document, self.engine.options.evidence, None, sha256)  # OCR: no text layer
         envelope = self.engine.extract_document(document, started, sha256)
         return replace(envelope, key=document_key(sha256, self.identity))
 

@@ -38,6 +38,7 @@ MONTHS: dict[str, int] = {
 }
 _MONTH_WORD = r"([^\W\d_]{3,10})\.?"
 _YEAR = r"('?\d{2}|\d{4})"
+_YEAR_END = r"(?:(?!\d)|(?<=\d{4})(?=\d{1,2}:\d{2}))"  # or a four-digit year runs into the time
 _DATE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), order)
     for pattern, order in (
@@ -52,10 +53,10 @@ _DATE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             + _MONTH_WORD
             + r"[\s,/-]*(?:de\s+)?"
             + _YEAR
-            + r"(?!\d)",
+            + _YEAR_END,
             "dny",
         ),
-        (_MONTH_WORD + r"[\s,/-]*(\d{1,2})(?:st|nd|rd|th)?[\s,/-]*" + _YEAR + r"(?!\d)", "ndy"),
+        (_MONTH_WORD + r"[\s,/-]*(\d{1,2})(?:st|nd|rd|th)?[\s,/-]*" + _YEAR + _YEAR_END, "ndy"),
     )
 )
 # Amounts: digits with optional thousands groups (",", ".", "'", spaces) and decimals.

@@ -9,6 +9,7 @@ its property name, else of its description) and nearest the values beside it in 
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -25,6 +26,9 @@ from qvl_cli.schemas.pointers import join
 Path = tuple[str | int, ...]
 OTHER_PAGE = 2.0  # distance between boxes on different pages
 REUSED = 0.1  # penalty for citing a place another value already cites
+BEFORE = 0.1  # penalty for a value printed before the value that precedes it in its object
+ALONE = 0.05  # preference for a value printed alone on its line over one inside running text
+MAX_COMBINATIONS = 4096  # an object's ambiguous values are placed together up to this many ways
 GENERIC_WORDS = {"key", "value", "label", "name", "text", "data", "item", "items", "fields", "field", "the", "and"}
 NOT_FOUND = "does not appear in the document"
 STOP_WORDS = {"with", "from", "this", "that", "when", "each", "other", "printed", "null", "iso", "8601"}
@@ -87,7 +91,18 @@ def search(value: Any, pages: list[PageIndex], printed: str | None = None) -> li
     date = iso_date(value)
     if date is not None:
         return find_date(date, pages) + find_text(value, pages, fuzzy=False)
-    return find_text(value, pages)
+    return find_text(value, pages) or _as_printed_date(value, pages)
+
+
+def _as_printed_date(value: str, pages: list[PageIndex]) -> list[Hit]:
+    """A string that is a date as the document printed it ("February 25, 1998", "8/7/87"),
+    found in whatever form OCR read it ("Fcbruary25,1998" misses, "25 Feb 1998" does not)."""
+    from qvl_cli.answers.normalize import parse_date
+
+    if sum(c.isdigit() for c in value) < 3:
+        return []
+    date = parse_date(" ".join(value.split()).replace("/ ", "/").replace(" /", "/"))
+    return find_date(date, pages) if date is not None else []
 
 
 def _locatable(value: Any) -> bool:
@@ -137,32 +152,99 @@ def _schema_at(schema: dict[str, Any], path: Path) -> dict[str, Any]:
 
 
 def _choose(candidates: dict[Path, list[Hit]], labels: dict[Path, list[Hit]]) -> dict[Path, Hit]:
-    """One hit per value: unambiguous values first, then each ambiguous one nearest its label
-    and its fixed siblings, avoiding places other values already cite."""
+    """One hit per value: unambiguous values first; then, object by object in document order,
+    the places of its ambiguous values chosen together, nearest their
+    labels and each other (a form field's value to the right of or below its key), avoiding
+    places other values already cite."""
     chosen: dict[Path, Hit] = {path: hits[0] for path, hits in candidates.items() if len(hits) == 1}
-    for _ in range(2):
-        used = {(hit.page, hit.segments) for hit in chosen.values()}
-        for path, hits in candidates.items():
-            if len(hits) < 2:
-                continue
-            siblings = [hit for other, hit in chosen.items() if other[:-1] == path[:-1] and other != path]
-            previous = chosen.get(path)
-            taken = used - ({(previous.page, previous.segments)} if previous else set())
-            best = max(hits, key=lambda hit: _merit(hit, labels.get(path, []), siblings, taken))
-            chosen[path] = best
-            used.add((best.page, best.segments))
+    pending: dict[Path, list[Path]] = {}
+    for path, hits in candidates.items():
+        if len(hits) > 1:
+            pending.setdefault(path[:-1], []).append(path)
+    used: set[Any] = {cell for hit in chosen.values() for cell in hit.cells}
+    twins: dict[Any, list[list[Path]]] = {}
+    for paths in pending.values():
+        twins.setdefault(_signature(paths, candidates, chosen), []).append(paths)
+    for group in twins.values():
+        picks = []
+        for paths in group:  # objects that cannot be told apart take the best places...
+            best = _best_places(paths, candidates, labels, chosen, used)[0]
+            picks.append(list(best.values()))
+            used.update(cell for hit in best.values() for cell in hit.cells)
+        picks.sort(key=lambda hits: min((hit.page, hit.box[1], hit.box[0]) for hit in hits))
+        for paths, hits in zip(group, picks, strict=True):  # ...in the order they are listed
+            chosen.update(zip(paths, hits, strict=True))
     return chosen
 
 
-def _merit(hit: Hit, labels: list[Hit], siblings: list[Hit], taken: set[Any]) -> float:
-    merit = hit.score
-    if labels:
-        merit -= min(_distance(hit, label) for label in labels)
-    if siblings:
-        merit -= sum(_distance(hit, other) for other in siblings) / len(siblings)
-    if (hit.page, hit.segments) in taken:
-        merit -= REUSED
-    return merit
+def _signature(paths: list[Path], candidates: dict[Path, list[Hit]], chosen: dict[Path, Hit]) -> Any:
+    """What an object's ambiguous values can cite, given its fixed values: objects alike in this
+    (two table rows printing the same values) are told apart only by their order."""
+    fixed = tuple(sorted((other[-1], _place(hit)) for other, hit in chosen.items() if other[:-1] == paths[0][:-1]))
+    return tuple((path[-1], tuple(_place(hit) for hit in candidates[path])) for path in paths), fixed
+
+
+def _best_places(
+    paths: list[Path],
+    candidates: dict[Path, list[Hit]],
+    labels: dict[Path, list[Hit]],
+    chosen: dict[Path, Hit],
+    used: set[Any],
+) -> tuple[dict[Path, Hit], float]:
+    """The places of an object's ambiguous values that cost least together (every combination
+    when there are few, else one value at a time)."""
+    fixed = [(other, hit) for other, hit in chosen.items() if other[:-1] == paths[0][:-1]]
+    if math.prod(len(candidates[path]) for path in paths) > MAX_COMBINATIONS:
+        picked: dict[Path, Hit] = {}
+        for path in paths:
+            placed = fixed + list(picked.items())
+            picked[path] = min(candidates[path], key=lambda hit: _cost({path: hit}, placed, labels, used))
+        return picked, _cost(picked, fixed, labels, used)
+    combos = (dict(zip(paths, hits, strict=True)) for hits in itertools.product(*(candidates[p] for p in paths)))
+    scored = ((combo, _cost(combo, fixed, labels, used)) for combo in combos)
+    return min(scored, key=lambda item: item[1])
+
+
+def _cost(
+    combo: dict[Path, Hit], fixed: list[tuple[Path, Hit]], labels: dict[Path, list[Hit]], used: set[Any]
+) -> float:
+    """Lower is better: weaker matches, far from labels and siblings, places already cited."""
+    cost = 0.0
+    for path, hit in combo.items():
+        cost -= hit.score + (ALONE if hit.whole else 0.0)
+        if labels.get(path):
+            cost += min(_distance(hit, label) for label in labels[path])
+        others = [h for other, h in combo.items() if other != path]
+        if not hit.cells.isdisjoint(used) or any(not hit.cells.isdisjoint(h.cells) for h in others):
+            cost += REUSED
+        siblings = [(other, h) for other, h in [*fixed, *combo.items()] if other != path]
+        if siblings:
+            cost += sum(_ordered_distance(path, hit, other, h) for other, h in siblings) / len(siblings)
+    return cost
+
+
+def _ordered_distance(path: Path, hit: Hit, other: Path, other_hit: Hit) -> float:
+    """Distance between two values of one object, more when the later one is printed before
+    the earlier (values follow their keys: to the right, or below)."""
+    distance = _distance(hit, other_hit)
+    first, second = (other_hit, hit) if _sort_key(other) < _sort_key(path) else (hit, other_hit)
+    if first.page == second.page and _printed_before(second.box, first.box):
+        distance += BEFORE
+    return distance
+
+
+def _sort_key(path: Path) -> tuple[tuple[int, str | int], ...]:
+    return tuple((0, part) if isinstance(part, int) else (1, part) for part in path)
+
+
+def _printed_before(a: Box, b: Box) -> bool:
+    """``a`` lies above ``b``, or left of it on the same row."""
+    same_row = min(a[3], b[3]) - max(a[1], b[1]) > 0.5 * min(a[3] - a[1], b[3] - b[1])
+    return a[2] <= b[0] if same_row else a[3] <= b[1]
+
+
+def _place(hit: Hit) -> tuple[int, tuple[Any, ...]]:
+    return hit.page, hit.segments
 
 
 def _distance(a: Hit, b: Hit) -> float:
@@ -172,10 +254,11 @@ def _distance(a: Hit, b: Hit) -> float:
 
 
 def _box_distance(a: Box, b: Box) -> float:
-    """Gap between two boxes, vertical gaps counting double (labels sit beside values)."""
+    """Gap between two boxes, vertical gaps counting double (labels sit beside values), and a
+    little for middles out of line (of two places beside a label, the one on its row)."""
     dx = max(0.0, b[0] - a[2], a[0] - b[2])
     dy = max(0.0, b[1] - a[3], a[1] - b[3])
-    return math.hypot(dx, 2 * dy)
+    return math.hypot(dx, 2 * dy) + 0.25 * abs((a[1] + a[3]) - (b[1] + b[3])) / 2
 
 
 def _describe(hit: Hit) -> dict[str, Any]:

@@ -24,9 +24,11 @@ from qvl_cli.evidence.text import Box, Line, PageText, union
 MAX_LINES = 8  # a value may span this many printed lines (a paragraph, an address)
 FUZZY_MIN_LENGTH = 8
 FUZZY_CHARS_PER_EDIT = 8
-DIGIT_SHARE_EXACT_ONLY = 0.4
+FUZZY_MIN_LETTERS = 5
+NUMBER_JOINERS = "./,:-"  # "151/15", "1.5", "12:30": a number does not end at these
 OCR_GLUED_MIN = 6  # OCR often drops spaces: longer strings need no word boundary there
 
+_PUNCTUATION = " .,:;_-#*()[]'\"/"
 Segment = tuple[int, int, int]  # line index, start, end (characters of that line)
 
 
@@ -40,10 +42,16 @@ class Hit:
     boxes: tuple[Box, ...]
     text: str
     score: float
+    whole: bool = False  # the match is all the letters and digits of its lines (a label alone)
 
     @cached_property
     def box(self) -> Box:
         return union(self.boxes)
+
+    @cached_property
+    def cells(self) -> frozenset[tuple[int, int, int]]:
+        """The printed characters this hit cites: (page, line, character)."""
+        return frozenset((self.page, line, i) for line, start, end in self.segments for i in range(start, end))
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,7 @@ class PageIndex:
     def __post_init__(self) -> None:
         self._folds = [fold(line.text) for line in self.page.lines]
         self.boxes = [line.box for line in self.page.lines]
+        self.order = rows_order(self.boxes)
 
     @cached_property
     def numbers(self) -> list[tuple[int, int, int, set[float]]]:
@@ -93,10 +102,11 @@ class PageIndex:
         runs: dict[tuple[int, ...], None] = {}
         count = len(self.lines)
         below = [self._line_below(i) for i in range(count)]
+        for order in (list(range(count)), self.order):  # as the page lists them, and by rows
+            for position in range(count):
+                for k in range(1, min(MAX_LINES, count - position) + 1):
+                    runs.setdefault(tuple(order[position : position + k]), None)
         for i in range(count):
-            for k in range(1, MAX_LINES + 1):
-                if i + k <= count:
-                    runs.setdefault(tuple(range(i, i + k)), None)
             chain = [i]
             while len(chain) < MAX_LINES and (following := below[chain[-1]]) is not None and following not in chain:
                 chain.append(following)
@@ -142,23 +152,46 @@ class PageIndex:
         boxes = tuple(union(self.lines[line].chars[start:end]) for line, start, end in segments)
         text = "\n".join(self.lines[line].text[start:end] for line, start, end in segments)
         source = self.lines[segments[0][0]].source or self.page.source
-        return Hit(self.page.page, source, segments, boxes, text, score)
+        whole = all(
+            not (self.lines[line].text[:start] + self.lines[line].text[end:]).strip(_PUNCTUATION)
+            for line, start, end in segments
+        )
+        return Hit(self.page.page, source, segments, boxes, text, score, whole)
+
+
+def rows_order(boxes: list[Box]) -> list[int]:
+    """Line indices in reading order: rows top to bottom (lines whose middles lie within a row's
+    band share it, as OCR often splits a row in pieces), each row left to right."""
+    rows: list[tuple[float, float, list[int]]] = []
+    for index in sorted(range(len(boxes)), key=lambda i: (boxes[i][1] + boxes[i][3]) / 2):
+        x0, y0, x1, y1 = boxes[index]
+        middle = (y0 + y1) / 2
+        if rows and rows[-1][0] <= middle <= rows[-1][1]:
+            rows[-1][2].append(index)
+        else:
+            rows.append((y0, y1, [index]))
+    return [i for _, _, members in rows for i in sorted(members, key=lambda i: boxes[i][0])]
 
 
 def find_text(needle: str, pages: list[PageIndex], fuzzy: bool = True) -> list[Hit]:
-    """Where a string is printed: every exact occurrence, else the fuzzy ones."""
-    folded, _ = fold(needle)
+    """Where a string is printed: every exact occurrence, else the fuzzy ones. A value printed
+    over several lines must break where it has a space or a sign (``New York | 10103``), never
+    inside a word or a number."""
+    folded, origin = fold(needle)
     if not folded:
         return []
-    hits = _unique(hit for page in pages for hit in _exact(page, folded))
+    breaks = {k for k in range(1, len(folded)) if origin[k] - origin[k - 1] > 1}
+    hits = _unique(hit for page in pages for hit in _exact(page, folded, breaks))
     if hits or not fuzzy or not fuzzy_allowed(folded):
         return hits
     return _unique(hit for page in pages for hit in _fuzzy(page, folded))
 
 
 def fuzzy_allowed(folded: str) -> bool:
-    digits = sum(c.isdigit() for c in folded)
-    return len(folded) >= FUZZY_MIN_LENGTH and digits < DIGIT_SHARE_EXACT_ONLY * len(folded)
+    """Fuzzy search needs a long enough string with enough letters (digits are never edited, so
+    an identifier of digits and a letter or two is found exactly or not at all)."""
+    letters = sum(c.isalpha() for c in folded)
+    return len(folded) >= FUZZY_MIN_LENGTH and letters >= FUZZY_MIN_LETTERS
 
 
 def find_number(value: float, pages: list[PageIndex]) -> list[Hit]:
@@ -183,16 +216,23 @@ def _order(item: tuple[PageIndex, int, int, int]) -> tuple[int, int, int, int]:
     return page.page.page, line, start, end
 
 
-def _exact(page: PageIndex, needle: str) -> Iterator[Hit]:
+def _exact(page: PageIndex, needle: str, breaks: set[int]) -> Iterator[Hit]:
     for window in page.windows:
         start = window.folded.find(needle)
         while start >= 0:
             segments = page.line_span(window, start, start + len(needle))
-            if _spans_window(segments, window) and (
-                _on_word_boundaries(page, segments) or (_from_ocr(page, segments) and len(needle) >= OCR_GLUED_MIN)
+            if (
+                _spans_window(segments, window)
+                and _breaks_between_words(window, start, start + len(needle), breaks)
+                and _on_word_boundaries(page, segments, _from_ocr(page, segments) and len(needle) >= OCR_GLUED_MIN)
             ):
                 yield page.hit(segments, 1.0)
             start = window.folded.find(needle, start + 1)
+
+
+def _breaks_between_words(window: _Window, start: int, end: int, breaks: set[int]) -> bool:
+    """Each line break inside a match falls where the value has a space or a sign."""
+    return all(offset - start in breaks for offset in window.starts[1:] if start < offset < end)
 
 
 def _fuzzy(page: PageIndex, needle: str) -> Iterator[Hit]:
@@ -275,12 +315,27 @@ def _from_ocr(page: PageIndex, segments: tuple[Segment, ...]) -> bool:
     return (page.lines[segments[0][0]].source or page.page.source) == "ocr"
 
 
-def _on_word_boundaries(page: PageIndex, segments: tuple[Segment, ...]) -> bool:
+def _on_word_boundaries(page: PageIndex, segments: tuple[Segment, ...], glued: bool = False) -> bool:
+    """The match neither starts nor ends inside a word or a number: a digit may touch a letter
+    (OCR glues "PAGES:2HARD"), never another digit or a number it is part of ("151/15",
+    "1.5"); a letter never touches a letter, unless ``glued`` (OCR drops spaces: a long value
+    may touch the next word)."""
     first_line, start, _ = segments[0]
     last_line, _, end = segments[-1]
-    before = page.lines[first_line].text[start - 1 : start]
-    after = page.lines[last_line].text[end : end + 1]
-    return not before.isalnum() and not after.isalnum()
+    first_text, last_text = page.lines[first_line].text, page.lines[last_line].text
+    before = first_text[max(0, start - 2) : start][::-1]
+    after = last_text[end : end + 2]
+    return _apart(before, first_text[start], glued) and _apart(after, last_text[end - 1], glued)
+
+
+def _apart(outside: str, edge: str, glued: bool) -> bool:
+    """``outside``: the characters next to the match, nearest first; ``edge``: the match's own."""
+    if not outside or not outside[0].isalnum():
+        part_of_number = edge.isdigit() and outside[:1] in tuple(NUMBER_JOINERS) and outside[1:2].isdigit()
+        return not part_of_number
+    if edge.isdigit() and outside[0].isdigit():
+        return False
+    return glued or edge.isdigit() != outside[0].isdigit()
 
 
 def _unique(hits: Iterator[Hit]) -> list[Hit]:

@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     from PIL import Image
 
 log = logging.getLogger(__name__)
-ENGINE_NAME = "rapidocr-onnxruntime-1"  # part of the cache key: new engine, new results
+ENGINE_NAME = "rapidocr-onnxruntime-3"  # part of the cache key: new engine, new results
 _ENGINE: Any = None
+SPLIT_GAP = 1.5  # a gap this many line heights wide inside a detected line parts two columns
 _ENGINE_LOCK = threading.Lock()
 
 
@@ -45,25 +46,55 @@ def engine() -> Any:
 
 
 def ocr_lines(image: Image.Image) -> tuple[Line, ...]:
-    """The text lines OCR reads on ``image``, boxes as fractions of it."""
+    """The text lines OCR reads on ``image``, boxes as fractions of it (each character's own box
+    where the engine reports it, so a value inside a line gets a box of its own)."""
     import numpy as np
 
     rgb = np.asarray(image.convert("RGB"))
-    result, _ = engine()(np.ascontiguousarray(rgb[:, :, ::-1]))  # the engine expects BGR, as OpenCV
+    # The engine expects BGR, as OpenCV.
+    result, _ = engine()(np.ascontiguousarray(rgb[:, :, ::-1]), return_word_box=True)
     width, height = image.size
     lines = []
-    for quad, text, _score in result or ():
-        text = " ".join(str(text).split())
-        if not text:
-            continue
+    for quad, text, _score, *glyphs in result or ():
         xs = [float(point[0]) / width for point in quad]
         ys = [float(point[1]) / height for point in quad]
-        lines.append(Line(text, _char_boxes(text, (min(xs), min(ys), max(xs), max(ys)))))
+        lines.extend(split_line(str(text), (min(xs), min(ys), max(xs), max(ys)), glyphs, (width, height)))
     return tuple(lines)
 
 
+def split_line(text: str, box: Box, glyphs: list[Any], size: tuple[int, int]) -> list[Line]:
+    """The lines of one detected line: its characters with their own boxes where the engine
+    gives them (single spaces kept, boxes spanning the line's height), split where a gap wider
+    than ``SPLIT_GAP`` line heights parts two columns the detector joined."""
+    if len(glyphs) < 2 or not glyphs[1] or len(glyphs[0] or ()) != len(glyphs[1]):
+        text = " ".join(text.split())
+        return [Line(text, _char_boxes(text, box))] if text else []
+    gap = SPLIT_GAP * (box[3] - box[1]) * size[1] / size[0]  # line heights, as a fraction of the width
+    pieces: list[tuple[list[str], list[Box]]] = [([], [])]
+    for quad, glyph in zip(glyphs[0], glyphs[1], strict=True):
+        char = " " if str(glyph).isspace() else str(glyph)[:1]
+        chars, boxes = pieces[-1]
+        if not char or (char == " " and (not chars or chars[-1] == " ")):
+            continue
+        xs = [float(point[0]) / size[0] for point in quad]
+        printed = [b for c, b in zip(chars, boxes, strict=True) if c != " "]
+        if char != " " and printed and min(xs) - printed[-1][2] > gap:
+            pieces.append(([], []))
+            chars, boxes = pieces[-1]
+        chars.append(char)
+        boxes.append((min(xs), box[1], max(xs), box[3]))
+    lines = []
+    for chars, boxes in pieces:
+        while chars and chars[-1] == " ":
+            chars.pop()
+            boxes.pop()
+        if chars:
+            lines.append(Line("".join(chars), tuple(boxes)))
+    return lines
+
+
 def _char_boxes(text: str, box: Box) -> tuple[Box, ...]:
-    """Spread a line's box over its characters in proportion (OCR gives lines, not glyphs)."""
+    """Spread a line's box over its characters in proportion (when the engine gives no glyphs)."""
     x0, y0, x1, y1 = box
     step = (x1 - x0) / len(text)
     return tuple((x0 + i * step, y0, x0 + (i + 1) * step, y1) for i in range(len(text)))

@@ -77,3 +77,29 @@ def test_import_qvl_cli_is_light() -> None:
     code = "import sys, qvl_cli; qvl_cli.__version__; print(sorted(m for m in ('torch', 'PIL', 'transformers', 'jsonschema', 'typer') if m in sys.modules))"  # noqa: E501
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_page_images_get_evidence_from_ocr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages given as images have no text layer: their evidence comes from OCR of the pixels, and
+    a value the page does not print is reported, not located."""
+    from PIL import ImageDraw, ImageFont
+
+    page = Image.new("RGB", (900, 500), "white")
+    draw = ImageDraw.Draw(page)
+    draw.text((60, 60), "INVOICE NW-2024-0117", fill="black", font=ImageFont.load_default(size=36))
+    draw.text((60, 300), "TOTAL 598.57", fill="black", font=ImageFont.load_default(size=36))
+    schema = tmp_path / "bill.json"
+    properties = {"invoice_number": {"type": "string"}, "total": {"type": "number"}}
+    schema.write_text(json.dumps({"type": "object", "properties": properties}))
+    monkeypatch.setenv("QVL_CACHE_DIR", str(tmp_path / "cache"))
+    reply = {"invoice_number": "NW-2024-0117", "total": 7919.37}  # the total is not printed
+    monkeypatch.setenv("QVL_FAKE_REPLIES", json.dumps([json.dumps(reply)]))
+    envelope = Extractor(schema, backend="fake", cache=False).extract([page], name="scan")
+    assert envelope.evidence is not None
+    found = envelope.evidence["/invoice_number"]
+    assert found is not None and found["source"] == "ocr" and found["page"] == 1
+    x0, y0, x1, y1 = found["boxes"][0]
+    assert 0.05 < x0 < x1 < 0.8 and 0.08 < y0 < y1 < 0.25
+    assert envelope.evidence["/total"] is None
+    assert "/total 7919.37 does not appear in the document" in envelope.warnings
+    assert envelope.valid  # a warning, not an error, unless evidence is required
