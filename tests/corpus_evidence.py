@@ -316,7 +316,7 @@ def crop_shows(document: Path, found: dict[str, Any], case: Case, pointer: str) 
     texts = []
     for x0, y0, x1, y1 in found["boxes"]:
         w, h = image.size
-        pad = 0.01
+        pad = 0.02  # a margin the OCR detector needs around a tight line
         crop = image.crop((int((x0 - pad) * w), int((y0 - pad) * h), int((x1 + pad) * w) + 1, int((y1 + pad) * h) + 1))
         texts.append(" ".join(line.text for line in ocr_lines(crop)))
     text = " ".join(texts)

@@ -25,7 +25,7 @@ from qvl_cli.schemas.pointers import join
 
 Path = tuple[str | int, ...]
 OTHER_PAGE = 2.0  # distance between boxes on different pages
-REUSED = 0.1  # penalty for citing a place another value already cites
+REUSED = 0.25  # penalty for citing characters another value already cites
 BEFORE = 0.1  # penalty for a value printed before the value that precedes it in its object
 ALONE = 0.05  # preference for a value printed alone on its line over one inside running text
 MAX_COMBINATIONS = 4096  # an object's ambiguous values are placed together up to this many ways
@@ -210,16 +210,18 @@ def _cost(
 ) -> float:
     """Lower is better: weaker matches, far from labels and siblings, places already cited."""
     cost = 0.0
-    for path, hit in combo.items():
+    members = list(combo.items())
+    for position, (path, hit) in enumerate(members):
         cost -= hit.score + (ALONE if hit.whole else 0.0)
         if labels.get(path):
             cost += min(_distance(hit, label) for label in labels[path])
-        others = [h for other, h in combo.items() if other != path]
+        others = [h for other, h in members if other != path]
         if not hit.cells.isdisjoint(used) or any(not hit.cells.isdisjoint(h.cells) for h in others):
             cost += REUSED
-        siblings = [(other, h) for other, h in [*fixed, *combo.items()] if other != path]
-        if siblings:
-            cost += sum(_ordered_distance(path, hit, other, h) for other, h in siblings) / len(siblings)
+        pairs = [*fixed, *members[position + 1 :]]  # each pair of values counted once
+        cost += sum(_ordered_distance(path, hit, other, h) for other, h in pairs) / max(
+            1, len(fixed) + len(members) - 1
+        )
     return cost
 
 

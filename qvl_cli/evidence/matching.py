@@ -25,7 +25,7 @@ MAX_LINES = 8  # a value may span this many printed lines (a paragraph, an addre
 FUZZY_MIN_LENGTH = 8
 FUZZY_CHARS_PER_EDIT = 8
 FUZZY_MIN_LETTERS = 5
-NUMBER_JOINERS = "./,:-"  # "151/15", "1.5", "12:30": a number does not end at these
+NUMBER_JOINERS = "./:-"  # "151/15", "1.5", "12:30": a number does not end at these
 OCR_GLUED_MIN = 6  # OCR often drops spaces: longer strings need no word boundary there
 
 _PUNCTUATION = " .,:;_-#*()[]'\"/"
