@@ -69,7 +69,7 @@ def locate(
         printed = raw.get("raw") if isinstance(raw, dict) else None
         candidates[path] = search(value, indexes, printed if isinstance(printed, str) else None)
     labels = {path: _label_boxes(path, schema, indexes) for path in candidates if len(candidates[path]) > 1}
-    chosen = _choose(candidates, labels)
+    chosen = _choose(candidates, _Anchors(labels, {path: i for i, path in enumerate(candidates)}))
     evidence: dict[str, dict[str, Any] | None] = {}
     missing = []
     for path, value in leaves:
@@ -151,7 +151,15 @@ def _schema_at(schema: dict[str, Any], path: Path) -> dict[str, Any]:
     return node
 
 
-def _choose(candidates: dict[Path, list[Hit]], labels: dict[Path, list[Hit]]) -> dict[Path, Hit]:
+@dataclass(frozen=True)
+class _Anchors:
+    """What places a value: its label's places, and the order of values in the data."""
+
+    labels: dict[Path, list[Hit]]
+    order: dict[Path, int]
+
+
+def _choose(candidates: dict[Path, list[Hit]], anchors: _Anchors) -> dict[Path, Hit]:
     """One hit per value: unambiguous values first; then, object by object in document order,
     the places of its ambiguous values chosen together, nearest their
     labels and each other (a form field's value to the right of or below its key), avoiding
@@ -168,7 +176,7 @@ def _choose(candidates: dict[Path, list[Hit]], labels: dict[Path, list[Hit]]) ->
     for group in twins.values():
         picks = []
         for paths in group:  # objects that cannot be told apart take the best places...
-            best = _best_places(paths, candidates, labels, chosen, used)[0]
+            best = _best_places(paths, candidates, anchors, chosen, used)[0]
             picks.append(list(best.values()))
             used.update(cell for hit in best.values() for cell in hit.cells)
         picks.sort(key=lambda hits: min((hit.page, hit.box[1], hit.box[0]) for hit in hits))
@@ -187,7 +195,7 @@ def _signature(paths: list[Path], candidates: dict[Path, list[Hit]], chosen: dic
 def _best_places(
     paths: list[Path],
     candidates: dict[Path, list[Hit]],
-    labels: dict[Path, list[Hit]],
+    anchors: _Anchors,
     chosen: dict[Path, Hit],
     used: set[Any],
 ) -> tuple[dict[Path, Hit], float]:
@@ -198,45 +206,39 @@ def _best_places(
         picked: dict[Path, Hit] = {}
         for path in paths:
             placed = fixed + list(picked.items())
-            picked[path] = min(candidates[path], key=lambda hit: _cost({path: hit}, placed, labels, used))
-        return picked, _cost(picked, fixed, labels, used)
+            picked[path] = min(candidates[path], key=lambda hit: _cost({path: hit}, placed, anchors, used))
+        return picked, _cost(picked, fixed, anchors, used)
     combos = (dict(zip(paths, hits, strict=True)) for hits in itertools.product(*(candidates[p] for p in paths)))
-    scored = ((combo, _cost(combo, fixed, labels, used)) for combo in combos)
+    scored = ((combo, _cost(combo, fixed, anchors, used)) for combo in combos)
     return min(scored, key=lambda item: item[1])
 
 
-def _cost(
-    combo: dict[Path, Hit], fixed: list[tuple[Path, Hit]], labels: dict[Path, list[Hit]], used: set[Any]
-) -> float:
+def _cost(combo: dict[Path, Hit], fixed: list[tuple[Path, Hit]], anchors: _Anchors, used: set[Any]) -> float:
     """Lower is better: weaker matches, far from labels and siblings, places already cited."""
     cost = 0.0
     members = list(combo.items())
     for position, (path, hit) in enumerate(members):
         cost -= hit.score + (ALONE if hit.whole else 0.0)
-        if labels.get(path):
-            cost += min(_distance(hit, label) for label in labels[path])
+        if anchors.labels.get(path):
+            cost += min(_distance(hit, label) for label in anchors.labels[path])
         others = [h for other, h in members if other != path]
         if not hit.cells.isdisjoint(used) or any(not hit.cells.isdisjoint(h.cells) for h in others):
             cost += REUSED
         pairs = [*fixed, *members[position + 1 :]]  # each pair of values counted once
-        cost += sum(_ordered_distance(path, hit, other, h) for other, h in pairs) / max(
+        cost += sum(_ordered_distance(anchors.order, path, hit, other, h) for other, h in pairs) / max(
             1, len(fixed) + len(members) - 1
         )
     return cost
 
 
-def _ordered_distance(path: Path, hit: Hit, other: Path, other_hit: Hit) -> float:
+def _ordered_distance(order: dict[Path, int], path: Path, hit: Hit, other: Path, other_hit: Hit) -> float:
     """Distance between two values of one object, more when the later one is printed before
     the earlier (values follow their keys: to the right, or below)."""
     distance = _distance(hit, other_hit)
-    first, second = (other_hit, hit) if _sort_key(other) < _sort_key(path) else (hit, other_hit)
+    first, second = (other_hit, hit) if order[other] < order[path] else (hit, other_hit)
     if first.page == second.page and _printed_before(second.box, first.box):
         distance += BEFORE
     return distance
-
-
-def _sort_key(path: Path) -> tuple[tuple[int, str | int], ...]:
-    return tuple((0, part) if isinstance(part, int) else (1, part) for part in path)
 
 
 def _printed_before(a: Box, b: Box) -> bool:

@@ -126,3 +126,11 @@ def test_a_date_with_a_month_name_may_run_into_the_time() -> None:
     assert located.evidence["/date"]["text"] == "22Jun2018"  # type: ignore[index]
     assert located.evidence["/other"]["text"] == "Jun 22, 2019"  # type: ignore[index]
     assert located.evidence["/fake"] is None
+
+
+def test_equal_values_of_one_object_follow_the_datas_order_across_the_row() -> None:
+    page = page_of(("1", 0.59, 0.38), ("85,00", 0.67, 0.38), ("85,00", 0.80, 0.38), ("Delivery", 0.07, 0.38))
+    item = {"description": "Delivery", "quantity": 1, "unit_price": 85.0, "amount": 85.0}
+    evidence = locate({"line_items": [item]}, [page]).evidence
+    assert evidence["/line_items/0/unit_price"]["boxes"][0][0] == 0.67  # type: ignore[index]
+    assert evidence["/line_items/0/amount"]["boxes"][0][0] == 0.80  # type: ignore[index]
