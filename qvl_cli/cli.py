@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 DEFAULT_MAX_PAGES = 2000
 DEFAULT_MAX_FILE_SIZE_MIB = 1024
+DEFAULT_RENDER_TIMEOUT = 120.0
 
 app = typer.Typer(
     name="qvl",
@@ -89,6 +90,25 @@ MaxFileSize = Annotated[
         envvar="QVL_MAX_FILE_SIZE",
         rich_help_panel=INPUT,
         help="Refuse files larger than this many MiB (0: no limit).",
+    ),
+]
+RenderWorkers = Annotated[
+    int | None,
+    typer.Option(
+        "--render-workers",
+        envvar="QVL_RENDER_WORKERS",
+        rich_help_panel=INPUT,
+        help="Processes that render pages (default: the cores, at most 8; 0: render in this process).",
+        show_default=False,
+    ),
+]
+RenderTimeout = Annotated[
+    float,
+    typer.Option(
+        "--render-timeout",
+        envvar="QVL_RENDER_TIMEOUT",
+        rich_help_panel=INPUT,
+        help="Seconds a page may take to render before its document fails (0: no limit; needs workers).",
     ),
 ]
 Password = Annotated[
@@ -186,6 +206,8 @@ def extract(
     password: Password = None,
     max_pages: MaxPages = DEFAULT_MAX_PAGES,
     max_file_size: MaxFileSize = DEFAULT_MAX_FILE_SIZE_MIB,
+    render_workers: RenderWorkers = None,
+    render_timeout: RenderTimeout = DEFAULT_RENDER_TIMEOUT,
     recursive: Annotated[
         bool, typer.Option("--recursive", "-r", rich_help_panel=INPUT, help="Walk folders recursively.")
     ] = False,
@@ -257,6 +279,7 @@ def extract(
         _fail(QvlError("--min-confidence must be between 0 and 1"))
     if concurrency < 1:
         _fail(QvlError("--concurrency must be at least 1"))
+    workers, page_timeout = _render_settings(render_workers, render_timeout)
     settings = ModelSettings(
         model=model,
         revision=revision,
@@ -293,6 +316,8 @@ def extract(
             settings=settings,
             use_cache=cache,
             batch_size=batch_size,
+            render_workers=workers,
+            render_timeout=page_timeout,
         )
     )
     destination = _guard(lambda: Destination(output, output_dir, resume, quiet))
@@ -310,12 +335,15 @@ def render(
     dpi: Dpi = 200.0,
     pages: Pages = None,
     password: Password = None,
+    render_workers: RenderWorkers = None,
+    render_timeout: RenderTimeout = DEFAULT_RENDER_TIMEOUT,
 ) -> None:
     """Write the exact page images the model would see, and a table of their sizes and tokens."""
     from qvl_cli.commands.render import render_pages
 
     budget = _guard(lambda: PixelBudget(min_pixels, max_pixels, max_total_pixels or None))
-    _guard(lambda: render_pages(path, out, budget, pages, password, dpi))
+    workers, page_timeout = _render_settings(render_workers, render_timeout)
+    _guard(lambda: render_pages(path, out, budget, pages, password, dpi, workers, page_timeout))
 
 
 Format = Annotated[str, typer.Option("--format", help="text | github (Actions annotations) | json.")]
@@ -397,6 +425,19 @@ def _limits(max_pages: int, max_file_size_mib: int) -> InputLimits:
     from qvl_cli.pages.rasterize import InputLimits
 
     return InputLimits(max_pages or None, max_file_size_mib * 2**20 or None)
+
+
+def _render_settings(workers: int | None, timeout: float) -> tuple[int, float | None]:
+    """``--render-workers`` (default: the cores, capped) and ``--render-timeout`` (0: none), checked."""
+    if workers is not None and workers < 0:
+        _fail(QvlError(f"--render-workers must be 0 (render in this process) or more; got {workers}"))
+    if timeout < 0:
+        _fail(QvlError(f"--render-timeout must be 0 (no limit) or a number of seconds; got {timeout:g}"))
+    if workers is None:
+        from qvl_cli.pages.pool import default_workers
+
+        workers = default_workers()
+    return workers, timeout or None
 
 
 def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:

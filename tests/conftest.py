@@ -27,7 +27,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["HF_HOME"] = str(home)
     os.environ["HF_HUB_CACHE"] = str(home / "hub")
     os.environ["HF_HUB_OFFLINE"] = "1"
-    for name in ("QVL_MODEL", "QVL_PDF_PASSWORD", "QVL_BACKEND", "QVL_DEBUG"):
+    for name in ("QVL_MODEL", "QVL_PDF_PASSWORD", "QVL_BACKEND", "QVL_DEBUG", "QVL_RENDER_WORKERS"):
         os.environ.pop(name, None)
 
 

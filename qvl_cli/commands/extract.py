@@ -13,6 +13,7 @@ from typing import Any
 from qvl_cli.backends.contract import ModelSettings, create_backend
 from qvl_cli.errors import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_MODEL, EXIT_USAGE, EXIT_VALID, QvlError
 from qvl_cli.pages.discover import expand_inputs
+from qvl_cli.pages.pool import open_renderer
 from qvl_cli.runs.batch import BatchRunner, Summary
 from qvl_cli.runs.cache import ResultCache, default_cache_dir, run_identity
 from qvl_cli.runs.document import ExtractOptions, Extractor
@@ -84,15 +85,24 @@ class ExtractRun:
         settings: ModelSettings,
         use_cache: bool = True,
         batch_size: int = 1,
+        render_workers: int = 0,
+        render_timeout: float | None = None,
     ) -> ExtractRun:
         schema = load_schema(schema_ref)
         prompt = load_prompt(prompt_ref, schema)
-        extractor = Extractor(schema, prompt, options, lambda: create_backend(backend_name, settings))
+        renderer = open_renderer(render_workers, render_timeout)  # processes start on first use
+        extractor = Extractor(schema, prompt, options, lambda: create_backend(backend_name, settings), renderer)
         identity = run_identity(schema.sha256, prompt.sha256, backend_name, settings, options, extractor.max_new_tokens)
         return cls(extractor, identity, use_cache, batch_size)
 
     def execute(self, inputs: Inputs, destination: Destination) -> int:
         """Extract every input, writing each record as soon as it is ready; returns the exit code."""
+        try:
+            return self._execute(inputs, destination)
+        finally:
+            self.extractor.renderer.close()  # no render worker outlives the run
+
+    def _execute(self, inputs: Inputs, destination: Destination) -> int:
         paths = inputs.expand()
         writer = destination.open()
         recorded = writer.recorded() if destination.resume else {}

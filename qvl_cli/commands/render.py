@@ -3,35 +3,46 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from qvl_cli.errors import OutputError
 from qvl_cli.pages.budgets import PixelBudget
-from qvl_cli.pages.rasterize import render_document
-
-if TYPE_CHECKING:
-    from PIL import Image
+from qvl_cli.pages.pool import open_renderer
+from qvl_cli.pages.workers import RenderRequest
 
 
 def render_pages(
-    path: Path, out: Path, budget: PixelBudget, pages: str | None, password: str | None, dpi: float
+    path: Path,
+    out: Path,
+    budget: PixelBudget,
+    pages: str | None,
+    password: str | None,
+    dpi: float,
+    workers: int = 0,
+    timeout: float | None = None,
 ) -> list[Path]:
-    """Save every selected page as ``<stem>-p<NNN>.png`` in ``out`` and print a size table."""
+    """Save every selected page as ``<stem>-p<NNN>.png`` in ``out`` and print a size table.
+
+    The render workers encode the PNGs too, so only the page records come back to this process.
+    """
     from rich.console import Console
     from rich.table import Table
 
-    document = render_document(path, budget, pages, password, dpi)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create output folder: {exc.strerror or exc}", path=out) from None
+    request = RenderRequest(str(path), budget, pages, password, dpi, png_dir=str(out), keep_pixels=False)
+    renderer = open_renderer(workers, timeout)
+    try:
+        document = renderer.run(request)
+    finally:
+        renderer.close()
     table = Table(title=f"{path} ({document.page_count} pages)", title_justify="left")
     for column in ("page", "source size", "rendered size", "visual tokens", "file"):
         table.add_column(column, justify="left" if column == "file" else "right")
     written = []
     for page in document.pages:
-        target = out / f"{path.stem}-p{page.number:03d}.png"
-        _save_png(page.image, target)
+        target = Path(page.extras["file"])
         written.append(target)
         table.add_row(
             str(page.number),
@@ -45,13 +56,3 @@ def render_pages(
     table.caption = f"{total_tokens} visual tokens in all{shrunk}"
     Console().print(table)
     return written
-
-
-def _save_png(image: Image.Image, target: Path) -> None:
-    temp = target.with_name(f".{target.name}.tmp")
-    try:
-        image.save(temp, format="PNG")
-        temp.replace(target)
-    except OSError as exc:
-        temp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write page image: {exc.strerror or exc}", path=target) from None

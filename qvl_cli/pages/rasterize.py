@@ -10,14 +10,14 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from qvl_cli.errors import EncryptedDocumentError, InputError, PageSelectionError
-from qvl_cli.pages.budgets import PagePlan, PixelBudget, plan_pages, visual_tokens
+from qvl_cli.pages.budgets import PagePlan, PixelBudget, visual_tokens
 from qvl_cli.pages.images import WHITE, to_rgb
-from qvl_cli.pages.inputs import SourceFile, open_source, parse_page_ranges
+from qvl_cli.pages.inputs import SourceFile
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -37,6 +37,7 @@ class PageImage:
     number: int  # 1-based page number in the source document
     source_size: tuple[int, int]  # native (width, height): pixels, or PDF points at the render DPI
     image: Image.Image
+    extras: dict[str, Any] = field(default_factory=dict)  # per-page results made where it was rendered
 
     @property
     def size(self) -> tuple[int, int]:
@@ -261,24 +262,9 @@ def render_document(
     dpi: float = DEFAULT_PDF_DPI,
     limits: InputLimits | None = None,
 ) -> RenderedDocument:
-    """Render the selected pages of ``path`` at the sizes the budgets allow."""
-    limits = limits or InputLimits()
-    source = open_source(path)
-    limits.check_file(source)
-    with PDFIUM_LOCK if source.is_pdf else nullcontext(), open_pages(source, password, dpi) as pages:
-        indices = parse_page_ranges(page_spec, pages.page_count)
-        limits.check_pages(source, len(indices))
-        native = [pages.native_size(i) for i in indices]
-        plan = _plan(source, native, budget)
-        images = tuple(
-            PageImage(i + 1, (round(w), round(h)), pages.render(i, size))
-            for i, (w, h), size in zip(indices, native, plan.sizes, strict=True)
-        )
-    return RenderedDocument(source, pages.page_count, images, plan)
+    """Render the selected pages of ``path`` at the sizes the budgets allow, in this process."""
+    from qvl_cli.pages.pool import InlineRenderer
+    from qvl_cli.pages.workers import RenderRequest
 
-
-def _plan(source: SourceFile, native: list[tuple[float, float]], budget: PixelBudget) -> PagePlan:
-    try:
-        return plan_pages(native, budget)
-    except InputError as exc:
-        raise exc.for_file(source.path) from None
+    request = RenderRequest(str(path), budget, page_spec, password, dpi, limits or InputLimits())
+    return InlineRenderer().render(request)

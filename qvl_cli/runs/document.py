@@ -18,7 +18,9 @@ from qvl_cli.backends.contract import Backend, Generation, GenerationRequest, Tu
 from qvl_cli.errors import DeviceMemoryError, InputError, ModelError, QvlError
 from qvl_cli.pages.budgets import PixelBudget
 from qvl_cli.pages.inputs import file_sha256
-from qvl_cli.pages.rasterize import DEFAULT_PDF_DPI, InputLimits, RenderedDocument, render_document
+from qvl_cli.pages.pool import InlineRenderer, Renderer
+from qvl_cli.pages.rasterize import DEFAULT_PDF_DPI, InputLimits, RenderedDocument
+from qvl_cli.pages.workers import RenderRequest
 from qvl_cli.runs.records import Envelope, FailureInfo, Usage
 from qvl_cli.schemas.catalog import Schema
 from qvl_cli.schemas.navigation import minimal_instance
@@ -74,8 +76,10 @@ class Extractor:
         prompt: Prompt,
         options: ExtractOptions,
         backend_factory: Callable[[], Backend],
+        renderer: Renderer | None = None,
     ):
         self.schema = schema
+        self.renderer = renderer or InlineRenderer()
         self.prompt = prompt
         self.options = options
         self.max_new_tokens = options.max_new_tokens or token_budget(schema.document)
@@ -104,9 +108,10 @@ class Extractor:
     def load(self, path: str | Path, budget: PixelBudget | None = None) -> RenderedDocument:
         """Render a document's pages (raises :class:`InputError`); safe in a worker thread."""
         options = self.options
-        return render_document(
-            path, budget or options.budget, options.pages, options.password, options.dpi, options.limits
+        request = RenderRequest(
+            str(path), budget or options.budget, options.pages, options.password, options.dpi, options.limits
         )
+        return self.renderer.render(request)
 
     def extract_document(self, document: RenderedDocument, started: float, sha256: str | None = None) -> Envelope:
         """Run the model on rendered pages. Out of device memory, the document is rendered again

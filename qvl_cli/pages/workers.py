@@ -1,0 +1,259 @@
+"""The unit of rendering work a worker process runs: picklable tasks in, picklable pages out.
+
+A document is rendered in one or more :class:`PageTask` s. The first measures every selected
+page and plans the sizes under the budgets (and renders the pages too when there are few); the
+pages of a long document are then rendered in slices, spread over the workers. :func:`run_task`
+is the one function a worker calls, so per-page work beyond the image (a text layer, OCR, a PNG
+written to disk) belongs in :func:`_page_extras`, and its results travel back in
+:attr:`RenderedPage.extras`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qvl_cli.errors import InputError, QvlError
+from qvl_cli.pages.budgets import PagePlan, PixelBudget, plan_pages, visual_tokens
+from qvl_cli.pages.inputs import SourceFile, open_source, parse_page_ranges
+from qvl_cli.pages.rasterize import DEFAULT_PDF_DPI, InputLimits, PageImage, RenderedDocument, open_pages
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
+    from PIL import Image
+
+    from qvl_cli.pages.rasterize import PageSource
+
+INLINE_PAGES = 8  # a document with at most this many selected pages is rendered by one task
+SLICE_PAGES = 8  # pages per task when a longer document is spread over the workers
+Progress = Callable[[], None]
+PageSlot = tuple[int, tuple[int, int], tuple[int, int]]  # (index, source size, rendered size)
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """One document to render, and what to do with each page."""
+
+    path: str
+    budget: PixelBudget = field(default_factory=PixelBudget)
+    page_spec: str | None = None
+    password: str | None = None
+    dpi: float = DEFAULT_PDF_DPI
+    limits: InputLimits = field(default_factory=InputLimits)
+    png_dir: str | None = None  # also write each page there as <stem>-p<NNN>.png (extras["file"])
+    keep_pixels: bool = True  # False: only the page records come back (e.g. when the PNGs are the output)
+
+
+@dataclass(frozen=True)
+class PageTask:
+    """A slice of one document: ``pages`` to render, or ``None`` to measure and plan first."""
+
+    request: RenderRequest
+    pages: tuple[PageSlot, ...] | None = None
+
+
+@dataclass(frozen=True)
+class RenderedPage:
+    """One rendered page: a Pillow image in-process, raw pixels across a process boundary."""
+
+    number: int  # 1-based
+    source_size: tuple[int, int]
+    size: tuple[int, int]
+    image: Image.Image | None = None
+    mode: str = "RGB"
+    pixels: bytes = b""
+    extras: dict[str, Any] = field(default_factory=dict)  # per-page results beyond the image
+
+    def packed(self) -> RenderedPage:
+        """Raw bytes instead of the image object (cheaper to send than PNG or a pickled image)."""
+        if self.image is None:
+            return self
+        return replace(self, image=None, mode=self.image.mode, pixels=self.image.tobytes())
+
+    def to_page_image(self) -> PageImage:
+        from PIL import Image
+
+        image = self.image
+        if image is None:
+            if not self.pixels:
+                raise ValueError(f"page {self.number} was rendered without keeping its pixels")
+            image = Image.frombuffer(self.mode, self.size, self.pixels, "raw", self.mode, 0, 1)
+        return PageImage(self.number, self.source_size, image, self.extras)
+
+    @property
+    def visual_tokens(self) -> int:
+        return visual_tokens(*self.size)
+
+
+@dataclass(frozen=True)
+class FailedTask:
+    """An input error raised in a worker, in a form that survives pickling."""
+
+    kind: type[QvlError]
+    message: str
+    path: str | None
+    hint: str | None
+
+    @classmethod
+    def of(cls, exc: QvlError) -> FailedTask:
+        return cls(type(exc), exc.message, exc.path, exc.hint)
+
+    def error(self) -> QvlError:
+        return self.kind(self.message, path=self.path, hint=self.hint)
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """What a task produced: the plan (from the measuring task), pages, and pages still to do."""
+
+    source: SourceFile | None = None
+    page_count: int = 0
+    plan: PagePlan | None = None
+    pages: tuple[RenderedPage, ...] = ()
+    todo: tuple[PageSlot, ...] = ()
+    failure: FailedTask | None = None
+
+    def packed(self) -> TaskResult:
+        return replace(self, pages=tuple(page.packed() for page in self.pages))
+
+
+def run_task(task: PageTask, progress: Progress | None = None) -> TaskResult:
+    """Measure/plan or render one slice; input errors come back as ``failure``, never raised.
+
+    ``progress`` is called after each step (the plan, every page): the pool's per-page timeout
+    counts from the last call.
+    """
+    tick = progress or _nothing
+    try:
+        if task.pages is None:
+            return _measure(task.request, tick)
+        source = open_source(task.request.path)
+        with open_pages(source, task.request.password, task.request.dpi) as pages:
+            rendered = _render(pages, task.request, source, task.pages, tick)
+        return TaskResult(source=source, pages=rendered)
+    except QvlError as exc:
+        return TaskResult(failure=FailedTask.of(exc))
+
+
+def _measure(request: RenderRequest, tick: Progress) -> TaskResult:
+    source = open_source(request.path)
+    request.limits.check_file(source)
+    with open_pages(source, request.password, request.dpi) as pages:
+        indices = parse_page_ranges(request.page_spec, pages.page_count)
+        request.limits.check_pages(source, len(indices))
+        native = [pages.native_size(i) for i in indices]
+        plan = plan_document(source, native, request.budget)
+        slots = tuple(
+            (i, (round(w), round(h)), size) for i, (w, h), size in zip(indices, native, plan.sizes, strict=True)
+        )
+        tick()
+        if len(slots) > INLINE_PAGES:
+            return TaskResult(source, pages.page_count, plan, todo=slots)
+        rendered = _render(pages, request, source, slots, tick)
+    return TaskResult(source, pages.page_count, plan, rendered)
+
+
+def plan_document(source: SourceFile, native: list[tuple[float, float]], budget: PixelBudget) -> PagePlan:
+    try:
+        return plan_pages(native, budget)
+    except InputError as exc:
+        raise exc.for_file(source.path) from None
+
+
+def _render(
+    pages: PageSource, request: RenderRequest, source: SourceFile, slots: tuple[PageSlot, ...], tick: Progress
+) -> tuple[RenderedPage, ...]:
+    out = []
+    for index, source_size, size in slots:
+        image = pages.render(index, size)
+        extras = _page_extras(request, source, index + 1, image)
+        out.append(RenderedPage(index + 1, source_size, size, image if request.keep_pixels else None, extras=extras))
+        tick()
+    return tuple(out)
+
+
+def _page_extras(request: RenderRequest, source: SourceFile, number: int, image: Image.Image) -> dict[str, Any]:
+    """Per-page work done where the page was rendered; its results go in the page's ``extras``."""
+    extras: dict[str, Any] = {}
+    if request.png_dir is not None:
+        extras["file"] = str(save_png(image, Path(request.png_dir) / f"{source.path.stem}-p{number:03d}.png"))
+    return extras
+
+
+def save_png(image: Image.Image, target: Path) -> Path:
+    """Write ``target`` atomically (a temporary file renamed over it)."""
+    from qvl_cli.errors import OutputError
+
+    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        image.save(temp, format="PNG")
+        temp.replace(target)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write page image: {exc.strerror or exc}", path=target) from None
+    return target
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """All pages of one document as they came back from the workers, in page order."""
+
+    source: SourceFile
+    page_count: int
+    plan: PagePlan
+    pages: tuple[RenderedPage, ...]
+
+    def document(self) -> RenderedDocument:
+        """The document as the model takes it (needs the pixels: ``keep_pixels``)."""
+        return RenderedDocument(self.source, self.page_count, tuple(p.to_page_image() for p in self.pages), self.plan)
+
+
+def collect(first: TaskResult, slices: list[TaskResult]) -> RenderResult:
+    """The document from its measuring task and the slices rendered after it (in any order)."""
+    if first.source is None or first.plan is None:
+        raise ValueError("the measuring task carries the source and the plan")
+    pages = sorted([*first.pages, *(page for part in slices for page in part.pages)], key=lambda page: page.number)
+    return RenderResult(first.source, first.page_count, first.plan, tuple(pages))
+
+
+def split(slots: tuple[PageSlot, ...], size: int = SLICE_PAGES) -> list[tuple[PageSlot, ...]]:
+    return [slots[start : start + size] for start in range(0, len(slots), size)]
+
+
+def _nothing() -> None:
+    return None
+
+
+def serve(conn: Connection, hook: Callable[[PageTask], None] | None = None) -> None:
+    """A worker process's loop: take a task, send an empty message after each page, send the result.
+
+    Ctrl-C is the parent's to handle (it stops the workers), so the worker ignores SIGINT; it
+    leaves when the parent closes its pipe.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def tick() -> None:
+        conn.send_bytes(b"")
+
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if hook is not None:
+            hook(task)
+        try:
+            result = run_task(task, tick).packed()
+        except Exception as exc:  # an unexpected library error costs this document only
+            failure = FailedTask(InputError, f"cannot render: {type(exc).__name__}: {exc}", task.request.path, None)
+            result = TaskResult(failure=failure)
+        try:
+            conn.send(result)
+        except (EOFError, OSError):
+            return

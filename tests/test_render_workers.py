@@ -1,0 +1,229 @@
+"""Rendering in worker processes: same pixels as in-process, crashes and stuck pages cost one
+document, options checked, and no worker outlives qvl."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+import pytest
+from pdf_factory import PageSpec, write_pdf
+from PIL import Image, ImageDraw
+from render_hooks import abort_on, hang_on
+
+from qvl_cli.backends.fake import FakeBackend
+from qvl_cli.errors import InputError
+from qvl_cli.pages.budgets import PixelBudget
+from qvl_cli.pages.pool import InlineRenderer, ProcessRenderer, default_workers
+from qvl_cli.pages.workers import INLINE_PAGES, RenderRequest
+from qvl_cli.runs.batch import BatchRunner
+from qvl_cli.runs.document import ExtractOptions, Extractor
+from qvl_cli.schemas.catalog import load_schema
+from qvl_cli.schemas.prompts import load_prompt
+
+BUDGET = PixelBudget(max_pixels=120_000, max_total_pixels=None)
+REPLY = {"title": "T", "fields": [], "checkboxes": [], "signatures": []}
+
+
+def long_pdf(path: Path, pages: int) -> Path:
+    specs = [PageSpec(lines=(f"PAGE {n}", *(f"line {i} of page {n}" for i in range(20)))) for n in range(pages)]
+    return write_pdf(path, specs)
+
+
+def short_pdf(path: Path, label: str) -> Path:
+    return write_pdf(path, [PageSpec(lines=(f"FORM {label}", "Name: Maria"))])
+
+
+def photo(path: Path) -> Path:
+    image = Image.new("RGB", (640, 480), "white")
+    ImageDraw.Draw(image).text((40, 40), "Receipt\nTotal 12.50", fill="black")
+    image.save(path)
+    return path
+
+
+def pixels(document) -> list[tuple[int, tuple[int, int], tuple[int, int], str, bytes]]:
+    return [(p.number, p.source_size, p.size, p.image.mode, p.image.tobytes()) for p in document.pages]
+
+
+def test_workers_render_the_same_pixels_as_one_process(tmp_path: Path) -> None:
+    documents = [long_pdf(tmp_path / "long.pdf", 3 * INLINE_PAGES + 1), photo(tmp_path / "photo.png")]
+    with ProcessRenderer(2) as pool:
+        for path in documents:
+            request = RenderRequest(str(path), BUDGET, page_spec="1-" if path.suffix == ".pdf" else None)
+            inline, spread = InlineRenderer().render(request), pool.render(request)
+            assert spread.page_count == inline.page_count and spread.plan == inline.plan
+            assert pixels(spread) == pixels(inline)
+    assert len(pixels(inline)) == 1 and len(pixels(spread)) == 1
+    assert [p.number for p in InlineRenderer().render(RenderRequest(str(documents[0]), BUDGET)).pages] == list(
+        range(1, 3 * INLINE_PAGES + 2)
+    )
+
+
+def test_a_long_document_is_spread_over_the_workers(tmp_path: Path) -> None:
+    path = long_pdf(tmp_path / "long.pdf", 4 * INLINE_PAGES)
+    with ProcessRenderer(2) as pool:
+        document = pool.render(RenderRequest(str(path), BUDGET))
+        workers = {worker.process.pid for worker in pool._workers}
+    assert [page.number for page in document.pages] == list(range(1, 4 * INLINE_PAGES + 1))
+    assert len(workers) == 2
+
+
+def test_input_errors_in_a_worker_are_the_same_errors(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.7\nthis is not a pdf")
+    with ProcessRenderer(1) as pool, pytest.raises(InputError, match="cannot open PDF") as caught:
+        pool.render(RenderRequest(str(broken), BUDGET))
+    assert caught.value.path == str(broken) and caught.value.kind == "input"
+
+
+def extractor(renderer) -> Extractor:
+    schema = load_schema("form")
+    fake = FakeBackend(replies=[json.dumps(REPLY)] * 20)
+    return Extractor(schema, load_prompt(None, schema), ExtractOptions(budget=BUDGET), lambda: fake, renderer)
+
+
+class Records:
+    def __init__(self) -> None:
+        self.records: list[dict] = []
+
+    def write(self, record: dict) -> None:
+        self.records.append(record)
+
+
+def run_batch(renderer, paths: list[Path]) -> list[dict]:
+    sink = Records()
+    try:
+        BatchRunner(extractor(renderer), {}, sink).run(paths)
+    finally:
+        renderer.close()
+    return sink.records
+
+
+def test_a_worker_that_crashes_fails_its_document_and_the_batch_goes_on(tmp_path: Path) -> None:
+    paths = [short_pdf(tmp_path / f"doc{i}.pdf", str(i)) for i in range(5)]
+    paths.insert(2, long_pdf(tmp_path / "bad.pdf", 3))
+    records = run_batch(ProcessRenderer(2, hook=partial(abort_on, "bad.pdf")), paths)
+    assert [Path(r["file"]).name for r in records] == [p.name for p in paths]
+    bad = records[2]
+    assert bad["valid"] is False and bad["error"]["type"] == "crash"
+    assert "SIGABRT" in bad["error"]["message"] and bad["error"]["message"].startswith(str(paths[2]))
+    assert all(r["valid"] and r.get("error") is None for i, r in enumerate(records) if i != 2)
+
+
+def test_a_stuck_page_times_out_and_the_batch_goes_on(tmp_path: Path) -> None:
+    paths = [short_pdf(tmp_path / "a.pdf", "a"), short_pdf(tmp_path / "stuck.pdf", "s"), photo(tmp_path / "c.png")]
+    started = time.monotonic()
+    records = run_batch(ProcessRenderer(2, timeout=1.0, hook=partial(hang_on, "stuck.pdf")), paths)
+    assert time.monotonic() - started < 60
+    assert [(r.get("error") or {}).get("type") for r in records] == [None, "timeout", None]
+    assert "--render-timeout 1 s" in records[1]["error"]["message"]
+    assert records[0]["valid"] and records[2]["valid"]
+
+
+def test_records_are_identical_with_and_without_workers(tmp_path: Path) -> None:
+    paths = [long_pdf(tmp_path / "long.pdf", 2 * INLINE_PAGES + 3), photo(tmp_path / "p.png")]
+    paths += [short_pdf(tmp_path / f"d{i}.pdf", str(i)) for i in range(3)]
+
+    def comparable(records: list[dict]) -> list[dict]:
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in records]
+
+    assert comparable(run_batch(ProcessRenderer(2), paths)) == comparable(run_batch(InlineRenderer(), paths))
+
+
+def qvl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "qvl_cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--render-workers", "-1"], "--render-workers must be 0 (render in this process) or more; got -1"),
+        (["--render-timeout", "-2"], "--render-timeout must be 0 (no limit) or a number of seconds; got -2"),
+        (["--render-workers", "two"], "unable to parse string as an integer"),
+    ],
+)
+def test_render_options_are_checked(tmp_path: Path, args: list[str], message: str) -> None:
+    pdf = short_pdf(tmp_path / "a.pdf", "a")
+    for command in (["extract", str(pdf), "-s", "form"], ["render", str(pdf), "--out", str(tmp_path / "out")]):
+        result = qvl(*command, *args, env={"QVL_BACKEND": "fake"})
+        assert result.returncode == 2
+        assert message in " ".join(result.stderr.split()) and "Traceback" not in result.stderr
+
+
+def test_render_workers_default_to_the_cores_capped() -> None:
+    assert 1 <= default_workers() <= min(8, os.cpu_count() or 1)
+
+
+def test_qvl_render_writes_the_same_images_with_workers(tmp_path: Path) -> None:
+    pdf = long_pdf(tmp_path / "doc.pdf", INLINE_PAGES + 2)
+    for workers in ("0", "2"):
+        result = qvl("render", str(pdf), "--out", str(tmp_path / workers), "--max-pixels", "100000",
+                     "--render-workers", workers)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+    names = sorted(p.name for p in (tmp_path / "0").iterdir())
+    assert names == [f"doc-p{n:03d}.png" for n in range(1, INLINE_PAGES + 3)]
+    for name in names:
+        assert (tmp_path / "0" / name).read_bytes() == (tmp_path / "2" / name).read_bytes()
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc (Linux)")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_stops_every_worker(tmp_path: Path, sig: signal.Signals) -> None:
+    docs = [long_pdf(tmp_path / f"doc{i}.pdf", 30) for i in range(6)]
+    env = {"QVL_BACKEND": "fake", "QVL_FAKE_REPLIES": json.dumps([json.dumps(REPLY)] * 10)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qvl_cli", "extract", *map(str, docs), "-s", "form", "--max-total-pixels", "0",
+         "--render-workers", "2", "-o", str(tmp_path / "out.jsonl")],
+        env={**os.environ, **env}, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    seen: set[int] = set()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(seen) < 3:  # fork server and two workers
+        seen |= descendants(process.pid)
+        time.sleep(0.05)
+    assert len(seen) >= 3, "the render workers did not start"
+    os.killpg(process.pid, sig)  # as a terminal's Ctrl-C does: the whole process group
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(alive(pid) for pid in seen):
+        time.sleep(0.1)
+    assert not [pid for pid in seen if alive(pid)]
