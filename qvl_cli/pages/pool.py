@@ -1,8 +1,9 @@
 """Render documents in worker processes, so a native crash or a stuck page costs one document.
 
 PDFium is not thread-safe, so parallel rendering uses processes. :class:`ProcessRenderer` keeps
-up to N workers (started when first needed, from a fork server that has the rendering modules
-loaded) and a dispatcher thread that hands them :class:`~qvl_cli.pages.workers.PageTask` s:
+up to N workers (fresh interpreters started when first needed: nothing of this process, such as
+a model's threads or an unguarded ``__main__``, is inherited or re-run) and a dispatcher thread
+that hands them :class:`~qvl_cli.pages.workers.PageTask` s:
 earlier documents first, the pages of a long document spread over all workers. A worker that
 dies fails its document with :class:`RenderCrashError` and is replaced; a page that takes
 longer than the timeout gets its worker killed and fails with :class:`RenderTimeoutError`.
@@ -17,6 +18,8 @@ import math
 import os
 import pickle
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -26,15 +29,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from qvl_cli.errors import RenderCrashError, RenderTimeoutError
 from qvl_cli.pages.rasterize import PDFIUM_LOCK, RenderedDocument
-from qvl_cli.pages.workers import PageTask, RenderRequest, RenderResult, TaskResult, collect, run_task, serve, split
+from qvl_cli.pages.workers import PageTask, RenderRequest, RenderResult, TaskResult, collect, run_task, split
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
-    from multiprocessing.process import BaseProcess
 
 MAX_DEFAULT_WORKERS = 8
-START_METHOD = "forkserver"  # workers fork from a small server, not from a process holding a model
-PRELOAD = ["qvl_cli.pages.workers", "pypdfium2", "PIL.Image", "PIL.PngImagePlugin"]
+PATH_ENV = "QVL_RENDER_WORKER_PATH"
+BOOT = f"import json, os, sys; sys.path[:] = json.loads(os.environ.pop({PATH_ENV!r})); \
+from qvl_cli.pages.workers import serve_fd; serve_fd(int(sys.argv[1]))"
 Hook = Callable[[PageTask], None]
 
 
@@ -107,7 +110,7 @@ class _Document:
 
 @dataclass(eq=False)
 class _Worker:
-    process: BaseProcess
+    process: subprocess.Popen[bytes]
     conn: Connection
     task: tuple[_Document, PageTask] | None = None
     deadline: float = math.inf
@@ -124,13 +127,12 @@ class ProcessRenderer:
         self.parallelism = workers
         self._timeout = timeout or math.inf
         self._hook = hook  # runs in the worker before each task (tests use it to crash a worker)
-        self._context: Any = multiprocessing.get_context(START_METHOD)
         self._lock = threading.Lock()
         self._queue: list[tuple[int, int, _Document, PageTask]] = []
         self._order = itertools.count()
         self._documents = itertools.count()
         self._workers: list[_Worker] = []
-        self._wake_r, self._wake_w = self._context.Pipe(duplex=False)
+        self._wake_r, self._wake_w = multiprocessing.Pipe(duplex=False)
         self._thread: threading.Thread | None = None
         self._closed = False
 
@@ -161,6 +163,10 @@ class ProcessRenderer:
         self._wake()
         if self._thread is not None:
             self._thread.join()
+        for worker in self._workers:
+            if worker.task is not None:
+                worker.process.kill()
+            worker.conn.close()  # an idle worker leaves when its pipe closes
         for worker in self._workers:
             _stop(worker)
         unfinished = [entry[2] for entry in self._queue] + [w.task[0] for w in self._workers if w.task]
@@ -198,7 +204,7 @@ class ProcessRenderer:
                 busy = [worker for worker in self._workers if worker.task is not None]
             deadline = min((worker.deadline for worker in busy), default=math.inf)
             waiting = None if deadline == math.inf else max(0.0, deadline - time.monotonic())
-            handles: list[Any] = [self._wake_r, *(w.conn for w in busy), *(w.process.sentinel for w in busy)]
+            handles: list[Any] = [self._wake_r, *(w.conn for w in busy)]  # a dead worker's pipe reads EOF
             ready = set(wait(handles, waiting))
             if self._wake_r in ready:
                 while self._wake_r.poll():
@@ -230,15 +236,24 @@ class ProcessRenderer:
             worker.deadline = time.monotonic() + self._timeout
 
     def _start(self) -> _Worker:
-        if not self._workers:
-            try:
-                self._context.set_forkserver_preload(PRELOAD)
-            except (AttributeError, ValueError):  # the start method has no server
-                pass
-        parent, child = self._context.Pipe()
-        process = self._context.Process(target=serve, args=(child, self._hook), name="qvl-render", daemon=True)
-        process.start()
-        child.close()
+        import json
+        import multiprocessing
+
+        parent, child = multiprocessing.Pipe()
+        env = {**os.environ, PATH_ENV: json.dumps(sys.path)}
+        quiet = None if os.environ.get("QVL_DEBUG") else subprocess.DEVNULL
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-c", BOOT, str(child.fileno())],
+                pass_fds=[child.fileno()],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=quiet,
+                env=env,
+            )
+        finally:
+            child.close()
+        parent.send(self._hook)
         worker = _Worker(process, parent)
         self._workers.append(worker)
         return worker
@@ -256,9 +271,7 @@ class ProcessRenderer:
         except (EOFError, OSError):  # the pipe broke: the worker is gone
             self._lost(worker, timed_out=False)
             return
-        if worker.process.sentinel in ready or not worker.process.is_alive():
-            self._lost(worker, timed_out=False)
-        elif time.monotonic() >= worker.deadline:
+        if time.monotonic() >= worker.deadline:
             self._lost(worker, timed_out=True)
 
     def _done(self, worker: _Worker, result: TaskResult) -> None:
@@ -295,7 +308,7 @@ class ProcessRenderer:
         document = task[0]
         if not document.future.done():
             path = document.request.path
-            error = _timeout_error(path, self._timeout) if timed_out else _crash_error(path, worker.process.exitcode)
+            error = _timeout_error(path, self._timeout) if timed_out else _crash_error(path, worker.process.returncode)
             document.future.set_exception(error)
 
     def _discard(self, worker: _Worker) -> None:
@@ -307,11 +320,13 @@ def _stop(worker: _Worker) -> None:
     """End a worker: idle ones leave when their pipe closes, busy ones are killed."""
     if worker.task is not None:
         worker.process.kill()
-    worker.conn.close()
-    worker.process.join(timeout=2)
-    if worker.process.is_alive():
+    if not worker.conn.closed:
+        worker.conn.close()
+    try:
+        worker.process.wait(timeout=2)
+    except subprocess.TimeoutExpired:
         worker.process.kill()
-        worker.process.join()
+        worker.process.wait()
 
 
 def _crash_error(path: str, exitcode: int | None) -> RenderCrashError:

@@ -228,11 +228,19 @@ def _nothing() -> None:
     return None
 
 
-def serve(conn: Connection, hook: Callable[[PageTask], None] | None = None) -> None:
-    """A worker process's loop: take a task, send an empty message after each page, send the result.
+def serve_fd(fd: int) -> None:
+    """A worker process's entry point: its end of the pipe is file descriptor ``fd``."""
+    from multiprocessing.connection import Connection
 
-    Ctrl-C is the parent's to handle (it stops the workers), so the worker ignores SIGINT; it
-    leaves when the parent closes its pipe.
+    serve(Connection(fd))
+
+
+def serve(conn: Connection) -> None:
+    """A worker's loop: take a task, send an empty message after each page, send the result.
+
+    The first message is an optional hook run before each task (tests use it to crash or stall
+    a worker). Ctrl-C is the parent's to handle (it stops the workers), so SIGINT is ignored;
+    the worker leaves when the parent closes its pipe.
     """
     import signal
 
@@ -241,19 +249,20 @@ def serve(conn: Connection, hook: Callable[[PageTask], None] | None = None) -> N
     def tick() -> None:
         conn.send_bytes(b"")
 
-    while True:
-        try:
-            task = conn.recv()
-        except (EOFError, OSError):
-            return
-        if hook is not None:
-            hook(task)
-        try:
-            result = run_task(task, tick).packed()
-        except Exception as exc:  # an unexpected library error costs this document only
-            failure = FailedTask(InputError, f"cannot render: {type(exc).__name__}: {exc}", task.request.path, None)
-            result = TaskResult(failure=failure)
-        try:
-            conn.send(result)
-        except (EOFError, OSError):
-            return
+    try:
+        hook: Callable[[PageTask], None] | None = conn.recv()
+        while True:
+            task: PageTask = conn.recv()
+            if hook is not None:
+                hook(task)
+            conn.send(_run_guarded(task, tick))
+    except (EOFError, OSError):
+        return
+
+
+def _run_guarded(task: PageTask, tick: Progress) -> TaskResult:
+    try:
+        return run_task(task, tick).packed()
+    except Exception as exc:  # an unexpected library error costs this document only
+        failure = FailedTask(InputError, f"cannot render: {type(exc).__name__}: {exc}", task.request.path, None)
+        return TaskResult(failure=failure)
