@@ -46,12 +46,13 @@ class Case:
 
 @dataclass(frozen=True)
 class Ratio:
-    """``slower / faster`` of two cases' medians (for ``higher_is_better`` units, the inverse)."""
+    """``numerator / denominator`` of two cases' medians (``difference``: ``numerator - denominator``)."""
 
     name: str
-    numerator: str  # case whose value is divided
+    numerator: str
     denominator: str
     goal: str = ""  # e.g. ">= 1.7"
+    difference: bool = False
 
 
 @dataclass
@@ -84,6 +85,8 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "libraries": {name: _version(name) for name in LIBRARIES},
     }
+    if "torch" in sys.modules:
+        info["torch_threads"] = sys.modules["torch"].get_num_threads()
     if shutil.which("pdftoppm"):
         result = subprocess.run(["pdftoppm", "-v"], capture_output=True, text=True, check=False)
         info["poppler"] = (result.stderr or result.stdout).split("\n", 1)[0].strip()
@@ -175,9 +178,10 @@ def _once(case: Case) -> float:
 def _ratio(ratio: Ratio, measured: dict[str, Measured]) -> dict[str, Any]:
     """The ratio of the medians, and its spread over the rounds (each round's pair divided)."""
     top, bottom = measured[ratio.numerator], measured[ratio.denominator]
-    per_round = [a / b for a, b in zip(top.values, bottom.values, strict=True)]
+    pairs = zip(top.values, bottom.values, strict=True)
+    per_round = [a - b if ratio.difference else a / b for a, b in pairs]
     return asdict(ratio) | {
-        "value": top.median / bottom.median,
+        "value": top.median - bottom.median if ratio.difference else top.median / bottom.median,
         "min": min(per_round),
         "max": max(per_round),
     }
@@ -192,7 +196,9 @@ def _print(report: dict[str, Any]) -> None:
         out.write("work: " + ", ".join(f"{k}={v}" for k, v in report["work"].items()) + "\n")
     out.write(f"median of {report['repeats']} alternating runs after {report['warmup']} warm-up; spread = min-max\n")
     for case in report["cases"]:
-        out.write(f"  {case['name']:<34} {case['median']:9.3f} {unit}  ({case['min']:.3f}-{case['max']:.3f})\n")
+        out.write(f"  {case['name']:<40} {case['median']:9.3f} {unit}  ({case['min']:.3f}-{case['max']:.3f})\n")
     for ratio in report["ratios"]:
         goal = f"  goal {ratio['goal']}" if ratio["goal"] else ""
-        out.write(f"  {ratio['name']:<34} {ratio['value']:9.2f}x  ({ratio['min']:.2f}-{ratio['max']:.2f}){goal}\n")
+        mark = f" {unit}" if ratio["difference"] else "x"
+        low, high = ratio["min"], ratio["max"]
+        out.write(f"  {ratio['name']:<40} {ratio['value']:9.3f}{mark}  ({low:.3f}-{high:.3f}){goal}\n")

@@ -1,15 +1,16 @@
-"""Peak memory of a batch does not grow with document length or batch size.
+"""Peak memory of a batch does not grow with document length or the number of documents.
 
 Runs `qvl extract` (fake backend, so the model's own memory is left out and the pipeline is
-measured: discovery, hashing, rendering, prefetching, writing) in a fresh process per case and
-prints each case's peak RSS and the ratio of the large case to the small one.
+measured: discovery, hashing, rendering in worker processes, prefetching, writing) in a fresh
+process per run. The figure is the main process's peak RSS plus the largest render worker's
+peak (an upper bound of what they held together). Goal: large / small case <= 1.5.
 
-    python bench/memory.py
+    python bench/memory.py [--repeats 3]
 """
 
 from __future__ import annotations
 
-import json
+import argparse
 import os
 import resource
 import subprocess
@@ -17,7 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import ROOT, Case, Ratio, arguments, compare
+
 sys.path.insert(0, str(ROOT / "tests"))
 
 
@@ -30,6 +32,7 @@ def child(args: list[str]) -> None:
     except SystemExit:
         pass
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kib += resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     sys.stderr.write(f"PEAK_MIB {peak_kib / 1024:.1f}\n")
 
 
@@ -43,6 +46,7 @@ def peak_mib(args: list[str]) -> float:
 
 
 def main() -> None:
+    args = arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0])).parse_args()
     from pdf_factory import PageSpec, write_pdf
     from PIL import Image, ImageDraw
 
@@ -59,18 +63,21 @@ def main() -> None:
             image.save(folder / f"receipt{i:04d}.png")
 
     common = ["extract", "--schema", "form", "-o", str(work / "out.jsonl"), "--quiet"]
-    cases = {
-        "5-page PDF": common + [str(short)],
-        "500-page PDF": common + [str(long)],
-        "10 files": common + [str(work / "files10")],
-        "1,000 files": common + [str(work / "files1000")],
+    inputs = {
+        "5-page PDF": short,
+        "500-page PDF": long,
+        "10 files": work / "files10",
+        "1,000 files": work / "files1000",
     }
-    peaks = {name: peak_mib(args) for name, args in cases.items()}
-    for name, peak in peaks.items():
-        print(f"{name:>14}: peak RSS {peak:7.1f} MiB")
-    print(f"500-page / 5-page PDF: {peaks['500-page PDF'] / peaks['5-page PDF']:.2f}x")
-    print(f"1,000 / 10 files:      {peaks['1,000 files'] / peaks['10 files']:.2f}x")
-    print(json.dumps({"work": str(work)}))
+    cases = [
+        Case(name, lambda p=path: peak_mib([*common, str(p)]), f"QVL_BACKEND=fake qvl {' '.join(common[:3])} {name}")
+        for name, path in inputs.items()
+    ]
+    ratios = [
+        Ratio("500-page / 5-page PDF", "500-page PDF", "5-page PDF", "<= 1.5"),
+        Ratio("1,000 / 10 files", "1,000 files", "10 files", "<= 1.5"),
+    ]
+    compare("memory", cases, ratios, args, unit="MiB", work={"backend": "fake", "render_workers": "default"})
 
 
 if __name__ == "__main__":
