@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 class NullSink:
     """Records go nowhere: the benchmark measures the work, not the writing."""
 
-    def write(self, record: dict) -> None:
+    def write(self, record: object) -> None:
         return None
 
 

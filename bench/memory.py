@@ -25,7 +25,12 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 def child(args: list[str]) -> None:
     """Run qvl in this process, then report this process's peak RSS in MiB on stderr."""
+    from fake_backend import FakeBackend
+
+    from qvl_cli.backends.contract import register_backend
     from qvl_cli.cli import app
+
+    register_backend("fake", FakeBackend)  # the tests' backend: not part of the product
 
     try:
         app(args)

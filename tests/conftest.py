@@ -6,6 +6,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import MutableMapping
 from pathlib import Path
 
 import pytest
@@ -21,18 +22,50 @@ HUB_COMMIT = "0123456789abcdef0123456789abcdef01234567"
 def pytest_configure(config: pytest.Config) -> None:
     """No test touches the network or the user's Hugging Face cache, subprocesses included.
 
-    Set before anything imports huggingface_hub, which reads these once at import.
+    Set before anything imports huggingface_hub, which reads these once at import. The fake
+    backend is registered here for this process, and as a plugin for the ``qvl`` processes
+    the tests start.
     """
     home = Path(tempfile.mkdtemp(prefix="qvl-test-hf-home-"))
     os.environ["HF_HOME"] = str(home)
     os.environ["HF_HUB_CACHE"] = str(home / "hub")
     os.environ["HF_HUB_OFFLINE"] = "1"
-    for name in ("QVL_MODEL", "QVL_PDF_PASSWORD", "QVL_BACKEND", "QVL_DEBUG", "QVL_RENDER_WORKERS"):
-        os.environ.pop(name, None)
+    clear_qvl_environment(os.environ)
+    plugins = install_fake_backend_plugin(home / "plugins")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, (str(TESTS), str(plugins), os.environ.get("PYTHONPATH"))))
+
+    from fake_backend import FakeBackend
+
+    from qvl_cli.backends.contract import register_backend
+
+    register_backend("fake", FakeBackend)
+
+
+def clear_qvl_environment(environ: MutableMapping[str, str]) -> None:
+    for name in [name for name in environ if name.startswith("QVL_") or name == "OPENAI_API_KEY"]:
+        del environ[name]
+
+
+def install_fake_backend_plugin(folder: Path) -> Path:
+    """A distribution (metadata only) whose ``qvl.backends`` entry point is the fake backend."""
+    info = folder / "qvl_test_fake_backend-0.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: qvl-test-fake-backend\nVersion: 0\n")
+    (info / "entry_points.txt").write_text("[qvl.backends]\nfake = fake_backend:FakeBackend\n")
+    return folder
 
 
 @pytest.fixture(autouse=True)
-def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def clean_qvl_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``QVL_*`` variable of the developer's shell (or an earlier test) reaches a test."""
+    for name in [name for name in os.environ if name.startswith("QVL_") or name == "OPENAI_API_KEY"]:
+        monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(
+    clean_qvl_environment: None, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Each test (and its subprocesses) gets an empty result cache."""
     folder = tmp_path_factory.mktemp("qvl-cache")
     monkeypatch.setenv("QVL_CACHE_DIR", str(folder))

@@ -42,6 +42,7 @@ class FakeOpenAIServer:
     def __init__(self) -> None:
         self.script: deque[tuple[Any, ...]] = deque()
         self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
         self.lock = threading.Lock()
         server = self
 
@@ -67,6 +68,7 @@ class FakeOpenAIServer:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with server.lock:
                     server.requests.append(body)
+                    server.headers.append({k.lower(): v for k, v in self.headers.items()})
                     step = server.script.popleft() if server.script else ("ok", "{}")
                 kind = step[0]
                 if kind == "status":

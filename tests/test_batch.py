@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+from fake_backend import FakeBackend
 from pdf_factory import PageSpec, write_pdf
 from PIL import Image
 
-from qvl_cli.backends.fake import FakeBackend
 from qvl_cli.pages.discover import expand_inputs
 from qvl_cli.runs.batch import BatchRunner
 from qvl_cli.runs.document import ExtractOptions, Extractor

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -211,8 +212,8 @@ def test_missing_model_on_stdout_is_one_line_and_exit_3(invoice_pdf: Path) -> No
     [
         (["--schema", "nope"], "unknown schema 'nope' (built-in schemas: chart, form, invoice, multilingual"),
         (["--schema", "missing.json"], "missing.json: cannot read schema"),
-        (["--schema", "invoice", "--quant", "3bit"], "--quant must be one of none, 4bit, 8bit; got '3bit'"),
-        (["--schema", "invoice", "--min-pixels", "10"], "--min-pixels must be at least 784"),
+        (["--schema", "invoice", "--quant", "3bit"], "--quant: '3bit' is not one of none, 4bit, 8bit"),
+        (["--schema", "invoice", "--min-pixels", "10"], "--min-pixels: 10 is less than the minimum 784"),
         (["--schema", "invoice", "--prompt", "nope"], "unknown prompt 'nope'"),
     ],
 )
@@ -253,3 +254,33 @@ def test_encrypted_pdf_password_from_environment(corpus: Path) -> None:
     assert "PDF is encrypted (pass --password or set QVL_PDF_PASSWORD)" in denied.stderr
     opened = qvl("extract", str(locked), "-s", "form", env=fake({}) | {"QVL_PDF_PASSWORD": "foo"})
     assert records(opened.stdout)[0]["page_count"] >= 1
+
+
+LEAKS = re.compile(r"<(bool|str|int|float|path|list\[\w+\])>|\{\w+\}|fake", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("command", [[], *([c.name or c.callback.__name__] for c in app.registered_commands)])
+def test_help_shows_metavars_not_python_types_and_no_test_backend(command: list[str]) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"], catch_exceptions=False, env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert not LEAKS.findall(result.output), LEAKS.findall(result.output)
+    if command in (["extract"], ["check"]):
+        assert "env var: QVL_DTYPE" in result.output and "Pixel budgets" in result.output
+
+
+def test_verbose_is_accepted_after_the_command_too() -> None:
+    for args in (["-v", "schemas"], ["schemas", "-v"], ["schemas", "--verbose"]):
+        assert CliRunner().invoke(app, args, catch_exceptions=False).exit_code == 0, args
+
+
+def test_schemas_prints_one_schema() -> None:
+    result = CliRunner().invoke(app, ["schemas", "invoice"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert "total" in json.loads(result.output)["properties"]
+    unknown = CliRunner().invoke(app, ["schemas", "nope"], catch_exceptions=False)
+    assert unknown.exit_code == 2 and "unknown schema 'nope'" in unknown.stderr
+
+
+def test_shell_completion_is_offered() -> None:
+    result = CliRunner().invoke(app, ["--help"], catch_exceptions=False)
+    assert "--install-completion" in result.output

@@ -131,9 +131,11 @@ def test_invoice2data_adapter_and_cli(corpus: Path, tmp_path: Path) -> None:
     lines.append(json.dumps({"file": "docs/unknown.pdf", "data": {}}))
     predictions = tmp_path / "pred.jsonl"
     predictions.write_text("\n".join(lines) + "\n")
-    result = qvl("eval", str(predictions), "--gold", str(gold_dir), "--adapter", "invoice2data", "--json")
+    result = qvl("eval", str(predictions), "--gold", str(gold_dir), "--adapter", "invoice2data", "--format", "json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
+    alias = qvl("eval", str(predictions), "--gold", str(gold_dir), "--adapter", "invoice2data", "--json")
+    assert json.loads(alias.stdout) == report  # the older spelling still works
     assert report["overall"]["f1"] == 1.0 and report["documents"] == len(lines) - 1
     assert "1 predictions have no gold and were skipped: unknown" in result.stderr
     table = qvl("eval", str(predictions), "--gold", str(gold_dir), "--adapter", "invoice2data")

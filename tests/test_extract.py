@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from fake_backend import FakeBackend
 from pdf_factory import PageSpec, write_pdf
 from samples import VALID_INVOICE
 
-from qvl_cli.backends.fake import FakeBackend
 from qvl_cli.runs.document import ExtractOptions, Extractor
 from qvl_cli.schemas.catalog import load_schema
 from qvl_cli.schemas.prompts import load_prompt

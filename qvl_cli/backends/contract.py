@@ -7,46 +7,16 @@ chosen, so ``qvl --help`` never imports torch.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from qvl_cli.answers.decoding import Closing
 from qvl_cli.errors import QvlError
+from qvl_cli.settings import DEFAULT_MODEL, ModelSettings  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
     from PIL import Image
-
-DEFAULT_MODEL = "Qwen/Qwen2-VL-2B-Instruct"
-
-
-@dataclass(frozen=True)
-class ModelSettings:
-    """How to load and run the model."""
-
-    model: str = DEFAULT_MODEL
-    revision: str | None = None
-    quant: str = "none"  # none | 4bit | 8bit
-    dtype: str = "auto"  # auto | bfloat16 | float16 | float32
-    device: str = "auto"  # auto | cpu | cuda | mps
-    attention: str = "auto"  # auto | sdpa | flash_attention_2 | eager
-    # OpenAI-compatible servers (vLLM and others)
-    base_url: str | None = None
-    api_key: str | None = field(default=None, repr=False)
-    concurrency: int = 4
-    timeout: float = 120.0
-    retries: int = 4
-
-    def identity(self) -> dict[str, Any]:
-        """What shapes results (for cache keys): everything but the secret and the plumbing."""
-        return {
-            "model": self.model,
-            "revision": self.revision,
-            "quant": self.quant,
-            "dtype": self.dtype,
-            "device": self.device,
-            "attention": self.attention,
-            "base_url": self.base_url,
-        }
 
 
 @dataclass(frozen=True)
@@ -117,23 +87,44 @@ class Backend(Protocol):
     def generate(self, request: GenerationRequest) -> Generation: ...
 
 
-_REGISTRY = {
+BackendFactory = Callable[[ModelSettings], Backend]
+ENTRY_POINT_GROUP = "qvl.backends"  # plugins: an entry point ``name = "module:factory"``
+_BUILT_IN = {
     "transformers": "qvl_cli.backends.transformers:TransformersBackend",
     "openai": "qvl_cli.backends.openai_server:OpenAIBackend",
-    "fake": "qvl_cli.backends.fake:FakeBackend",
 }
+_REGISTERED: dict[str, BackendFactory] = {}
+
+
+def register_backend(name: str, factory: BackendFactory) -> None:
+    """Make ``--backend name`` create its backend with ``factory(settings)``."""
+    _REGISTERED[name] = factory
 
 
 def backend_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return sorted({*_BUILT_IN, *_REGISTERED, *(entry.name for entry in _plugins())})
 
 
 def create_backend(name: str, settings: ModelSettings) -> Backend:
-    """Import and construct the backend called ``name``."""
-    try:
-        target = _REGISTRY[name]
-    except KeyError:
-        raise QvlError(f"unknown backend {name!r}", hint=f"choose one of: {', '.join(backend_names())}") from None
-    module_name, class_name = target.split(":")
-    backend_class = getattr(importlib.import_module(module_name), class_name)
-    return backend_class(settings)
+    """Import and construct the backend called ``name``: built in, registered, or a plugin."""
+    factory = _REGISTERED.get(name) or _load(name)
+    return factory(settings)
+
+
+def _load(name: str) -> BackendFactory:
+    target = _BUILT_IN.get(name)
+    if target is None:
+        plugin = next((entry for entry in _plugins() if entry.name == name), None)
+        if plugin is None:
+            raise QvlError(f"unknown backend {name!r}", hint=f"choose one of: {', '.join(backend_names())}")
+        factory: BackendFactory = plugin.load()
+        return factory
+    module_name, attribute = target.split(":")
+    loaded: BackendFactory = getattr(importlib.import_module(module_name), attribute)
+    return loaded
+
+
+def _plugins() -> tuple[Any, ...]:
+    from importlib.metadata import entry_points
+
+    return tuple(entry_points(group=ENTRY_POINT_GROUP))

@@ -8,24 +8,21 @@ unchanged, so the model is not even loaded), and judged against the rule.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from qvl_cli.backends.contract import DEFAULT_MODEL, ModelSettings
 from qvl_cli.commands.extract import ExtractRun
 from qvl_cli.errors import EXIT_INVALID, EXIT_VALID
 from qvl_cli.gate.config import CheckConfig, Rule, find_config
 from qvl_cli.gate.report import write_report
 from qvl_cli.gate.rules import ERROR, Finding, evaluate
-from qvl_cli.pages.budgets import DEFAULT_MAX_PIXELS, DEFAULT_MAX_TOTAL_PIXELS, DEFAULT_MIN_PIXELS, PixelBudget
 from qvl_cli.pages.inputs import file_sha256
 from qvl_cli.runs.batch import BatchRunner
 from qvl_cli.runs.cache import ResultCache, default_cache_dir, document_key
-from qvl_cli.runs.document import ExtractOptions
 from qvl_cli.runs.writers import dumps, write_atomically
+from qvl_cli.settings import Layer, env_layer
 
 log = logging.getLogger(__name__)
 SIDECAR_SUFFIX = ".qvl.json"
@@ -45,30 +42,10 @@ def sidecar_path(document: Path) -> Path:
     return document.with_name(document.name + SIDECAR_SUFFIX)
 
 
-def rule_run(config: CheckConfig, rule: Rule, use_cache: bool) -> ExtractRun:
-    """The extraction a rule asks for: its settings over the configuration's, over the environment."""
-    s = rule.settings
-    settings = ModelSettings(
-        model=s.get("model", os.environ.get("QVL_MODEL", DEFAULT_MODEL)),
-        revision=s.get("revision"),
-        quant=s.get("quant", "none"),
-        dtype=s.get("dtype", "auto"),
-        device=s.get("device", os.environ.get("QVL_DEVICE", "auto")),
-    )
-    budget = PixelBudget(
-        s.get("min_pixels", DEFAULT_MIN_PIXELS),
-        s.get("max_pixels", DEFAULT_MAX_PIXELS),
-        s.get("max_total_pixels", DEFAULT_MAX_TOTAL_PIXELS) or None,
-    )
-    options = ExtractOptions(budget=budget, max_new_tokens=s.get("max_new_tokens"), min_confidence=rule.min_confidence)
-    return ExtractRun.prepare(
-        schema_ref=config.schema_ref(rule),
-        prompt_ref=s.get("prompt"),
-        options=options,
-        backend_name=s.get("backend", os.environ.get("QVL_BACKEND", "transformers")),
-        settings=settings,
-        use_cache=use_cache,
-    )
+def rule_run(config: CheckConfig, rule: Rule, *later: Layer) -> ExtractRun:
+    """The extraction a rule asks for: its settings over the configuration's, under ``later``
+    layers (the environment, the command line)."""
+    return ExtractRun.prepare(config.schema_ref(rule), config.settings(rule, *later))
 
 
 def reuse_sidecar(document: Path, identity: dict[str, Any]) -> dict[str, Any] | None:
@@ -96,7 +73,10 @@ def results_for(run: ExtractRun, documents: Sequence[Path], write_sidecars: bool
             missing.append(document)
     if missing:
         cache = ResultCache(default_cache_dir()) if run.use_cache else None
-        BatchRunner(run.extractor, run.identity, collected, cache).run(missing)
+        try:
+            BatchRunner(run.extractor, run.identity, collected, cache).run(missing)
+        finally:
+            run.extractor.renderer.close()  # no render worker outlives the rule
     if write_sidecars:
         for document in missing:
             record = collected.records.get(str(document))
@@ -106,10 +86,15 @@ def results_for(run: ExtractRun, documents: Sequence[Path], write_sidecars: bool
 
 
 def check_documents(
-    paths: Sequence[Path], config_file: Path | None, fmt: str, write_sidecars: bool, use_cache: bool
+    paths: Sequence[Path], config_file: Path | None, fmt: str, write_sidecars: bool, flags: Layer | None = None
 ) -> int:
-    """Judge every document that a rule covers; 1 when any check fails, else 0."""
+    """Judge every document that a rule covers; 1 when any check fails, else 0.
+
+    Settings come from the configuration (top level, then the rule), then the environment, then
+    ``flags``; every rule's settings are built (and checked) before any document is extracted.
+    """
     config = find_config(Path.cwd(), config_file)
+    later = (env_layer(), flags or Layer())
     groups: dict[int, list[Path]] = {}
     for path in paths:
         rule = config.rule_for(path)
@@ -117,11 +102,12 @@ def check_documents(
             log.debug("no rule covers %s", path)
             continue
         groups.setdefault(config.rules.index(rule), []).append(path)
+    runs = {index: rule_run(config, config.rules[index], *later) for index in groups}
     findings: list[Finding] = []
     names: list[str] = []
     for index, documents in groups.items():
         rule = config.rules[index]
-        records = results_for(rule_run(config, rule, use_cache), documents, write_sidecars)
+        records = results_for(runs[index], documents, write_sidecars)
         for document in documents:
             names.append(str(document))
             findings += evaluate(records[str(document)], rule, str(document))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qvl_cli.backends.contract import ModelSettings, create_backend
+from qvl_cli.backends.contract import create_backend
 from qvl_cli.errors import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_MODEL, EXIT_USAGE, EXIT_VALID, QvlError
 from qvl_cli.pages.discover import expand_inputs
 from qvl_cli.pages.pool import open_renderer
@@ -20,6 +20,7 @@ from qvl_cli.runs.document import ExtractOptions, Extractor
 from qvl_cli.runs.writers import AppendingFileWriter, AtomicFileWriter, DirectoryWriter, StreamWriter, Writer
 from qvl_cli.schemas.catalog import load_schema
 from qvl_cli.schemas.prompts import load_prompt
+from qvl_cli.settings import Settings
 
 _STATUS_EXIT = {"valid": EXIT_VALID, "invalid": EXIT_INVALID, "model": EXIT_MODEL, "out_of_memory": EXIT_MODEL}
 
@@ -75,25 +76,20 @@ class ExtractRun:
     batch_size: int = 1
 
     @classmethod
-    def prepare(
-        cls,
-        *,
-        schema_ref: str,
-        prompt_ref: str | None,
-        options: ExtractOptions,
-        backend_name: str,
-        settings: ModelSettings,
-        use_cache: bool = True,
-        batch_size: int = 1,
-        render_workers: int = 0,
-        render_timeout: float | None = None,
-    ) -> ExtractRun:
+    def prepare(cls, schema_ref: str, settings: Settings) -> ExtractRun:
+        """Load the schema and prompt; the backend is created when the first document needs it, and
+        the render workers when the first document is rendered."""
         schema = load_schema(schema_ref)
-        prompt = load_prompt(prompt_ref, schema)
-        renderer = open_renderer(render_workers, render_timeout)  # processes start on first use
-        extractor = Extractor(schema, prompt, options, lambda: create_backend(backend_name, settings), renderer)
-        identity = run_identity(schema.sha256, prompt.sha256, backend_name, settings, options, extractor.max_new_tokens)
-        return cls(extractor, identity, use_cache, batch_size)
+        prompt = load_prompt(settings.decoding.prompt, schema)
+        options = ExtractOptions.from_settings(settings.render, settings.decoding)
+        model = settings.model
+        renderer = open_renderer(settings.render.render_workers, settings.render.render_timeout or None)
+        extractor = Extractor(schema, prompt, options, lambda: create_backend(model.backend, model), renderer)
+        identity = run_identity(schema.sha256, prompt.sha256, model.backend, model, options, extractor.max_new_tokens)
+        batch_size = settings.run.batch_size
+        if model.backend == "openai":
+            batch_size = max(batch_size, model.concurrency)  # requests in flight come from batches
+        return cls(extractor, identity, settings.run.cache, batch_size)
 
     def execute(self, inputs: Inputs, destination: Destination) -> int:
         """Extract every input, writing each record as soon as it is ready; returns the exit code."""

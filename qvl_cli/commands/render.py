@@ -5,21 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from qvl_cli.errors import OutputError
-from qvl_cli.pages.budgets import PixelBudget
 from qvl_cli.pages.pool import open_renderer
 from qvl_cli.pages.workers import RenderRequest
+from qvl_cli.settings import RenderSettings
 
 
-def render_pages(
-    path: Path,
-    out: Path,
-    budget: PixelBudget,
-    pages: str | None,
-    password: str | None,
-    dpi: float,
-    workers: int = 0,
-    timeout: float | None = None,
-) -> list[Path]:
+def render_pages(path: Path, out: Path, settings: RenderSettings) -> list[Path]:
     """Save every selected page as ``<stem>-p<NNN>.png`` in ``out`` and print a size table.
 
     The render workers encode the PNGs too, so only the page records come back to this process.
@@ -31,8 +22,17 @@ def render_pages(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create output folder: {exc.strerror or exc}", path=out) from None
-    request = RenderRequest(str(path), budget, pages, password, dpi, png_dir=str(out), keep_pixels=False)
-    renderer = open_renderer(workers, timeout)
+    request = RenderRequest(
+        str(path),
+        settings.budget(),
+        settings.pages,
+        settings.password,
+        settings.dpi,
+        settings.limits(),
+        png_dir=str(out),
+        keep_pixels=False,
+    )
+    renderer = open_renderer(settings.render_workers, settings.render_timeout or None)
     try:
         document = renderer.run(request)
     finally:

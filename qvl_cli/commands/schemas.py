@@ -1,4 +1,4 @@
-"""``qvl schemas``: the built-in schemas and what they are for."""
+"""``qvl schemas``: the built-in schemas and what they are for, or one of them in full."""
 
 from __future__ import annotations
 
@@ -15,3 +15,11 @@ def list_schemas() -> None:
     for name in builtin_schema_names():
         table.add_row(name, load_schema(name).description)
     Console().print(table)
+
+
+def print_schema(name: str) -> None:
+    """Print a built-in schema (or a schema file) as JSON."""
+    import json
+    import sys
+
+    sys.stdout.write(json.dumps(load_schema(name).document, ensure_ascii=False, indent=2) + "\n")

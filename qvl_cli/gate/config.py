@@ -13,49 +13,28 @@ min_confidence = 0.5
 constraints = { properties = { total = { exclusiveMinimum = 0 } } }   # extra JSON Schema
 ```
 
-Top-level settings (``model``, ``revision``, ``quant``, ``dtype``, ``device``, ``backend``,
-``min_pixels``, ``max_pixels``, ``max_total_pixels``, ``max_new_tokens``, ``prompt``) are defaults
-that a rule may override.
+Top-level keys are settings (any of :mod:`qvl_cli.settings`: model, backend, base_url, budgets,
+decoding...) that a rule may override; they are checked when the file is loaded, and a bad one
+is reported with its key (``.qvl.toml: rules[0].dtype: ...``).
 """
 
 from __future__ import annotations
 
 import fnmatch
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qvl_cli.errors import QvlError
+from qvl_cli.settings import Layer, Settings, SettingsError, build_settings, file_layer, find_config_file, qvl_table
+from qvl_cli.settings.layers import display_path
 
-CONFIG_FILES = (".qvl.toml", "pyproject.toml")
-SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
-    "model": str,
-    "revision": str,
-    "quant": str,
-    "dtype": str,
-    "device": str,
-    "backend": str,
-    "prompt": str,
-    "min_pixels": int,
-    "max_pixels": int,
-    "max_total_pixels": int,
-    "max_new_tokens": int,
-}
+ConfigError = SettingsError
 RULE_TYPES: dict[str, type | tuple[type, ...]] = {
     "files": list,
     "schema": str,
     "required": list,
-    "min_confidence": (int, float),
     "constraints": dict,
-    **SETTING_TYPES,
 }
-
-
-class ConfigError(QvlError):
-    """The check configuration is missing or wrong."""
-
-    kind = "config"
 
 
 @dataclass(frozen=True)
@@ -67,7 +46,7 @@ class Rule:
     required: tuple[str, ...] = ()
     min_confidence: float | None = None
     constraints: dict[str, Any] = field(default_factory=dict)
-    settings: dict[str, Any] = field(default_factory=dict)
+    settings: Layer = field(default_factory=Layer)  # the rule's own settings (over the top level)
 
     def matches(self, relative: str) -> bool:
         return any(_glob_match(relative, pattern) for pattern in self.files)
@@ -80,6 +59,7 @@ class CheckConfig:
     root: Path
     source: Path
     rules: tuple[Rule, ...]
+    defaults: Layer = field(default_factory=Layer)  # top-level settings
 
     def rule_for(self, document: Path) -> Rule | None:
         """The first rule whose globs match the document, or ``None``."""
@@ -94,6 +74,10 @@ class CheckConfig:
         candidate = self.root / rule.schema
         return str(candidate) if candidate.suffix or candidate.exists() else rule.schema
 
+    def settings(self, rule: Rule, *later: Layer) -> Settings:
+        """A rule's settings: defaults < top level < the rule < ``later`` (environment, flags)."""
+        return build_settings(self.defaults, rule.settings, *later)
+
 
 def _glob_match(path: str, pattern: str) -> bool:
     """``fnmatch`` with ``**/`` also matching no folder at all, as in git and pre-commit."""
@@ -104,74 +88,46 @@ def _glob_match(path: str, pattern: str) -> bool:
 
 def find_config(start: Path, explicit: Path | None = None) -> CheckConfig:
     """Load ``explicit``, or the nearest ``.qvl.toml`` / ``pyproject.toml`` with ``[tool.qvl]``."""
-    if explicit is not None:
-        return load_config(explicit)
-    for folder in (start.resolve(), *start.resolve().parents):
-        for name in CONFIG_FILES:
-            candidate = folder / name
-            if candidate.is_file() and (name != "pyproject.toml" or "qvl" in _read(candidate).get("tool", {})):
-                return load_config(candidate)
-    raise ConfigError(
-        "no qvl configuration found",
-        hint="add [tool.qvl] rules to pyproject.toml or a .qvl.toml file (see README: Checks in pre-commit and CI)",
-    )
+    path = explicit or find_config_file(start)
+    if path is None:
+        raise ConfigError(
+            "no qvl configuration found",
+            hint="add [tool.qvl] rules to pyproject.toml or a .qvl.toml file (see README: Checks in pre-commit and CI)",
+        )
+    return load_config(path)
 
 
 def load_config(path: Path) -> CheckConfig:
-    table = _read(path)
-    if path.name == "pyproject.toml":
-        table = table.get("tool", {}).get("qvl")
-        if not isinstance(table, dict):
-            raise ConfigError("has no [tool.qvl] table", path=path)
-    defaults = _settings(table, path, "")
+    table = qvl_table(path)
+    source = display_path(path)
+    defaults = file_layer(table, source, ignore=("rules",))
     raw_rules = table.get("rules")
     if not isinstance(raw_rules, list) or not raw_rules:
-        raise ConfigError("needs at least one [[rules]] entry (key 'rules')", path=path)
-    rules = tuple(_rule(raw, index, defaults, path) for index, raw in enumerate(raw_rules))
-    return CheckConfig(path.parent, path, rules)
+        raise ConfigError("needs at least one [[rules]] entry (key 'rules')", path=source)
+    rules = tuple(_rule(raw, index, defaults, source) for index, raw in enumerate(raw_rules))
+    return CheckConfig(path.parent, path, rules, defaults)
 
 
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read configuration: {exc.strerror or exc}", path=path) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"is not valid TOML: {exc}", path=path) from None
-
-
-def _settings(table: dict[str, Any], path: Path, prefix: str) -> dict[str, Any]:
-    settings = {}
-    for key, expected in SETTING_TYPES.items():
-        if key in table:
-            settings[key] = _typed(table[key], expected, f"{prefix}{key}", path)
-    return settings
-
-
-def _rule(raw: Any, index: int, defaults: dict[str, Any], path: Path) -> Rule:
+def _rule(raw: Any, index: int, defaults: Layer, source: str) -> Rule:
     where = f"rules[{index}]"
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where} must be a table", path=path)
-    unknown = sorted(set(raw) - set(RULE_TYPES))
-    if unknown:
-        raise ConfigError(f"{where} has unknown key '{unknown[0]}'", path=path, hint=f"known: {', '.join(RULE_TYPES)}")
+        raise ConfigError(f"{where} must be a table", path=source)
     for key in ("files", "schema"):
         if key not in raw:
-            raise ConfigError(f"{where} is missing the key '{key}'", path=path)
+            raise ConfigError(f"{where} is missing the key '{key}'", path=source)
     for key, expected in RULE_TYPES.items():
         if key in raw:
-            _typed(raw[key], expected, f"{where}.{key}", path)
+            _typed(raw[key], expected, f"{where}.{key}", source)
+    layer = file_layer(raw, source, prefix=f"{where}.", ignore=tuple(RULE_TYPES))
+    settings = build_settings(defaults, layer)  # every value checked now, naming its key
     files = tuple(str(pattern) for pattern in raw["files"])
     required = tuple(str(name) for name in raw.get("required", ()))
-    confidence = raw.get("min_confidence")
-    if confidence is not None and not 0 <= confidence <= 1:
-        raise ConfigError(f"{where}.min_confidence must be between 0 and 1", path=path)
-    settings = defaults | _settings(raw, path, f"{where}.")
-    return Rule(files, raw["schema"], required, confidence, raw.get("constraints", {}), settings)
+    confidence = settings.decoding.min_confidence
+    return Rule(files, raw["schema"], required, confidence, raw.get("constraints", {}), layer)
 
 
-def _typed(value: Any, expected: type | tuple[type, ...], key: str, path: Path) -> Any:
+def _typed(value: Any, expected: type | tuple[type, ...], key: str, source: str) -> Any:
     if isinstance(value, bool) or not isinstance(value, expected):
         names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
-        raise ConfigError(f"key '{key}' must be {names}, got {type(value).__name__}", path=path)
+        raise ConfigError(f"must be {names}, got {type(value).__name__}", where=f"{source}: {key}")
     return value

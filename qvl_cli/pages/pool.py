@@ -62,8 +62,11 @@ class Renderer(Protocol):
     def close(self) -> None: ...
 
 
-def open_renderer(workers: int, timeout: float | None = None) -> Renderer:
-    """``workers`` processes (started on first use), or this process when ``workers`` is 0."""
+def open_renderer(workers: int | None, timeout: float | None = None) -> Renderer:
+    """``workers`` processes (started on first use; ``None``: :func:`default_workers`), or this
+    process when ``workers`` is 0."""
+    if workers is None:
+        workers = default_workers()
     return ProcessRenderer(workers, timeout) if workers > 0 else InlineRenderer()
 
 

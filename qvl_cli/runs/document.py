@@ -25,6 +25,7 @@ from qvl_cli.runs.records import Envelope, FailureInfo, Usage
 from qvl_cli.schemas.catalog import Schema
 from qvl_cli.schemas.navigation import minimal_instance
 from qvl_cli.schemas.prompts import Prompt
+from qvl_cli.settings import DecodingSettings, RenderSettings
 
 MAX_DEGRADE_STEPS = 4
 MIN_DEGRADED_PIXELS = 28 * 28 * 64  # 64 visual tokens a page: below this nothing is legible
@@ -47,6 +48,20 @@ class ExtractOptions:
     reasks: int = 1
     min_confidence: float | None = None
     limits: InputLimits = field(default_factory=InputLimits)
+
+    @classmethod
+    def from_settings(cls, render: RenderSettings, decoding: DecodingSettings) -> ExtractOptions:
+        return cls(
+            budget=render.budget(),
+            pages=render.pages,
+            max_new_tokens=decoding.max_new_tokens,
+            password=render.password,
+            dpi=render.dpi,
+            constrain=decoding.constrain,
+            reasks=decoding.reasks,
+            min_confidence=decoding.min_confidence,
+            limits=render.limits(),
+        )
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,9 @@
-"""A deterministic backend for tests of logic: queued replies and a log of every call."""
+"""A deterministic backend for tests of logic: queued replies and a log of every call.
+
+The tests register it as ``--backend fake``: in their own process with ``register_backend``,
+and for the ``qvl`` processes they start through the ``qvl.backends`` entry point of a small
+distribution that ``conftest.py`` puts on ``PYTHONPATH``.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,10 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from qvl_cli.backends.contract import Generation, GenerationRequest, ModelInfo, ModelSettings, Turn
+from qvl_cli.backends.contract import Generation, GenerationRequest, ModelInfo, Turn
 from qvl_cli.errors import DeviceMemoryError
 from qvl_cli.pages.budgets import visual_tokens
+from qvl_cli.settings import ModelSettings
 
 # For subprocess tests: a JSON list of replies to queue, read when the backend is created;
 # seconds to wait per call; and a pixel count above which a call runs "out of memory".

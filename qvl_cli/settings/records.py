@@ -1,0 +1,216 @@
+"""The settings records: every option of qvl, declared once (type, default, env, flag, help).
+
+A field's name is also its key in ``.qvl.toml`` / ``[tool.qvl]``; names are unique across the
+records. Records check themselves when built, so a bad value never reaches torch or a server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from qvl_cli.settings.declare import SettingsError, check_record, setting
+
+if TYPE_CHECKING:
+    from qvl_cli.pages.budgets import PixelBudget
+    from qvl_cli.pages.rasterize import InputLimits
+
+DEFAULT_MODEL = "Qwen/Qwen2-VL-2B-Instruct"
+PATCH_PIXELS = 28 * 28  # one visual token: the smallest budget that means anything
+
+MODEL = "Model"
+SERVER = "Server (--backend openai)"
+BUDGETS = "Pixel budgets"
+INPUT = "Input"
+ANSWERS = "Answers"
+RESULTS = "Results"
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """How to load and run the model."""
+
+    model: str = setting(
+        DEFAULT_MODEL, "Hub id or local folder.", MODEL, env="QVL_MODEL", flags=("--model", "-m"), metavar="ID|DIR"
+    )
+    revision: str | None = setting(None, "Hub branch, tag or commit to pin.", MODEL, metavar="REV")
+    quant: str = setting(
+        "none", "Load the weights quantized.", MODEL, env="QVL_QUANT", choices=("none", "4bit", "8bit")
+    )
+    dtype: str = setting(
+        "auto", "Weights' precision.", MODEL, env="QVL_DTYPE", choices=("auto", "bfloat16", "float16", "float32")
+    )
+    device: str = setting("auto", "Where to run.", MODEL, env="QVL_DEVICE", choices=("auto", "cpu", "cuda", "mps"))
+    attention: str = setting(
+        "auto",
+        "Attention implementation.",
+        MODEL,
+        env="QVL_ATTENTION",
+        choices=("auto", "sdpa", "flash_attention_2", "eager"),
+    )
+    backend: str = setting(
+        "transformers", "transformers (local) or openai (a server).", MODEL, env="QVL_BACKEND", metavar="NAME"
+    )
+    base_url: str | None = setting(None, "OpenAI-compatible server URL.", SERVER, env="QVL_BASE_URL", metavar="URL")
+    api_key: str | None = setting(
+        None, "Key for the server, if any.", SERVER, env="OPENAI_API_KEY", metavar="KEY", secret=True
+    )
+    concurrency: int = setting(4, "Requests in flight at once.", SERVER, minimum=1, metavar="N")
+    timeout: float = setting(120.0, "Seconds per request.", SERVER, minimum=0.001, metavar="SECONDS")
+    retries: int = setting(4, "Retries on 429, 5xx and timeouts.", SERVER, minimum=0, metavar="N")
+
+    def __post_init__(self) -> None:
+        check_record(self)
+
+    def identity(self) -> dict[str, Any]:
+        """What shapes results (for cache keys): everything but the secret and the plumbing."""
+        return {
+            "model": self.model,
+            "revision": self.revision,
+            "quant": self.quant,
+            "dtype": self.dtype,
+            "device": self.device,
+            "attention": self.attention,
+            "base_url": self.base_url,
+        }
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """How documents become page images: budgets, resolution, page selection, limits."""
+
+    min_pixels: int = setting(
+        56 * 56, "Smallest page size in pixels.", BUDGETS, env="QVL_MIN_PIXELS", minimum=PATCH_PIXELS, metavar="N"
+    )
+    max_pixels: int = setting(
+        28 * 28 * 1280,
+        "Largest page size in pixels (28x28 pixels = 1 visual token).",
+        BUDGETS,
+        env="QVL_MAX_PIXELS",
+        minimum=PATCH_PIXELS,
+        metavar="N",
+    )
+    max_total_pixels: int = setting(
+        28 * 28 * 16384,
+        "Cap for all pages of a document together; pages shrink evenly to fit (0: no cap).",
+        BUDGETS,
+        env="QVL_MAX_TOTAL_PIXELS",
+        minimum=0,
+        metavar="N",
+    )
+    dpi: float = setting(
+        200.0, "Native resolution of PDF pages before budgets apply.", BUDGETS, minimum=1, metavar="DPI"
+    )
+    pages: str | None = setting(None, "Pages to use, e.g. '1-3,7' or '2-'.", INPUT, metavar="RANGES")
+    password: str | None = setting(
+        None, "Password of encrypted PDFs.", INPUT, env="QVL_PDF_PASSWORD", in_file=False, metavar="PW", secret=True
+    )
+    max_pages: int = setting(
+        2000,
+        "Refuse documents with more selected pages (0: no limit).",
+        INPUT,
+        env="QVL_MAX_PAGES",
+        minimum=0,
+        metavar="N",
+    )
+    max_file_size: int = setting(
+        1024,
+        "Refuse files larger than this many MiB (0: no limit).",
+        INPUT,
+        env="QVL_MAX_FILE_SIZE",
+        minimum=0,
+        metavar="MIB",
+    )
+    render_workers: int | None = setting(
+        None,
+        "Processes that render pages (default: the cores, at most 8; 0: render in the qvl process).",
+        INPUT,
+        env="QVL_RENDER_WORKERS",
+        minimum=0,
+        metavar="N",
+    )
+    render_timeout: float = setting(
+        120.0,
+        "Seconds a page may take to render before its document fails (0: no limit; needs workers).",
+        INPUT,
+        env="QVL_RENDER_TIMEOUT",
+        minimum=0,
+        metavar="SECONDS",
+    )
+
+    def __post_init__(self) -> None:
+        check_record(self)
+        if self.max_pixels < self.min_pixels:
+            raise SettingsError(f"{self.max_pixels} is smaller than min_pixels {self.min_pixels}", key="max_pixels")
+        if 0 < self.max_total_pixels < PATCH_PIXELS:
+            raise SettingsError(f"must be 0 (no cap) or at least {PATCH_PIXELS}", key="max_total_pixels")
+
+    def budget(self) -> PixelBudget:
+        from qvl_cli.pages.budgets import PixelBudget
+
+        return PixelBudget(self.min_pixels, self.max_pixels, self.max_total_pixels or None)
+
+    def limits(self) -> InputLimits:
+        from qvl_cli.pages.rasterize import InputLimits
+
+        return InputLimits(self.max_pages or None, self.max_file_size * 2**20 or None)
+
+
+@dataclass(frozen=True)
+class DecodingSettings:
+    """How the answer is asked for, decoded and checked."""
+
+    prompt: str | None = setting(
+        None, "Built-in prompt name or a text file (default: by schema).", ANSWERS, metavar="NAME|FILE"
+    )
+    max_new_tokens: int | None = setting(
+        None, "Most tokens the model may write (default: derived from the schema).", ANSWERS, minimum=1, metavar="N"
+    )
+    constrain: bool = setting(
+        True, "Decode under the schema's grammar, so the answer is always valid JSON of its shape.", ANSWERS
+    )
+    reasks: int = setting(
+        1, "Times to re-ask with the validation errors.", ANSWERS, flags=("--reask",), minimum=0, metavar="N"
+    )
+    min_confidence: float | None = setting(
+        None, "Warn about fields whose confidence is below this.", ANSWERS, minimum=0, maximum=1, metavar="P"
+    )
+
+    def __post_init__(self) -> None:
+        check_record(self)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How a batch runs: documents per model call, result cache."""
+
+    batch_size: int = setting(
+        1,
+        "Documents per generate call (faster on a GPU); records keep input order.",
+        MODEL,
+        env="QVL_BATCH_SIZE",
+        minimum=1,
+        metavar="N",
+    )
+    cache: bool = setting(True, "Reuse results for unchanged documents (cache folder: env QVL_CACHE_DIR).", RESULTS)
+
+    def __post_init__(self) -> None:
+        check_record(self)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of a run, by record."""
+
+    model: ModelSettings = field(default_factory=ModelSettings)
+    render: RenderSettings = field(default_factory=RenderSettings)
+    decoding: DecodingSettings = field(default_factory=DecodingSettings)
+    run: RunSettings = field(default_factory=RunSettings)
+
+
+RECORDS: dict[str, type] = {
+    "model": ModelSettings,
+    "render": RenderSettings,
+    "decoding": DecodingSettings,
+    "run": RunSettings,
+}
