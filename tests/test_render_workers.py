@@ -13,11 +13,11 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from fake_backend import FakeBackend
 from pdf_factory import PageSpec, write_pdf
 from PIL import Image, ImageDraw
 from render_hooks import abort_on, hang_on
 
-from qvl_cli.backends.fake import FakeBackend
 from qvl_cli.errors import InputError
 from qvl_cli.pages.budgets import PixelBudget
 from qvl_cli.pages.pool import InlineRenderer, ProcessRenderer, default_workers
@@ -149,9 +149,9 @@ def qvl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--render-workers", "-1"], "--render-workers must be 0 (render in this process) or more; got -1"),
-        (["--render-timeout", "-2"], "--render-timeout must be 0 (no limit) or a number of seconds; got -2"),
-        (["--render-workers", "two"], "unable to parse string as an integer"),
+        (["--render-workers", "-1"], "--render-workers: -1 is less than the minimum 0"),
+        (["--render-timeout", "-2"], "--render-timeout: -2.0 is less than the minimum 0"),
+        (["--render-workers", "two"], "--render-workers: 'two' is not an integer"),
     ],
 )
 def test_render_options_are_checked(tmp_path: Path, args: list[str], message: str) -> None:
