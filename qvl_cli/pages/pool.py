@@ -154,7 +154,7 @@ class ProcessRenderer:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._dispatch, name="qvl-render-dispatch", daemon=True)
                 self._thread.start()
-        self._wake()
+            self._wake()  # under the lock: one writer at a time on the wake-up pipe
         return document.future
 
     def close(self) -> None:
