@@ -114,7 +114,8 @@ def _empty(folder: Path) -> None:
 
 
 def _shown(argv: list[str], pdf: str) -> list[str]:
-    return [a.replace(pdf, "a4.pdf").replace("{out}", "OUT").replace(sys.executable, "python") for a in argv]
+    shown = [a.replace(pdf, "a4.pdf").replace("{out}", "OUT").replace(sys.executable, "python") for a in argv]
+    return [a.replace(__file__, "bench/rendering.py") for a in shown]
 
 
 if __name__ == "__main__":
