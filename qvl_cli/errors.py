@@ -93,3 +93,14 @@ class OutputError(QvlError):
 
     exit_code = EXIT_MODEL
     kind = "output"
+
+
+def exit_code_of(kind: str) -> int:
+    """The exit code of an error kind as recorded in a result (``"model"`` -> 3), from the classes."""
+    pending: list[type[QvlError]] = [QvlError]
+    while pending:
+        cls = pending.pop()
+        if cls.kind == kind:
+            return cls.exit_code
+        pending += cls.__subclasses__()
+    return EXIT_USAGE

@@ -11,10 +11,11 @@ import json
 import os
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qvl_cli.backends.contract import Generation, GenerationRequest, ModelInfo, Turn
-from qvl_cli.errors import DeviceMemoryError
+from qvl_cli.backends.contract import Generation, GenerationRequest, ModelInfo, Outcome, Turn
+from qvl_cli.errors import DeviceMemoryError, ModelError
 from qvl_cli.pages.budgets import visual_tokens
 from qvl_cli.settings import ModelSettings
 
@@ -37,13 +38,15 @@ class FakeCall:
 
 
 class FakeBackend:
-    """Answers each request with the next queued reply (or ``{}`` when none is queued)."""
+    """Answers each request with the next queued reply (or ``{}`` when none is queued); a queued
+    :class:`ModelError` is that request's failure. ``batches`` logs the size of each batch call."""
 
-    def __init__(self, settings: ModelSettings | None = None, replies: list[str] | None = None):
+    def __init__(self, settings: ModelSettings | None = None, replies: list[str | ModelError] | None = None):
         self.settings = settings or ModelSettings(model="fake")
         queued = replies if replies is not None else json.loads(os.environ.get(REPLIES_ENV, "[]"))
-        self.replies: deque[str] = deque(queued)
+        self.replies: deque[str | ModelError] = deque(queued)
         self.calls: list[FakeCall] = []
+        self.batches: list[int] = []
         self.delay = float(os.environ.get(DELAY_ENV, "0"))
         self.oom_above = int(os.environ.get(OOM_ENV, "0")) or None
 
@@ -51,8 +54,21 @@ class FakeBackend:
     def info(self) -> ModelInfo:
         return ModelInfo(backend="fake", id=self.settings.model)
 
-    def queue(self, *replies: str) -> None:
+    def queue(self, *replies: str | ModelError) -> None:
         self.replies.extend(replies)
+
+    def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Outcome]:
+        self.batches.append(len(requests))
+        pixels = sum(image.width * image.height for request in requests for image in request.images)
+        if self.oom_above is not None and pixels > self.oom_above:
+            return [DeviceMemoryError(f"fake device out of memory at {pixels} pixels") for _ in requests]
+        outcomes: list[Outcome] = []
+        for request in requests:
+            try:
+                outcomes.append(self.generate(request))
+            except ModelError as exc:
+                outcomes.append(exc)
+        return outcomes
 
     def generate(self, request: GenerationRequest) -> Generation:
         sizes = tuple(image.size for image in request.images)
@@ -63,6 +79,8 @@ class FakeBackend:
         if self.oom_above is not None and pixels > self.oom_above:
             raise DeviceMemoryError(f"fake device out of memory at {pixels} pixels")
         text = self.replies.popleft() if self.replies else "{}"
+        if isinstance(text, ModelError):
+            raise text
         tokens = len(text.split())
         return Generation(
             text=text,

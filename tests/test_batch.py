@@ -19,6 +19,7 @@ from PIL import Image
 from qvl_cli.pages.discover import expand_inputs
 from qvl_cli.runs.batch import BatchRunner
 from qvl_cli.runs.document import ExtractOptions, Extractor
+from qvl_cli.runs.records import Envelope
 from qvl_cli.runs.writers import AppendingFileWriter, DirectoryWriter, StreamWriter, safe_stem
 from qvl_cli.schemas.catalog import load_schema
 from qvl_cli.schemas.prompts import load_prompt
@@ -129,7 +130,7 @@ def test_output_dir_writes_one_complete_file_per_document(tmp_path: Path) -> Non
 def test_output_names_cannot_escape_the_folder(tmp_path: Path, name: str, stem: str) -> None:
     assert safe_stem(Path(name).name) == stem
     writer = DirectoryWriter(tmp_path)
-    writer.write({"file": name, "valid": True})
+    writer.write(Envelope(file=name, schema="form", valid=True))
     (written,) = tmp_path.iterdir()
     assert written.parent == tmp_path and written.name == f"{stem}.json"
 
@@ -264,10 +265,10 @@ def test_appending_writer_repairs_a_cut_line(tmp_path: Path) -> None:
     target = tmp_path / "out.jsonl"
     target.write_text('{"key": "k1", "valid": true}\n{"key": "k2", "val')
     writer = AppendingFileWriter(target)
-    assert writer.recorded() == {"k1": "valid"}
-    writer.write({"key": "k2", "valid": False})
+    assert writer.recorded() == {"k1": 0}  # its exit code: valid
+    writer.write(Envelope(file="b.pdf", schema="form", valid=False, key="k2"))
     writer.close()
-    assert records(target.read_text()) == [{"key": "k1", "valid": True}, {"key": "k2", "valid": False}]
+    assert [(r["key"], r["valid"]) for r in records(target.read_text())] == [("k1", True), ("k2", False)]
 
 
 @pytest.mark.slow

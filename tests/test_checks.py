@@ -16,6 +16,7 @@ from samples import VALID_INVOICE
 
 from qvl_cli.gate.config import ConfigError, load_config
 from qvl_cli.gate.rules import evaluate
+from qvl_cli.runs.records import Envelope
 
 ROOT = Path(__file__).resolve().parent.parent
 VALID = VALID_INVOICE
@@ -125,7 +126,7 @@ def test_rules_evaluate_required_constraints_and_confidence(tmp_path: Path) -> N
     rule = load_config(path).rules[0]
     record = {"file": "x.pdf", "data": VALID | {"invoice_number": None, "total": 0}, "errors": [],
               "warnings": ["subtotal does not add up"], "confidence": {"/total": 0.2, "/currency": 0.9}}  # fmt: skip
-    findings = [(f.pointer, f.message, f.severity) for f in evaluate(record, rule)]
+    findings = [(f.pointer, f.message, f.severity) for f in evaluate(Envelope.from_dict(record), rule)]
     assert findings == [
         ("/invoice_number", "required by the check rule, but not extracted", "error"),
         ("/total", "0 is less than or equal to the minimum of 0", "error"),

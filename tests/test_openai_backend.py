@@ -16,6 +16,7 @@ from qvl_cli.backends.openai_server import OpenAIBackend
 from qvl_cli.errors import ModelError
 from qvl_cli.runs.batch import BatchRunner
 from qvl_cli.runs.document import ExtractOptions, Extractor
+from qvl_cli.runs.records import Envelope
 from qvl_cli.schemas.catalog import load_schema
 from qvl_cli.schemas.prompts import load_prompt
 
@@ -92,8 +93,8 @@ def test_batch_with_concurrency_keeps_order_and_records_failures(server: FakeOpe
     records: list[dict] = []
 
     class Sink:
-        def write(self, record: dict) -> None:
-            records.append(record)
+        def write(self, record: Envelope) -> None:
+            records.append(record.to_dict())
 
     started = time.monotonic()
     BatchRunner(extractor, {}, Sink(), batch_size=3).run(docs)

@@ -92,8 +92,8 @@ class Records:
     def __init__(self) -> None:
         self.records: list[dict] = []
 
-    def write(self, record: dict) -> None:
-        self.records.append(record)
+    def write(self, record) -> None:
+        self.records.append(record.to_dict())
 
 
 def run_batch(renderer, paths: list[Path]) -> list[dict]:

@@ -22,6 +22,7 @@ from PIL import Image
 from qvl_cli.errors import InputError, QvlError
 from qvl_cli.pages.budgets import PixelBudget
 from qvl_cli.pages.rasterize import InputLimits, render_document
+from qvl_cli.runs.records import Envelope
 from qvl_cli.runs.writers import AppendingFileWriter, DirectoryWriter, safe_stem
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,7 +146,7 @@ def test_disk_full_keeps_earlier_records_whole(tmp_path: Path) -> None:
 def test_failed_append_is_cut_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "out.jsonl"
     writer = AppendingFileWriter(target)
-    writer.write({"key": "a", "valid": True})
+    writer.write(Envelope(file="a.pdf", schema="form", valid=True, key="a"))
     real_write = os.write
 
     def half_then_full(fd: int, data: bytes) -> int:
@@ -156,10 +157,10 @@ def test_failed_append_is_cut_back(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(os, "write", half_then_full)
     with pytest.raises(QvlError, match="No space left on device"):
-        writer.write({"key": "b", "valid": True, "data": "x" * 100})
+        writer.write(Envelope(file="b.pdf", schema="form", valid=True, data="x" * 100, key="b"))
     monkeypatch.undo()
     writer.close()
-    assert records(target.read_text()) == [{"key": "a", "valid": True}]
+    assert [r["key"] for r in records(target.read_text())] == ["a"]
 
 
 @pytest.mark.slow

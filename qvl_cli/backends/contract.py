@@ -7,12 +7,12 @@ chosen, so ``qvl --help`` never imports torch.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from qvl_cli.answers.decoding import Closing
-from qvl_cli.errors import QvlError
+from qvl_cli.errors import ModelError, QvlError
 from qvl_cli.settings import DEFAULT_MODEL, ModelSettings  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
@@ -78,13 +78,23 @@ class ModelInfo:
         return info | self.extra
 
 
+Outcome = Generation | ModelError  # what one request of a batch gave
+
+
 class Backend(Protocol):
     """Anything that answers a :class:`GenerationRequest`."""
 
     @property
     def info(self) -> ModelInfo: ...
 
-    def generate(self, request: GenerationRequest) -> Generation: ...
+    def generate(self, request: GenerationRequest) -> Generation:
+        """One answer; raises :class:`ModelError` (:class:`DeviceMemoryError` out of memory)."""
+        ...
+
+    def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Outcome]:
+        """One outcome per request, in order: its generation, or the error that request met
+        (out of memory for the batch as a whole: a :class:`DeviceMemoryError` for each)."""
+        ...
 
 
 BackendFactory = Callable[[ModelSettings], Backend]

@@ -12,11 +12,19 @@ from __future__ import annotations
 import base64
 import io
 import logging
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from qvl_cli.answers.decoding import grammar_schema
-from qvl_cli.backends.contract import DEFAULT_MODEL, Generation, GenerationRequest, ModelInfo, ModelSettings
+from qvl_cli.backends.contract import (
+    DEFAULT_MODEL,
+    Generation,
+    GenerationRequest,
+    ModelInfo,
+    ModelSettings,
+    Outcome,
+)
 from qvl_cli.backends.tokens import char_spans
 from qvl_cli.errors import ModelError
 from qvl_cli.pages.budgets import visual_tokens
@@ -127,10 +135,10 @@ class OpenAIBackend:
             constrained=constrained,
         )
 
-    def generate_batch(self, requests: list[GenerationRequest]) -> list[Generation | ModelError]:
+    def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Outcome]:
         """Up to ``concurrency`` requests in flight; answers (or each one's error) in request order."""
 
-        def attempt(request: GenerationRequest) -> Generation | ModelError:
+        def attempt(request: GenerationRequest) -> Outcome:
             try:
                 return self.generate(request)
             except ModelError as exc:

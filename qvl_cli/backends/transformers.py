@@ -13,12 +13,13 @@ import os
 import socket
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from qvl_cli.answers.decoding import BatchDecoder, GrammarCache, StructuredDecoder
-from qvl_cli.backends.contract import Generation, GenerationRequest, ModelInfo, ModelSettings
+from qvl_cli.backends.contract import Generation, GenerationRequest, ModelInfo, ModelSettings, Outcome
 from qvl_cli.backends.qwen2_vl_inputs import build_inputs, build_inputs_with_processor, collate
 from qvl_cli.backends.tokens import token_spans
 from qvl_cli.errors import DeviceMemoryError, ModelError
@@ -80,10 +81,16 @@ class TransformersBackend:
         return {key: value.to(self.model.device) for key, value in inputs.items()}
 
     def generate(self, request: GenerationRequest) -> Generation:
-        return self.generate_batch([request])[0]
+        [outcome] = self.generate_batch([request])
+        if isinstance(outcome, ModelError):
+            raise outcome
+        return outcome
 
-    def generate_batch(self, requests: list[GenerationRequest]) -> list[Generation]:
-        """Several conversations in one ``generate`` call (left-padded); one decoder per row."""
+    def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Outcome]:
+        """Several conversations in one ``generate`` call (left-padded); one decoder per row.
+
+        Out of memory, every request of the batch gets the error (each may be retried alone).
+        """
         torch = self._torch
         single = [self.model_inputs(request, to_device=False) for request in requests]
         inputs = single[0] if len(single) == 1 else collate(single, self.tokenizer.pad_token_id)
@@ -100,11 +107,12 @@ class TransformersBackend:
         except torch.OutOfMemoryError:
             if self.device == "cuda":
                 torch.cuda.empty_cache()
-            raise DeviceMemoryError(
+            error = DeviceMemoryError(
                 "the device ran out of memory while generating",
                 hint="lower --max-pixels / --max-total-pixels or --batch-size, select fewer --pages, "
                 "or use --quant 4bit",
-            ) from None
+            )
+            return [error for _ in requests]
         return [
             self._generation(request, single[row], output[row, width:].tolist(), decoders[row])
             for row, request in enumerate(requests)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,8 @@ from qvl_cli.gate.config import CheckConfig, Rule, find_config
 from qvl_cli.gate.report import write_report
 from qvl_cli.gate.rules import ERROR, Finding, evaluate
 from qvl_cli.pages.inputs import file_sha256
-from qvl_cli.runs.batch import BatchRunner
-from qvl_cli.runs.cache import ResultCache, default_cache_dir, document_key
+from qvl_cli.runs.cache import document_key
+from qvl_cli.runs.records import Envelope
 from qvl_cli.runs.writers import dumps, write_atomically
 from qvl_cli.settings import Layer, env_layer
 
@@ -32,10 +33,10 @@ class Collect:
     """A sink that keeps records by file name."""
 
     def __init__(self) -> None:
-        self.records: dict[str, dict[str, Any]] = {}
+        self.records: dict[str, Envelope] = {}
 
-    def write(self, record: dict[str, Any]) -> None:
-        self.records[str(record["file"])] = record
+    def write(self, record: Envelope) -> None:
+        self.records[record.file] = record
 
 
 def sidecar_path(document: Path) -> Path:
@@ -48,7 +49,7 @@ def rule_run(config: CheckConfig, rule: Rule, *later: Layer) -> ExtractRun:
     return ExtractRun.prepare(config.schema_ref(rule), config.settings(rule, *later))
 
 
-def reuse_sidecar(document: Path, identity: dict[str, Any]) -> dict[str, Any] | None:
+def reuse_sidecar(document: Path, identity: dict[str, Any]) -> Envelope | None:
     """The sidecar's record when it belongs to this very content and configuration."""
     import json
 
@@ -58,30 +59,29 @@ def reuse_sidecar(document: Path, identity: dict[str, Any]) -> dict[str, Any] | 
         key = document_key(file_sha256(document), identity)
     except (OSError, ValueError):
         return None
-    return record if isinstance(record, dict) and record.get("key") == key else None
+    return Envelope.from_dict(record) if isinstance(record, dict) and record.get("key") == key else None
 
 
-def results_for(run: ExtractRun, documents: Sequence[Path], write_sidecars: bool) -> dict[str, dict[str, Any]]:
+def results_for(run: ExtractRun, documents: Sequence[Path], write_sidecars: bool) -> dict[str, Envelope]:
     """Records for the documents of one rule: sidecars first, then cache or model."""
     collected = Collect()
     missing = []
     for document in documents:
         record = reuse_sidecar(document, run.identity)
         if record is not None:
-            collected.records[str(document)] = record | {"file": str(document), "cached": True}
+            collected.records[str(document)] = replace(record, file=str(document), cached=True)
         else:
             missing.append(document)
     if missing:
-        cache = ResultCache(default_cache_dir()) if run.use_cache else None
         try:
-            BatchRunner(run.extractor, run.identity, collected, cache).run(missing)
+            run.extractor.runner(collected).run(missing)
         finally:
-            run.extractor.renderer.close()  # no render worker outlives the rule
+            run.extractor.close()  # no render worker outlives the rule
     if write_sidecars:
         for document in missing:
             record = collected.records.get(str(document))
-            if record is not None and not record.get("error"):
-                write_atomically(sidecar_path(document), dumps(record, pretty=True) + "\n")
+            if record is not None and not record.failed:
+                write_atomically(sidecar_path(document), dumps(record.to_dict(), pretty=True) + "\n")
     return collected.records
 
 

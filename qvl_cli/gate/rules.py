@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qvl_cli.gate.config import Rule
+from qvl_cli.runs.records import Envelope
 
 ERROR, WARNING = "error", "warning"
 
@@ -55,14 +56,13 @@ def constraint_checker(constraints: dict[str, Any]) -> Callable[[Any], list[tupl
     return check
 
 
-def evaluate(record: dict[str, Any], rule: Rule, file: str | None = None) -> list[Finding]:
+def evaluate(record: Envelope, rule: Rule, file: str | None = None) -> list[Finding]:
     """Every finding for one document's record under ``rule`` (errors fail the check)."""
-    name = file or str(record.get("file"))
-    error = record.get("error")
-    if isinstance(error, dict):
-        return [Finding(name, "", str(error.get("message", "extraction failed")))]
-    data = record.get("data")
-    findings = [Finding(name, e.get("path", ""), e.get("message", "")) for e in record.get("errors", [])]
+    name = file or record.file
+    if record.error is not None:
+        return [Finding(name, "", record.error.message or "extraction failed")]
+    data = record.data
+    findings = [Finding(name, issue.path, issue.message) for issue in record.errors]
     for field_name in rule.required:
         pointer = field_name if field_name.startswith("/") else f"/{field_name}"
         found, value = resolve_pointer(data, pointer)
@@ -70,12 +70,12 @@ def evaluate(record: dict[str, Any], rule: Rule, file: str | None = None) -> lis
             findings.append(Finding(name, pointer, "required by the check rule, but not extracted"))
     if rule.constraints:
         findings += [Finding(name, pointer, message) for pointer, message in constraint_checker(rule.constraints)(data)]
-    confidence = record.get("confidence")
-    if rule.min_confidence is not None and isinstance(confidence, dict):
+    confidence = record.confidence
+    if rule.min_confidence is not None and confidence is not None:
         findings += [
             Finding(name, pointer, f"confidence {score:.2f} is below min_confidence {rule.min_confidence:g}")
             for pointer, score in confidence.items()
             if score < rule.min_confidence
         ]
-    findings += [Finding(name, "", warning, WARNING) for warning in record.get("warnings", [])]
+    findings += [Finding(name, "", warning, WARNING) for warning in record.warnings]
     return findings

@@ -22,11 +22,10 @@ from qvl_cli.pages.rasterize import RenderedDocument
 from qvl_cli.runs.cache import ResultCache, document_key
 from qvl_cli.runs.document import Extractor
 from qvl_cli.runs.records import Envelope
-from qvl_cli.runs.writers import record_status
 
 
 class Sink(Protocol):
-    def write(self, record: dict[str, Any]) -> None: ...
+    def write(self, record: Envelope) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,7 @@ class Job:
     key: str
     sha256: str | None = None
     recorded: bool = False  # already in the output (--resume)
-    cached: dict[str, Any] | None = None
+    cached: Envelope | None = None
     document: RenderedDocument | None = None
     failure: Envelope | None = None
     render_seconds: float = 0.0
@@ -55,17 +54,16 @@ class Summary:
     skipped: int = 0
     pages: int = 0
     started: float = field(default_factory=time.perf_counter)
-    statuses: list[str] = field(default_factory=list)
+    exit_codes: list[int] = field(default_factory=list)  # one per document, skipped ones too
 
-    def add(self, record: dict[str, Any]) -> None:
-        status = record_status(record)
+    def add(self, record: Envelope) -> None:
         self.documents += 1
-        self.statuses.append(status)
-        self.valid += status == "valid"
-        self.invalid += status == "invalid"
-        self.failed += status not in ("valid", "invalid")
-        self.cached += bool(record.get("cached"))
-        self.pages += len(record.get("pages") or ())
+        self.exit_codes.append(record.exit_code)
+        self.valid += record.status == "valid"
+        self.invalid += record.status == "invalid"
+        self.failed += record.failed
+        self.cached += record.cached
+        self.pages += len(record.pages)
 
     def line(self) -> str:
         seconds = time.perf_counter() - self.started
@@ -91,8 +89,8 @@ class BatchRunner:
         identity: dict[str, Any],
         sink: Sink,
         cache: ResultCache | None = None,
-        recorded: dict[str, str] | None = None,
-        on_record: Callable[[dict[str, Any]], None] | None = None,
+        recorded: dict[str, int] | None = None,
+        on_record: Callable[[Envelope], None] | None = None,
         batch_size: int = 1,
     ):
         self.extractor = extractor
@@ -142,7 +140,7 @@ class BatchRunner:
         else:
             envelopes = self.extractor.extract_documents(items)
         for job, envelope in zip(waiting, envelopes, strict=True):
-            record = replace(envelope, key=job.key).to_dict()
+            record = replace(envelope, key=job.key)
             if self.cache is not None and not envelope.failed:
                 self.cache.put(job.key, record)
             self._emit(record)
@@ -174,14 +172,14 @@ class BatchRunner:
     def _finish(self, job: Job) -> None:
         if job.recorded:
             self.summary.skipped += 1
-            self.summary.statuses.append(self.recorded[job.key])
+            self.summary.exit_codes.append(self.recorded[job.key])
             return
         if job.cached is not None:
-            self._emit(job.cached | {"file": str(job.path), "cached": True, "seconds": 0.0})
+            self._emit(replace(job.cached, file=str(job.path), cached=True, seconds=0.0))
         elif job.failure is not None:
-            self._emit(replace(job.failure, key=job.key).to_dict())
+            self._emit(replace(job.failure, key=job.key))
 
-    def _emit(self, record: dict[str, Any]) -> None:
+    def _emit(self, record: Envelope) -> None:
         self.sink.write(record)
         self.summary.add(record)
         if self.on_record is not None:

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from qvl_cli.runs.records import Envelope
 from qvl_cli.runs.writers import write_atomically
 
 log = logging.getLogger(__name__)
@@ -62,18 +63,18 @@ class ResultCache:
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
 
-    def get(self, key: str) -> dict[str, Any] | None:
+    def get(self, key: str) -> Envelope | None:
         try:
             record = json.loads(self._path(key).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        return record if isinstance(record, dict) and record.get("key") == key else None
+        return Envelope.from_dict(record) if isinstance(record, dict) and record.get("key") == key else None
 
-    def put(self, key: str, record: dict[str, Any]) -> None:
+    def put(self, key: str, record: Envelope) -> None:
         """Store atomically; a cache that cannot be written is skipped with a log line."""
         target = self._path(key)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            write_atomically(target, json.dumps(record, ensure_ascii=False))
+            write_atomically(target, json.dumps(record.to_dict(), ensure_ascii=False))
         except OSError as exc:
             log.warning("result cache not written (%s): %s", target, exc)

@@ -150,23 +150,19 @@ class Extractor:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def extract_documents(self, items: list[tuple[RenderedDocument, float, str | None]]) -> list[Envelope]:
-        """Several documents with one batched ``generate`` call (where the backend has one).
+        """Several documents with one batched ``generate_batch`` call.
 
-        A backend may return an error in place of a generation (a failed request): that document
-        gets an error record, or, out of memory, is retried on its own with smaller budgets.
-        Re-asks run one by one; a batch that fails as a whole falls back to one at a time.
+        A request that failed gets an error record; out of memory, its document is retried on
+        its own with smaller budgets. Re-asks run one by one.
         """
         prepared = [self.prepare(document, started, sha256) for document, started, sha256 in items]
         requests = [p.request for p in prepared if p.request is not None]
-        if len(requests) < 2 or not hasattr(self.backend, "generate_batch"):
+        if len(requests) < 2:
             return [self.extract_document(*item) for item in items]
-        try:
-            generations = iter(self.backend.generate_batch(requests))
-        except ModelError:  # out of memory, or a request failed: one by one, each with its own record
-            return [self.extract_document(*item) for item in items]
+        outcomes = iter(self.backend.generate_batch(requests))
         envelopes = []
         for item, p in zip(items, prepared, strict=True):
-            outcome = next(generations) if p.request is not None else None
+            outcome = next(outcomes) if p.request is not None else None
             if isinstance(outcome, DeviceMemoryError):
                 envelopes.append(self.extract_document(*item))
             elif isinstance(outcome, ModelError):
@@ -289,7 +285,7 @@ class Extractor:
             valid=False,
             prompt=self.prompt.name,
             seconds=time.perf_counter() - started,
-            error=FailureInfo(type=exc.kind, message=str(exc)),
+            error=FailureInfo.of(exc),
         )
 
 

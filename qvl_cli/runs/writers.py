@@ -1,4 +1,5 @@
-"""Write envelopes: JSON Lines to a stream or, atomically, to a file."""
+"""Write envelopes: JSON Lines to a stream or, atomically, to a file. The writer is where an
+:class:`~qvl_cli.runs.records.Envelope` becomes JSON."""
 
 from __future__ import annotations
 
@@ -11,14 +12,17 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from qvl_cli.errors import OutputError
+from qvl_cli.runs.records import Envelope
 
 
 class Writer(Protocol):
     """Where records go: written one by one, then kept (``close``) or given up (``discard``)."""
 
-    def recorded(self) -> dict[str, str]: ...
+    def recorded(self) -> dict[str, int]:
+        """Documents already written (``--resume``): their key and their result's exit code."""
+        ...
 
-    def write(self, record: dict[str, Any]) -> None: ...
+    def write(self, record: Envelope) -> None: ...
 
     def close(self) -> None: ...
 
@@ -53,11 +57,11 @@ class StreamWriter:
         self.stream = stream
         self.pretty = pretty
 
-    def recorded(self) -> dict[str, str]:
+    def recorded(self) -> dict[str, int]:
         return {}
 
-    def write(self, record: dict[str, Any]) -> None:
-        self.stream.write(dumps(record, self.pretty) + "\n")
+    def write(self, record: Envelope) -> None:
+        self.stream.write(dumps(record.to_dict(), self.pretty) + "\n")
         self.stream.flush()
 
     def close(self) -> None:
@@ -83,12 +87,12 @@ class AtomicFileWriter:
         self._temp = Path(temp)
         self._handle = os.fdopen(fd, "w", encoding="utf-8")
 
-    def recorded(self) -> dict[str, str]:
+    def recorded(self) -> dict[str, int]:
         return {}
 
-    def write(self, record: dict[str, Any]) -> None:
+    def write(self, record: Envelope) -> None:
         try:
-            self._handle.write(dumps(record, pretty=False) + "\n")
+            self._handle.write(dumps(record.to_dict(), pretty=False) + "\n")
             self._handle.flush()
         except OSError as exc:
             self.discard()
@@ -111,14 +115,6 @@ class AtomicFileWriter:
         self._temp.unlink(missing_ok=True)
 
 
-def record_status(record: dict[str, Any]) -> str:
-    """``valid``, ``invalid``, or the error type of a failed document."""
-    error = record.get("error")
-    if isinstance(error, dict):
-        return str(error.get("type", "input"))
-    return "valid" if record.get("valid") else "invalid"
-
-
 class AppendingFileWriter:
     """JSON Lines appended to ``path`` and synced record by record, for ``--resume``.
 
@@ -135,7 +131,7 @@ class AppendingFileWriter:
         except OSError as exc:
             raise OutputError(f"cannot write output: {exc.strerror or exc}", path=self.path) from None
 
-    def _repair_and_read(self) -> dict[str, str]:
+    def _repair_and_read(self) -> dict[str, int]:
         if not self.path.exists():
             return {}
         data = self.path.read_bytes()
@@ -149,14 +145,14 @@ class AppendingFileWriter:
             except ValueError:
                 continue
             if isinstance(record, dict) and record.get("key"):
-                records[record["key"]] = record_status(record)
+                records[record["key"]] = Envelope.from_dict(record).exit_code
         return records
 
-    def recorded(self) -> dict[str, str]:
+    def recorded(self) -> dict[str, int]:
         return dict(self._records)
 
-    def write(self, record: dict[str, Any]) -> None:
-        data = (dumps(record, pretty=False) + "\n").encode("utf-8")
+    def write(self, record: Envelope) -> None:
+        data = (dumps(record.to_dict(), pretty=False) + "\n").encode("utf-8")
         end = os.lseek(self._fd, 0, os.SEEK_END)
         try:
             view = memoryview(data)
@@ -201,7 +197,7 @@ class DirectoryWriter:
         self._used.add(name)
         return name
 
-    def recorded(self) -> dict[str, str]:
+    def recorded(self) -> dict[str, int]:
         records = {}
         for path in self.folder.glob("*.json"):
             try:
@@ -209,14 +205,14 @@ class DirectoryWriter:
             except (OSError, ValueError):
                 continue
             if isinstance(record, dict) and record.get("key"):
-                records[record["key"]] = record_status(record)
+                records[record["key"]] = Envelope.from_dict(record).exit_code
                 self._used.add(path.name)
         return records
 
-    def write(self, record: dict[str, Any]) -> None:
-        target = self.folder / self.name_for(str(record.get("file", "document")))
+    def write(self, record: Envelope) -> None:
+        target = self.folder / self.name_for(record.file or "document")
         try:
-            write_atomically(target, dumps(record, pretty=True) + "\n")
+            write_atomically(target, dumps(record.to_dict(), pretty=True) + "\n")
         except OSError as exc:
             raise OutputError(f"cannot write output: {exc.strerror or exc}", path=target) from None
 

@@ -2,6 +2,15 @@
 
 A field's name is also its key in ``.qvl.toml`` / ``[tool.qvl]``; names are unique across the
 records. Records check themselves when built, so a bad value never reaches torch or a server.
+
+Adding an option is adding one field, for example to :class:`RenderSettings`::
+
+    render_workers: int = setting(1, "Processes rendering PDF pages.", BUDGETS, env="QVL_RENDER_WORKERS", minimum=1)
+
+It is then a flag of every command decorated with ``@setting_options(RenderSettings)``, shown
+with its env var in the help panel, a key of the configuration file (top level and per rule),
+read from the environment, checked, and in ``Settings.render.render_workers``. A new group of
+options is a new record added to ``RECORDS`` and ``Settings``.
 """
 
 from __future__ import annotations
