@@ -4,8 +4,9 @@
 
 Writes invoice.pdf (a scanned-looking two-page invoice), form.png, chart.png and
 multilingual.png, each with ``<name>.expected.json``: the values qvl should extract with the
-matching built-in schema. Uses DejaVu fonts when installed (Greek and Cyrillic need them),
-Pillow's built-in font otherwise.
+matching built-in schema; and records.jsonl, hand-made sample records of these documents in
+qvl's envelope format with evidence boxes where each value was drawn (for ``qvl review``).
+Uses DejaVu fonts when installed (Greek and Cyrillic need them), Pillow's built-in font otherwise.
 """
 
 from __future__ import annotations
@@ -101,6 +102,43 @@ def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.Im
     return ImageFont.load_default(size=size)
 
 
+# Where each value was drawn: document -> JSON Pointer -> (page, pixel box, text as printed).
+DRAWN: dict[str, dict[str, tuple[int, tuple[float, float, float, float], str]]] = {}
+
+
+def put(
+    draw: ImageDraw.ImageDraw,
+    xy: tuple[float, float],
+    text: str,
+    size: int,
+    bold: bool = False,
+    fill: tuple[int, int, int] = INK,
+    at: tuple[str, int, str] | None = None,
+    prefix: str = "",
+) -> None:
+    """Draw ``prefix + text``; with ``at`` = (document, page, pointer), remember where ``text`` is."""
+    draw.text(xy, prefix + text, font=font(size, bold), fill=fill)
+    if at is not None:
+        locate(draw, xy, text, size, bold, at, prefix)
+
+
+def locate(
+    draw: ImageDraw.ImageDraw,
+    xy: tuple[float, float],
+    text: str,
+    size: int,
+    bold: bool,
+    at: tuple[str, int, str],
+    prefix: str = "",
+) -> None:
+    """Remember the box of ``text`` drawn at ``xy`` after ``prefix``, without drawing."""
+    face = font(size, bold)
+    document, page, pointer = at
+    x = xy[0] + draw.textlength(prefix, font=face)
+    x0, y0, x1, y1 = draw.textbbox((x, xy[1]), text, font=face)
+    DRAWN.setdefault(document, {})[pointer] = (page, (x0 - 3, y0 - 3, x1 + 3, y1 + 3), text)
+
+
 def money(value: float) -> str:
     return f"{value:,.2f}".replace(",", "X").replace(".", ",").replace("X", ".")
 
@@ -115,66 +153,74 @@ def invoice_pages() -> list[Image.Image]:
     first = Image.new("RGB", (1275, 1650), "white")
     draw = ImageDraw.Draw(first)
     v, c = INVOICE["vendor"], INVOICE["customer"]
-    draw.text((90, 80), v["name"], font=font(40, bold=True), fill=INK)
-    draw.text((90, 140), v["address"], font=font(22), fill=INK)
-    draw.text((90, 172), f"USt-IdNr. / VAT ID: {v['tax_id']}", font=font(22), fill=INK)
-    draw.text((860, 80), "INVOICE", font=font(44, bold=True), fill=(30, 60, 140))
+    put(draw, (90, 80), v["name"], 40, bold=True, at=("invoice", 1, "/vendor/name"))
+    put(draw, (90, 140), v["address"], 22, at=("invoice", 1, "/vendor/address"))
+    put(draw, (90, 172), v["tax_id"], 22, at=("invoice", 1, "/vendor/tax_id"), prefix="USt-IdNr. / VAT ID: ")
+    put(draw, (860, 80), "INVOICE", 44, bold=True, fill=(30, 60, 140))
     rows = [
-        ("Invoice no.", INVOICE["invoice_number"]),
-        ("Invoice date", german_date(INVOICE["invoice_date"])),
-        ("Due date", german_date(INVOICE["due_date"])),
+        ("Invoice no.", INVOICE["invoice_number"], "/invoice_number"),
+        ("Invoice date", german_date(INVOICE["invoice_date"]), "/invoice_date"),
+        ("Due date", german_date(INVOICE["due_date"]), "/due_date"),
     ]
-    for i, (label, value) in enumerate(rows):
-        draw.text((860, 150 + 34 * i), f"{label}: {value}", font=font(22), fill=INK)
-    draw.text((90, 300), "Bill to:", font=font(24, bold=True), fill=INK)
-    draw.text((90, 336), c["name"], font=font(24), fill=INK)
-    draw.text((90, 368), c["address"], font=font(22), fill=INK)
+    for i, (label, value, pointer) in enumerate(rows):
+        put(draw, (860, 150 + 34 * i), value, 22, at=("invoice", 1, pointer), prefix=f"{label}: ")
+    put(draw, (90, 300), "Bill to:", 24, bold=True)
+    put(draw, (90, 336), c["name"], 24, at=("invoice", 1, "/customer/name"))
+    put(draw, (90, 368), c["address"], 22, at=("invoice", 1, "/customer/address"))
     top = 480
     headers = [("Description", 90), ("Qty", 760), ("Unit price", 860), ("Amount (EUR)", 1030)]
     for text, x in headers:
-        draw.text((x, top), text, font=font(22, bold=True), fill=INK)
+        put(draw, (x, top), text, 22, bold=True)
     draw.line((90, top + 36, 1185, top + 36), fill=INK, width=2)
     for i, item in enumerate(INVOICE["line_items"]):
         y = top + 56 + 44 * i
-        draw.text((90, y), item["description"], font=font(21), fill=INK)
-        draw.text((760, y), str(item["quantity"]), font=font(21), fill=INK)
-        draw.text((860, y), money(item["unit_price"]), font=font(21), fill=INK)
-        draw.text((1030, y), money(item["amount"]), font=font(21), fill=INK)
-    draw.text((90, 1560), "Page 1 of 2 - continued overleaf", font=font(18), fill=(90, 90, 90))
+        at = f"/line_items/{i}"
+        put(draw, (90, y), item["description"], 21, at=("invoice", 1, f"{at}/description"))
+        put(draw, (760, y), str(item["quantity"]), 21, at=("invoice", 1, f"{at}/quantity"))
+        put(draw, (860, y), money(item["unit_price"]), 21, at=("invoice", 1, f"{at}/unit_price"))
+        put(draw, (1030, y), money(item["amount"]), 21, at=("invoice", 1, f"{at}/amount"))
+    put(draw, (90, 1560), "Page 1 of 2 - continued overleaf", 18, fill=(90, 90, 90))
 
     second = Image.new("RGB", (1275, 1650), "white")
     draw = ImageDraw.Draw(second)
     totals = [("Subtotal", INVOICE["subtotal"]), ("VAT 19%", INVOICE["tax"]), ("Total due", INVOICE["total"])]
     for i, (label, value) in enumerate(totals):
         bold = label == "Total due"
-        draw.text((760, 120 + 44 * i), f"{label}:", font=font(24, bold=bold), fill=INK)
-        draw.text((1000, 120 + 44 * i), f"EUR {money(value)}", font=font(24, bold=bold), fill=INK)
-    draw.text((90, 400), "Please pay within 30 days to IBAN DE89 3704 0044 0532 0130 00.", font=font(22), fill=INK)
-    draw.text((90, 1560), "Page 2 of 2", font=font(18), fill=(90, 90, 90))
+        pointer = {"Subtotal": "/subtotal", "VAT 19%": "/tax", "Total due": "/total"}[label]
+        put(draw, (760, 120 + 44 * i), f"{label}:", 24, bold=bold)
+        put(draw, (1000, 120 + 44 * i), f"EUR {money(value)}", 24, bold=bold, at=("invoice", 2, pointer))
+        if bold:
+            locate(draw, (1000, 120 + 44 * i), "EUR", 24, bold, ("invoice", 2, "/currency"))
+    put(draw, (90, 400), "Please pay within 30 days to IBAN DE89 3704 0044 0532 0130 00.", 22)
+    put(draw, (90, 1560), "Page 2 of 2", 18, fill=(90, 90, 90))
     return [first, second]
 
 
 def form_page() -> Image.Image:
     image = Image.new("RGB", (1100, 1000), "white")
     draw = ImageDraw.Draw(image)
-    draw.text((60, 50), FORM["title"], font=font(40, bold=True), fill=INK)
+    put(draw, (60, 50), FORM["title"], 40, bold=True, at=("form", 1, "/title"))
     for i, field in enumerate(FORM["fields"]):
         y = 150 + 70 * i
-        draw.text((60, y), f"{field['key']}:", font=font(24), fill=INK)
+        put(draw, (60, y), f"{field['key']}:", 24)
+        locate(draw, (60, y), field["key"], 24, False, ("form", 1, f"/fields/{i}/key"))
         draw.line((330, y + 32, 1000, y + 32), fill=(120, 120, 120), width=1)
         if field["value"]:
-            draw.text((345, y - 2), field["value"], font=font(26), fill=(20, 40, 160))
+            put(draw, (345, y - 2), field["value"], 26, fill=(20, 40, 160), at=("form", 1, f"/fields/{i}/value"))
     for i, box in enumerate(FORM["checkboxes"]):
         x, y = 60 + 330 * i, 620
         draw.rectangle((x, y, x + 28, y + 28), outline=INK, width=2)
+        DRAWN.setdefault("form", {})[f"/checkboxes/{i}/checked"] = (1, (x, y, x + 29, y + 29), "")
         if box["checked"]:
             draw.line((x + 4, y + 14, x + 12, y + 24, x + 26, y + 2), fill=(20, 40, 160), width=4)
-        draw.text((x + 40, y), box["label"], font=font(22), fill=INK)
+        put(draw, (x + 40, y), box["label"], 22, at=("form", 1, f"/checkboxes/{i}/label"))
     signature = FORM["signatures"][0]
-    draw.text((60, 800), f"{signature['label']}:", font=font(22), fill=INK)
+    put(draw, (60, 800), f"{signature['label']}:", 22)
+    locate(draw, (60, 800), signature["label"], 22, False, ("form", 1, "/signatures/0/label"))
     draw.line((330, 830, 700, 830), fill=INK, width=1)
     draw.line((350, 820, 380, 790, 410, 825, 450, 785, 500, 815, 560, 795), fill=(20, 40, 160), width=3)
-    draw.text((740, 800), f"Date: {signature['date']}", font=font(22), fill=INK)
+    DRAWN["form"]["/signatures/0/signed"] = (1, (346, 781, 564, 829), "")
+    put(draw, (740, 800), signature["date"], 22, at=("form", 1, "/signatures/0/date"), prefix="Date: ")
     return image
 
 
@@ -209,12 +255,128 @@ def multilingual_page() -> Image.Image:
     image = Image.new("RGB", (1000, 560), "white")
     draw = ImageDraw.Draw(image)
     for i, block in enumerate(MULTILINGUAL["blocks"]):
-        draw.text((60, 60 + 76 * i), block["text"], font=font(32), fill=INK)
+        put(draw, (60, 60 + 76 * i), block["text"], 32, at=("multilingual", 1, f"/blocks/{i}/text"))
     return image
 
 
 def write_expected(name: str, data: dict) -> None:
     (HERE / f"{name}.expected.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def _leaves(value: object, pointer: str = "") -> list[tuple[str, object]]:
+    if isinstance(value, dict):
+        return [leaf for key, item in value.items() for leaf in _leaves(item, f"{pointer}/{key}")]
+    if isinstance(value, list):
+        return [leaf for i, item in enumerate(value) for leaf in _leaves(item, f"{pointer}/{i}")]
+    return [(pointer, value)]
+
+
+def sample_record(
+    name: str, file: str, data: dict, sizes: list[tuple[int, int]], drawn_sizes: list[tuple[int, int]], **extra: object
+) -> dict:
+    """An envelope for ``data`` with evidence where each value was drawn (fractions of the page).
+
+    ``sizes``: each page's native size as qvl sees it; ``drawn_sizes``: the size it was drawn at.
+    """
+    from qvl_cli.pages.budgets import PixelBudget, plan_pages
+    from qvl_cli.pages.inputs import file_sha256
+
+    budget = PixelBudget()
+    plan = plan_pages([(w, h) for w, h in sizes], budget)
+    drawn = DRAWN.get(name, {})
+    lowered: dict[str, float] = extra.pop("confidence", {})  # type: ignore[assignment]
+    confidence = {
+        pointer: lowered.get(pointer, round(0.9 + (len(pointer) % 10) / 100, 2)) for pointer, _ in _leaves(data)
+    }
+    evidence = {}
+    for pointer, _ in _leaves(data):
+        if pointer not in drawn:
+            evidence[pointer] = None
+            continue
+        page, (x0, y0, x1, y1), text = drawn[pointer]
+        width, height = drawn_sizes[page - 1]
+        box = [round(x0 / width, 4), round(y0 / height, 4), round(x1 / width, 4), round(y1 / height, 4)]
+        evidence[pointer] = {"page": page, "boxes": [box], "text": text, "source": "ocr", "score": 0.97}
+    normalized = {
+        pointer: {"raw": drawn[pointer][2], "value": value}
+        for pointer, value in _leaves(data)
+        if pointer in drawn and drawn[pointer][2] and drawn[pointer][2] != str(value) and value is not None
+    }
+    record = {
+        "file": file,
+        "valid": True,
+        "schema": name,
+        "data": data,
+        "errors": [],
+        "warnings": [],
+        "confidence": confidence,
+        "normalized": normalized,
+        "evidence": evidence,
+        "pages": [
+            {"page": i + 1, "source_size": list(source), "size": list(size)}
+            for i, (source, size) in enumerate(zip(sizes, plan.sizes, strict=True))
+        ],
+        "page_count": len(sizes),
+        "model": {"backend": "sample", "id": "hand-made sample record"},
+        "budget": {
+            "min_pixels": budget.min_pixels,
+            "max_pixels": budget.max_pixels,
+            "max_total_pixels": budget.max_total_pixels,
+            "pdf_dpi": 200.0,
+        },
+        "sha256": file_sha256(HERE / Path(file).name),
+    }
+    return record | extra
+
+
+def write_records() -> None:
+    """Sample records of the example documents: valid, invalid, without evidence, failed."""
+    invoice_pages(), form_page(), multilingual_page()  # fills DRAWN
+    letter = (1700, 2200)  # 8.5 x 11 in at qvl's 200 dpi
+    languages = ["en", "de", "fr", "es", "EL", "ru"]
+    records = [
+        sample_record(
+            "invoice",
+            "examples/invoice.pdf",
+            INVOICE,
+            [letter, letter],
+            [(1275, 1650)] * 2,
+            confidence={"/vendor/tax_id": 0.41, "/due_date": 0.72},
+            warnings=["low confidence 0.41 < 0.50 at /vendor/tax_id"],
+        ),
+        sample_record(
+            "form",
+            "examples/form.png",
+            FORM,
+            [(1100, 1000)],
+            [(1100, 1000)],
+            confidence={"/checkboxes/1/checked": 0.63},
+        ),
+        sample_record(
+            "multilingual",
+            "examples/multilingual.png",
+            MULTILINGUAL | {"languages": languages},
+            [(1000, 560)],
+            [(1000, 560)],
+            valid=False,
+            confidence={"/languages/4": 0.34},
+            errors=[{"path": "/languages/4", "message": "'EL' does not match '^[a-z]{2}$'"}],
+        ),
+        sample_record("chart", "examples/chart.png", CHART, [(900, 640)], [(900, 640)], evidence=None, pages=[]),
+        {
+            "file": "examples/statement.pdf",
+            "valid": False,
+            "schema": "invoice",
+            "data": None,
+            "errors": [],
+            "warnings": [],
+            "pages": [],
+            "page_count": 0,
+            "error": {"type": "encrypted", "message": "examples/statement.pdf: PDF is encrypted (pass --password)"},
+        },
+    ]
+    lines = [json.dumps(record, ensure_ascii=False) for record in records]
+    (HERE / "records.jsonl").write_text("\n".join(lines) + "\n")
 
 
 def main() -> None:
@@ -225,6 +387,7 @@ def main() -> None:
     multilingual_page().save(HERE / "multilingual.png", optimize=True)
     for name, data in [("invoice", INVOICE), ("form", FORM), ("chart", CHART), ("multilingual", MULTILINGUAL)]:
         write_expected(name, data)
+    write_records()
     print(f"wrote sample documents to {HERE}")
 
 

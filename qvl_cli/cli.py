@@ -216,6 +216,82 @@ def eval_command(
     raise typer.Exit(_guard(lambda: run_eval(predictions, gold, adapter, tolerance, similarity, as_json, diff)))
 
 
+@app.command()
+def locate(
+    records: Annotated[
+        str,
+        typer.Argument(metavar="RECORDS", help="JSONL of records with 'file' and 'data', or - for stdin."),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write the records to this file (atomically), not stdout."),
+    ] = None,
+    evidence: Annotated[
+        str,
+        typer.Option(
+            "--evidence", metavar="auto|text|ocr", envvar="QVL_EVIDENCE", help="Text layer, else OCR | text | ocr."
+        ),
+    ] = "auto",
+    password: Annotated[
+        str | None,
+        typer.Option("--password", metavar="PW", envvar="QVL_PDF_PASSWORD", help="Password of encrypted PDFs."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary or error lines.")] = False,
+    verbose: Verbose = False,
+) -> None:
+    """Add or refresh 'evidence' (where each value is printed) in existing records."""
+    from qvl_cli.commands.locate import locate_records
+
+    _check_choice("--evidence", evidence, ("auto", "text", "ocr"))
+    raise typer.Exit(_guard(lambda: locate_records(records, output, evidence, password, quiet)))
+
+
+def _only_settings(*keep: str) -> tuple[str, ...]:
+    """The names of every render and decoding setting except ``keep`` (to leave out of a command)."""
+    from qvl_cli.settings import declared
+
+    return tuple(s.name for r in (RenderSettings, DecodingSettings) for s in declared(r) if s.name not in keep)
+
+
+@app.command()
+@setting_options(RenderSettings, DecodingSettings, exclude=_only_settings("password", "min_confidence"))
+def review(
+    records: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="RECORDS", help="JSONL of qvl records (qvl extract -o), or - for stdin.", show_default=False
+        ),
+    ],
+    output: Annotated[
+        str, typer.Option("--output", "-o", metavar="FILE", help="HTML file to write (- for stdout).")
+    ] = "review.html",
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only",
+            metavar="KIND",
+            help="Only documents that are: invalid | warnings | low-confidence (repeatable).",
+        ),
+    ] = None,
+    verbose: Verbose = False,
+    *,
+    flags: Layer,
+) -> None:
+    """Write one self-contained HTML report: each document's fields beside its pages, values boxed.
+
+    Fields below --min-confidence (0.5 when not set) count as low confidence.
+    """
+    from qvl_cli.commands.review import ReviewOptions, write_review
+    from qvl_cli.review.report import DEFAULT_THRESHOLD
+    from qvl_cli.settings import command_settings
+
+    settings = _guard(lambda: command_settings(flags, records=(RenderSettings, DecodingSettings)))
+    threshold = settings.decoding.min_confidence
+    threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+    options = _guard(lambda: ReviewOptions(output, tuple(only or ()), threshold, settings.render.password))
+    raise typer.Exit(_guard(lambda: write_review(records, options)))
+
+
 @app.command(name="serve-check")
 def serve_check(
     base_url: Annotated[

@@ -1,20 +1,35 @@
-"""Shared fixtures: an isolated Hugging Face home, the tiny Qwen2-VL, documents, the corpus."""
+"""Shared fixtures and helpers: an isolated environment, ``qvl`` in a subprocess or in this process,
+JSONL records, the fake backend's environment, the tiny Qwen2-VL, the corpus.
+
+Test modules import the helpers by name (``from conftest import qvl, records``); ``tests/`` is on the
+import path (``pythonpath`` in pyproject.toml), as are the other helper modules beside this file.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
-TESTS = Path(__file__).parent
-sys.path.insert(0, str(TESTS))
-
-CORPUS = TESTS.parent.parent / "shared" / "corpus"
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+EXAMPLES = ROOT / "examples"
+CORPUS = Path(os.environ.get("QVL_CORPUS") or ROOT.parent / "shared" / "corpus")
+# The test harness's own settings; every other QVL_* variable is cleared so the user's shell
+# cannot change what a test sees.
+HARNESS_VARIABLES = frozenset({"QVL_CORPUS", "QVL_FUZZ_CASES", "QVL_UPDATE_GOLDEN", "QVL_VLLM_PYTHON"})
+# Fixtures of the review report tests (a real Chromium), shared like the helpers beside this file.
+pytest_plugins = ["review_fixtures"]
 HUB_REPO = "qvl-test/tiny-qwen2-vl"
 HUB_COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -42,8 +57,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def clear_qvl_environment(environ: MutableMapping[str, str]) -> None:
-    for name in [name for name in environ if name.startswith("QVL_") or name == "OPENAI_API_KEY"]:
+    for name in qvl_variables(environ):
         del environ[name]
+
+
+def qvl_variables(environ: MutableMapping[str, str]) -> list[str]:
+    """The variables qvl reads (``QVL_*``, ``OPENAI_API_KEY``), less the test harness's own."""
+    return [
+        name
+        for name in environ
+        if (name.startswith("QVL_") or name == "OPENAI_API_KEY") and name not in HARNESS_VARIABLES
+    ]
 
 
 def install_fake_backend_plugin(folder: Path) -> Path:
@@ -55,10 +79,51 @@ def install_fake_backend_plugin(folder: Path) -> Path:
     return folder
 
 
+def qvl(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: str | None = None, timeout: int = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run the real ``qvl`` entry point in a fresh process, as a shell would (``env`` adds to ours)."""
+    return subprocess.run(
+        [sys.executable, "-m", "qvl_cli", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
+def cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> Result:
+    """Run ``qvl`` in this process (typer's CliRunner; stdout and stderr kept apart), for tests that need no
+    fresh process: no signals, no start-up imports, no real entry point. Exceptions are not caught."""
+    from qvl_cli.cli import app
+
+    return CliRunner().invoke(app, list(args), env=env, input=stdin, catch_exceptions=False)
+
+
+def records(text: str) -> list[dict[str, Any]]:
+    """The records of a JSONL text, one per line (a line that is not JSON fails the test)."""
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def fake(*replies: object, delay: float = 0.0, oom_above_pixels: int = 0) -> dict[str, str]:
+    """Environment that makes a ``qvl`` subprocess use the fake backend: ``replies`` answered in turn
+    (strings as they are, anything else as JSON), ``delay`` seconds per call, and an out-of-memory error
+    for calls with more than ``oom_above_pixels`` pixels."""
+    texts = [reply if isinstance(reply, str) else json.dumps(reply) for reply in replies]
+    env = {"QVL_BACKEND": "fake", "QVL_FAKE_REPLIES": json.dumps(texts)}
+    if delay:
+        env["QVL_FAKE_DELAY"] = str(delay)
+    if oom_above_pixels:
+        env["QVL_FAKE_OOM_ABOVE_PIXELS"] = str(oom_above_pixels)
+    return env
+
+
 @pytest.fixture(autouse=True)
 def clean_qvl_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No ``QVL_*`` variable of the developer's shell (or an earlier test) reaches a test."""
-    for name in [name for name in os.environ if name.startswith("QVL_") or name == "OPENAI_API_KEY"]:
+    for name in qvl_variables(os.environ):
         monkeypatch.delenv(name)
 
 
@@ -83,7 +148,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     if not CORPUS.is_dir():
-        pytest.skip("../shared/corpus is not present beside the repository")
+        pytest.skip(f"the document corpus is not at {CORPUS} (set QVL_CORPUS to its folder)")
     return CORPUS
 
 

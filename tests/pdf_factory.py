@@ -15,6 +15,7 @@ class PageSpec:
     rotate: int = 0
     cropbox: tuple[float, float, float, float] | None = None
     lines: tuple[str, ...] = field(default=("Hello",))
+    invisible: bool = False  # text render mode 3: in the text layer, but nothing is drawn
 
 
 def _escape(text: str) -> str:
@@ -22,7 +23,7 @@ def _escape(text: str) -> str:
 
 
 def _content(page: PageSpec) -> bytes:
-    parts = ["BT /F1 14 Tf 16 TL", f"1 0 0 1 36 {page.height - 48:.2f} Tm"]
+    parts = ["BT /F1 14 Tf 16 TL" + (" 3 Tr" if page.invisible else ""), f"1 0 0 1 36 {page.height - 48:.2f} Tm"]
     parts += [f"({_escape(line)}) Tj T*" for line in page.lines]
     parts.append("ET")
     return "\n".join(parts).encode("latin-1")

@@ -19,3 +19,10 @@ def hang_on(name: str, task: PageTask) -> None:
     """Make the worker stuck on the file called ``name``."""
     if Path(task.request.path).name == name:
         time.sleep(600)
+
+
+def log_task(log: str, task: PageTask) -> None:
+    """Append the worker's pid and the pages it is about to render (``measure`` first) to ``log``."""
+    pages = "measure" if task.pages is None else " ".join(str(index + 1) for index, _, _ in task.pages)
+    with open(log, "a", encoding="utf-8") as out:
+        out.write(f"{os.getpid()} {pages}\n")

@@ -1,7 +1,7 @@
-"""From a model's answer to checked data.
+"""Assess a model's answer: from its text to data with issues, warnings and confidence.
 
 Parse the JSON (repairing an answer that was cut off), normalize declared values, validate,
-run declared cross-field checks, mark what was cut short, and score every field's confidence.
+apply the declared consistency rules, mark what was cut short, and score every field's confidence.
 """
 
 from __future__ import annotations
@@ -12,13 +12,15 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any
 
-from qvl_cli.answers.consistency import run_checks
+from qvl_cli.answers.consistency import consistency_warnings
 from qvl_cli.answers.decoding import SEPARATORS, Closing
-from qvl_cli.answers.jsonscan import ScanError, complete, leaf_spans
+from qvl_cli.answers.jsonclose import complete
+from qvl_cli.answers.jsonscan import ScanError, leaf_spans
 from qvl_cli.answers.normalize import Normalized, normalize
 from qvl_cli.answers.parsing import json_start, parse_answer
 from qvl_cli.answers.validation import Issue, Validator
 from qvl_cli.backends.contract import Generation
+from qvl_cli.schemas import pointers
 from qvl_cli.schemas.catalog import Schema
 
 _CLOSING_REASONS = {"length": "budget", "repetition": "repetition"}
@@ -35,7 +37,7 @@ _ADDED_MESSAGES = {
 
 
 @dataclass(frozen=True)
-class CheckedAnswer:
+class AssessedAnswer:
     """One attempt's answer after parsing, normalization, validation and scoring."""
 
     text: str
@@ -59,10 +61,10 @@ class CheckedAnswer:
         return list(self.issues)
 
 
-def check_answer(
+def assess_answer(
     generation: Generation, schema: Schema, validate: Validator, min_confidence: float | None = None
-) -> CheckedAnswer:
-    """Turn one generation into checked data (see the module docstring)."""
+) -> AssessedAnswer:
+    """Assess one generation (see the module docstring)."""
     text = generation.text
     parsed = parse_answer(text)
     closing = generation.closing
@@ -71,15 +73,17 @@ def check_answer(
     else:
         repaired = repair(text, schema.document, generation.finish_reason, closing)
         if repaired is None:
-            return CheckedAnswer(text, None, False, (Issue("", parsed.error or "no JSON in the answer"),))
+            return AssessedAnswer(text, None, False, (Issue("", parsed.error or "no JSON in the answer"),))
         data, start, json_text, closing = repaired
     data, changes = normalize(data, schema.document)
     issues = validate(data) + truncation_issues(closing)
     confidence = None
     if generation.token_logprobs:
         confidence = field_confidence(generation, start, json_text, schema.document, closing)
-    warnings = run_checks(data, schema.document) + low_confidence_warnings(confidence, min_confidence, closing)
-    return CheckedAnswer(text, data, True, tuple(issues), tuple(warnings), tuple(changes), confidence, closing)
+    warnings = consistency_warnings(data, schema.document) + low_confidence_warnings(
+        confidence, min_confidence, closing
+    )
+    return AssessedAnswer(text, data, True, tuple(issues), tuple(warnings), tuple(changes), confidence, closing)
 
 
 def repair(
@@ -124,7 +128,7 @@ def field_confidence(
     scores: dict[str, float] = {}
     for leaf in leaf_spans(json_text, schema):
         begin, end = start + leaf.start, start + leaf.end
-        if end > written or any(_within(leaf.pointer, pointer) for pointer in invented):
+        if end > written or any(pointers.is_within(leaf.pointer, pointer) for pointer in invented):
             scores[leaf.pointer] = 0.0
             continue
         logprob = 0.0
@@ -138,10 +142,6 @@ def field_confidence(
     return scores
 
 
-def _within(pointer: str, ancestor: str) -> bool:
-    return pointer == ancestor or pointer.startswith(ancestor + "/") or ancestor == ""
-
-
 def low_confidence_warnings(
     confidence: dict[str, float] | None, threshold: float | None, closing: Closing | None
 ) -> list[str]:
@@ -151,5 +151,5 @@ def low_confidence_warnings(
     return [
         f"low confidence {score:.2f} < {threshold:.2f} at {pointer or '/'}"
         for pointer, score in confidence.items()
-        if score < threshold and not any(_within(pointer, other) for other in invented)
+        if score < threshold and not any(pointers.is_within(pointer, other) for other in invented)
     ]

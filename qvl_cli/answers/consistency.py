@@ -1,6 +1,7 @@
-"""Cross-field sanity checks that a JSON Schema cannot express, reported as warnings.
+"""Consistency rules across fields that a JSON Schema cannot express, reported as warnings.
 
-A schema opts in at its root with ``"x-qvl-checks": ["invoice"]``. Invoice checks:
+A schema opts in at its root with ``"x-qvl-checks": ["invoice"]`` (the schema keyword's published
+name). The invoice rules:
 
 - line items: the ``amount`` values add up to ``subtotal`` within 0.01 per line item (rounding);
 - totals: ``subtotal + tax`` equals ``total`` within 0.02;
@@ -14,7 +15,9 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-KEYWORD = "x-qvl-checks"
+from qvl_cli.schemas.keywords import PREFIX
+
+KEYWORD = f"{PREFIX}checks"
 TOTAL_TOLERANCE = 0.02
 LINE_TOLERANCE = 0.01
 
@@ -44,7 +47,7 @@ def _iso_date(name: str, value: Any, warnings: list[str]) -> dt.date | None:
         return None
 
 
-def invoice_checks(data: Any) -> list[str]:
+def invoice_consistency(data: Any) -> list[str]:
     """Warnings about an invoice whose numbers, dates or currency do not add up."""
     if not isinstance(data, dict):
         return []
@@ -70,11 +73,11 @@ def invoice_checks(data: Any) -> list[str]:
     return warnings
 
 
-CHECKS: dict[str, Callable[[Any], list[str]]] = {"invoice": invoice_checks}
+RULE_SETS: dict[str, Callable[[Any], list[str]]] = {"invoice": invoice_consistency}
 
 
-def run_checks(data: Any, schema: dict[str, Any]) -> list[str]:
-    """Warnings from every check the schema declares."""
+def consistency_warnings(data: Any, schema: dict[str, Any]) -> list[str]:
+    """Warnings from every set of consistency rules the schema declares."""
     declared = schema.get(KEYWORD) or []
     names = [declared] if isinstance(declared, str) else [str(name) for name in declared]
-    return [warning for name in names if name in CHECKS for warning in CHECKS[name](data)]
+    return [warning for name in names if name in RULE_SETS for warning in RULE_SETS[name](data)]

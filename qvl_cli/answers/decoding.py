@@ -16,7 +16,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from qvl_cli.answers.jsonscan import JsonScanner, ScanError, complete
+from qvl_cli.answers.jsonclose import close, complete
+from qvl_cli.answers.jsonscan import JsonScanner, ScanError
+from qvl_cli.schemas.keywords import without_qvl_keywords
 
 SEPARATORS = (", ", ": ")
 # Schema keywords the grammar leaves to validation after decoding: xgrammar lets raw control
@@ -44,19 +46,8 @@ class Closing:
 
 def grammar_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """The schema the grammar enforces: the user's, less string length limits and qvl's keywords."""
-
-    def strip(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {
-                key: strip(value)
-                for key, value in node.items()
-                if key not in GRAMMAR_DROPPED_KEYWORDS and not key.startswith("x-qvl-")
-            }
-        if isinstance(node, list):
-            return [strip(value) for value in node]
-        return node
-
-    return strip(schema)
+    stripped: dict[str, Any] = without_qvl_keywords(schema, also=GRAMMAR_DROPPED_KEYWORDS)
+    return stripped
 
 
 class GrammarCache:
@@ -154,7 +145,7 @@ class StructuredDecoder:
             return self._force(scores, self.stop_token_ids[0])
         self._detect_loop()
         if self._scanner is not None and (self._closing_reason or self._near_budget_end()):
-            forced = self._closing_token()
+            forced = self._closing_token(self._scanner)
             if forced is not None:
                 return self._force(scores, forced)
         elif self._closing_reason == "repetition":
@@ -175,9 +166,9 @@ class StructuredDecoder:
         if advance and self._matcher is not None and not self._matcher.is_terminated():
             self._matcher.accept_token(token)
         if advance and self._scanner is not None:
-            self._scan_new_text(token)
+            self._scan_new_text(self._scanner, token)
 
-    def _scan_new_text(self, token: int) -> None:
+    def _scan_new_text(self, scanner: JsonScanner, token: int) -> None:
         """Feed the token's text to the scanner once its characters are complete."""
         self._pending.append(token)
         text = self.tokenizer.decode(self._pending, skip_special_tokens=True)
@@ -185,7 +176,7 @@ class StructuredDecoder:
             return  # a multi-byte character is not finished yet
         self._pending = []
         try:
-            self._scanner.feed(text)  # type: ignore[union-attr]
+            scanner.feed(text)
         except ScanError:
             self._scanner = None  # not JSON (unconstrained output): repaired afterwards, if at all
 
@@ -197,11 +188,11 @@ class StructuredDecoder:
     def _near_budget_end(self) -> bool:
         return self.max_new_tokens - len(self.generated) <= self._closing_window
 
-    def _closing_token(self) -> int | None:
+    def _closing_token(self, scanner: JsonScanner) -> int | None:
         """The next token of the shortest completion, once closing is due; else ``None``."""
         if self._pending:
             return None  # in the middle of a multi-byte character: let the model finish it
-        completion = self._scanner.completion()  # type: ignore[union-attr]
+        completion = close(scanner)
         if not completion.text:
             return self.stop_token_ids[0] if self._closing_reason else None
         tokens = self.tokenizer.encode(completion.text, add_special_tokens=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from qvl_cli.schemas.navigation import Schema, branches, item_schema, property_schema, resolve, types_of
+from qvl_cli.schemas.navigation import SchemaNode, branches, item_schema, property_schema, resolve, types_of
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -33,7 +33,7 @@ def is_blank(image: Image.Image) -> bool:
     return ink_fraction(image) < BLANK_INK_FRACTION
 
 
-def token_budget(schema: Schema) -> int:
+def token_budget(schema: SchemaNode) -> int:
     """A generous number of new tokens for a full answer to ``schema`` (256 to 4096).
 
     Strings are allowed 24 tokens, numbers 6, and every array 20 items; a model that needs far
@@ -43,14 +43,14 @@ def token_budget(schema: Schema) -> int:
     return max(MIN_BUDGET, min(MAX_BUDGET, int(estimate * 1.5) + 32))
 
 
-def _estimate(root: Schema, schema: Any, depth: int) -> int:
+def _estimate(root: SchemaNode, schema: Any, depth: int) -> int:
     if depth > 8:
         return TOKENS_PER["string"]
     options = branches(root, schema) or [{}]
     return max(_estimate_branch(root, option, depth) for option in options)
 
 
-def _estimate_branch(root: Schema, schema: Schema, depth: int) -> int:
+def _estimate_branch(root: SchemaNode, schema: SchemaNode, depth: int) -> int:
     schema = resolve(root, schema)
     types = types_of(schema) or {"string"}
     if "object" in types:

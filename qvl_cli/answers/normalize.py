@@ -24,10 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from qvl_cli.answers.validation import json_pointer
-from qvl_cli.schemas.navigation import Schema, branches, item_schema, property_schema
+from qvl_cli.schemas import pointers
+from qvl_cli.schemas.keywords import PREFIX
+from qvl_cli.schemas.navigation import SchemaNode, branches, item_schema, property_schema
 
-KEYWORD = "x-qvl-normalize"
+KEYWORD = f"{PREFIX}normalize"
 
 MONTHS = {
     name: number
@@ -170,20 +171,22 @@ NORMALIZERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def normalize(data: Any, schema: Schema) -> tuple[Any, list[Normalized]]:
+def normalize(data: Any, schema: SchemaNode) -> tuple[Any, list[Normalized]]:
     """A normalized copy of ``data`` and the list of values that changed."""
     result = copy.deepcopy(data)
     changes: list[Normalized] = []
     return _visit(result, schema, schema, (), changes), changes
 
 
-def _visit(value: Any, root: Schema, schema: Schema, path: tuple[str | int, ...], changes: list[Normalized]) -> Any:
+def _visit(
+    value: Any, root: SchemaNode, schema: SchemaNode, path: tuple[str | int, ...], changes: list[Normalized]
+) -> Any:
     options = branches(root, schema)
     kinds = [b.get(KEYWORD) for b in options if isinstance(b.get(KEYWORD), str)]
     if kinds and kinds[0] in NORMALIZERS:
         normalized = NORMALIZERS[kinds[0]](value)
         if normalized != value or type(normalized) is not type(value):
-            changes.append(Normalized(json_pointer(path), value, normalized))
+            changes.append(Normalized(pointers.join(path), value, normalized))
         return normalized
     container = next((b for b in options if "properties" in b or "items" in b or "additionalProperties" in b), {})
     if isinstance(value, dict):

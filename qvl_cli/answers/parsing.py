@@ -45,10 +45,40 @@ def json_start(text: str) -> int | None:
     return index if index >= 0 else None
 
 
+def top_level_starts(text: str, begin: int, end: int) -> list[int]:
+    """Positions of ``{`` in ``text[begin:end]`` that no earlier ``{`` encloses.
+
+    Braces inside JSON strings do not count. An object that is still open where the region ends
+    (an answer cut off) encloses every later brace, so its inner objects are never candidates.
+    """
+    starts: list[int] = []
+    depth, in_string, escaped = 0, False, False
+    for i in range(begin, end):
+        ch = text[i]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"' and depth:
+            in_string = True
+        elif ch in "{[":
+            if depth == 0 and ch == "{":
+                starts.append(i)
+            depth += 1 if depth or ch == "{" else 0
+        elif ch in "}]" and depth:
+            depth -= 1
+    return starts
+
+
 def _first_object(text: str, begin: int, end: int) -> ParsedAnswer:
+    """The first top-level object of the region that parses; never an object nested in an
+    earlier one (a cut-off answer is repaired instead, not replaced by one of its parts)."""
     decoder = json.JSONDecoder(strict=True)
     region = text[:end]
-    starts = [i for i in range(begin, end) if text[i] == "{"][:MAX_START_ATTEMPTS]
+    starts = top_level_starts(text, begin, end)[:MAX_START_ATTEMPTS]
     if not starts:
         return ParsedAnswer(None, "the answer contains no JSON object")
     first_error = None

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from qvl_cli.schemas import pointers
 from qvl_cli.schemas.catalog import Schema
 
 
@@ -23,12 +24,6 @@ class Issue:
 Validator = Callable[[Any], list[Issue]]
 
 
-def json_pointer(parts: Iterable[object]) -> str:
-    """RFC 6901 pointer for a sequence of keys and indices."""
-    escaped = (str(p).replace("~", "~0").replace("/", "~1") for p in parts)
-    return "".join("/" + p for p in escaped)
-
-
 def make_validator(schema: Schema) -> Validator:
     """A function returning every issue of a value, sorted by location."""
     from jsonschema import Draft202012Validator
@@ -39,6 +34,6 @@ def make_validator(schema: Schema) -> Validator:
 
     def validate(data: Any) -> list[Issue]:
         errors = sorted(validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
-        return [Issue(json_pointer(e.absolute_path), e.message) for e in errors]
+        return [Issue(pointers.join(e.absolute_path), e.message) for e in errors]
 
     return validate

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from qvl_cli.answers.decoding import Closing
 from qvl_cli.errors import ModelError, QvlError
-from qvl_cli.settings import DEFAULT_MODEL, ModelSettings  # noqa: F401  (re-exported)
+from qvl_cli.settings import DEFAULT_MODEL as DEFAULT_MODEL  # re-exported for backends' users
+from qvl_cli.settings import ModelSettings as ModelSettings
 
 if TYPE_CHECKING:
     from PIL import Image

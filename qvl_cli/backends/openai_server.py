@@ -17,17 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from qvl_cli.answers.decoding import grammar_schema
-from qvl_cli.backends.contract import (
-    DEFAULT_MODEL,
-    Generation,
-    GenerationRequest,
-    ModelInfo,
-    ModelSettings,
-    Outcome,
-)
+from qvl_cli.backends.contract import Generation, GenerationRequest, ModelInfo, Outcome
 from qvl_cli.backends.tokens import char_spans
 from qvl_cli.errors import ModelError
 from qvl_cli.pages.budgets import visual_tokens
+from qvl_cli.settings import DEFAULT_MODEL, ModelSettings
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -56,6 +50,12 @@ def server_error(base_url: str, exc: Exception) -> ModelError:
     if isinstance(exc, openai.APITimeoutError):
         return ModelError(f"the server at {base_url} did not answer in time", hint="raise --timeout")
     if isinstance(exc, openai.APIConnectionError):
+        if "without sending complete message body" in str(exc.__cause__ or ""):
+            # Reached, but the answer broke off (the server crashed or a proxy cut it).
+            return ModelError(
+                f"the server at {base_url} closed the connection in the middle of its answer",
+                hint="check the server's log; the request is retried with --retries",
+            )
         return ModelError(f"cannot reach the server at {base_url}", hint=hint)
     if isinstance(exc, openai.APIStatusError):
         detail = str(getattr(exc, "message", "") or exc).splitlines()[0][:300]

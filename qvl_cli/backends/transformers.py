@@ -19,10 +19,11 @@ from typing import Any
 from urllib.parse import urlparse
 
 from qvl_cli.answers.decoding import BatchDecoder, GrammarCache, StructuredDecoder
-from qvl_cli.backends.contract import Generation, GenerationRequest, ModelInfo, ModelSettings, Outcome
+from qvl_cli.backends.contract import Generation, GenerationRequest, ModelInfo, Outcome
 from qvl_cli.backends.qwen2_vl_inputs import build_inputs, build_inputs_with_processor, collate
 from qvl_cli.backends.tokens import token_spans
 from qvl_cli.errors import DeviceMemoryError, ModelError
+from qvl_cli.settings import ModelSettings
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class TransformersBackend:
         self._torch = torch
         self.device = resolve_device(settings.device)
         self.dtype = resolve_dtype(settings.dtype, self.device)
-        _check_available(settings.model, settings.revision)
+        _require_available(settings.model, settings.revision)
         started = time.perf_counter()
         self.config = _load_config(settings)
         self.tokenizer, self.image_processor, self.processor = _load_preprocessing(settings)
@@ -208,7 +209,7 @@ def quantization_config(quant: str, dtype: Any) -> Any:
     from transformers import BitsAndBytesConfig
 
     if quant == "4bit":
-        return BitsAndBytesConfig(
+        return BitsAndBytesConfig(  # type: ignore[no-untyped-call]
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
@@ -216,7 +217,7 @@ def quantization_config(quant: str, dtype: Any) -> Any:
             llm_int8_skip_modules=QUANT_SKIP_MODULES,
         )
     if quant == "8bit":
-        return BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=QUANT_SKIP_MODULES)
+        return BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=QUANT_SKIP_MODULES)  # type: ignore[no-untyped-call]
     raise ModelError(f"unknown --quant {quant!r}", hint="choose none, 4bit or 8bit")
 
 
@@ -232,7 +233,7 @@ def is_local_reference(model: str) -> bool:
     return model.startswith(("/", ".", "~")) or Path(model).expanduser().exists()
 
 
-def _check_available(model: str, revision: str | None) -> None:
+def _require_available(model: str, revision: str | None) -> None:
     """Fail fast with a clear message when a hub model is neither cached nor downloadable."""
     if is_local_reference(model):
         if not Path(model).expanduser().is_dir():
@@ -292,7 +293,7 @@ def _load_preprocessing(settings: ModelSettings) -> tuple[Any, Any, Any]:
     processor = None
     if importlib.util.find_spec("torchvision") is not None:
         try:
-            processor = AutoProcessor.from_pretrained(settings.model, **kwargs)
+            processor = AutoProcessor.from_pretrained(settings.model, **kwargs)  # type: ignore[no-untyped-call]
         except (ImportError, OSError, ValueError, AttributeError) as exc:
             log.debug("full Qwen2VLProcessor unavailable (%s); building inputs by hand", exc)
     return tokenizer, image_processor, processor
@@ -320,7 +321,7 @@ def _load_model(settings: ModelSettings, device: str, dtype: Any) -> Any:
         raise _load_error(settings.model, exc) from None
     if quant is None and device != "cuda":
         model = model.to(device)  # type: ignore[arg-type]  # transformers' stubs type .to() narrowly
-    return model.eval()
+    return model.eval()  # type: ignore[no-untyped-call]
 
 
 def _load_error(model: str, exc: BaseException) -> ModelError:
@@ -337,5 +338,5 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message="MatMul8bitLt: inputs will be cast", category=UserWarning)
     from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]

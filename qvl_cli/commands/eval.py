@@ -9,6 +9,9 @@ from typing import Any
 
 from qvl_cli.evaluation.goldsets import Adapter, GoldError, load_adapter, load_gold
 from qvl_cli.evaluation.scoring import CompareOptions, Evaluation, compare_documents
+from qvl_cli.wording import plural
+
+BUILTIN_ADAPTERS = ("invoice2data", "sroie")
 
 
 def read_predictions(path: Path) -> list[dict[str, Any]]:
@@ -44,14 +47,61 @@ def evaluate_predictions(
     return result, missing
 
 
+def unmatched_error(predictions: Path, gold: Path, names: list[str], gold_names: list[str]) -> GoldError:
+    """Nothing was scored: say which names were looked for and which the gold has."""
+    looked = ", ".join(f"{name}.json" for name in names[:5]) + (", ..." if len(names) > 5 else "")
+    if not names:
+        return GoldError("has no predictions to score", path=predictions)
+    have = ", ".join(gold_names[:5]) + (", ..." if len(gold_names) > 5 else "") if gold_names else "nothing"
+    return GoldError(
+        f"no prediction has gold to compare with: looked for {looked} in {gold} (gold has {have})",
+        hint="gold files are matched by the file stem of each prediction's 'file'",
+    )
+
+
+def never_matching_keys(predictions: list[dict[str, Any]], gold: dict[str, Any], names: set[str]) -> list[str]:
+    """Top-level gold keys that no prediction has (a gold format without its --adapter)."""
+    gold_keys: set[str] = set()
+    for name in names:
+        value = gold[name]
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, dict):
+                gold_keys |= set(item)
+    predicted_keys: set[str] = set()
+    for record in predictions:
+        if isinstance(record.get("data"), dict):
+            predicted_keys |= set(record["data"])
+    return sorted(gold_keys - predicted_keys)
+
+
+def adapter_hint(keys: list[str]) -> str:
+    """Which built-in adapter maps these gold keys, if one does."""
+    for name in BUILTIN_ADAPTERS:
+        if set(keys) & set(load_adapter(name).fields.values()):
+            return f"pass --adapter {name}"
+    return "pass --adapter with a mapping file"
+
+
 def run_eval(
     predictions: Path, gold: Path, adapter: str | None, tolerance: float, similarity: float, as_json: bool, diff: bool
 ) -> int:
     options = CompareOptions(tolerance=tolerance, similarity=similarity)
     chosen = load_adapter(adapter) if adapter else None
-    result, missing = evaluate_predictions(read_predictions(predictions), load_gold(gold), chosen, options)
+    records, gold_values = read_predictions(predictions), load_gold(gold)
+    result, missing = evaluate_predictions(records, gold_values, chosen, options)
+    if result.documents == 0:
+        names = [Path(str(record.get("file", ""))).stem for record in records]
+        raise unmatched_error(predictions, gold, names, sorted(gold_values))
     if missing:
-        sys.stderr.write(f"qvl: {len(missing)} predictions have no gold and were skipped: {', '.join(missing[:5])}\n")
+        sys.stderr.write(f"qvl: skipped {plural(len(missing), 'prediction')} without gold: {', '.join(missing[:5])}\n")
+    if chosen is None:
+        scored = {Path(str(r.get("file", ""))).stem for r in records} & set(gold_values)
+        never = never_matching_keys(records, gold_values, scored)
+        if never:
+            sys.stderr.write(
+                f"qvl: warning: gold keys never found in any prediction: {', '.join(never[:8])} "
+                f"({adapter_hint(never)} to map a gold format onto the schema)\n"
+            )
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict(with_differences=diff), ensure_ascii=False, indent=2) + "\n")
     else:
@@ -63,24 +113,29 @@ def print_table(result: Evaluation, diff: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{result.documents} documents", title_justify="left")
+    table = Table(title=plural(result.documents, "document"), title_justify="left")
     for column in ("field", "TP", "FP", "FN", "precision", "recall", "F1", "exact"):
         table.add_column(column, justify="left" if column == "field" else "right")
 
     def row(name: str, score: Any, style: str | None = None) -> None:
         numbers = (score.precision, score.recall, score.f1, score.exact_match)
-        table.add_row(name, str(score.tp), str(score.fp), str(score.fn), *(f"{n:.3f}" for n in numbers), style=style)
+        table.add_row(name, str(score.tp), str(score.fp), str(score.fn), *map(ratio, numbers), style=style)
 
     for name, score in sorted(result.fields.items()):
         row(name, score)
     row("overall", result.overall(), style="bold")
     console = Console()
     console.print(table)
-    exact = result.exact_documents / result.documents if result.documents else 1.0
-    console.print(f"documents entirely correct: {result.exact_documents}/{result.documents} ({exact:.3f})")
+    exact = result.exact_documents / result.documents if result.documents else None
+    console.print(f"documents entirely correct: {result.exact_documents}/{result.documents} ({ratio(exact)})")
     if diff:
         for name, differences in result.differences.items():
             console.print(f"[bold]{name}[/]", highlight=False)
             for d in differences:
                 line = f"  {d.pointer}: gold {d.gold!r}, predicted {d.predicted!r}"
                 console.print(line, highlight=False, markup=False)
+
+
+def ratio(value: float | None) -> str:
+    """A score with three decimals, or ``n/a`` where it is undefined (nothing to divide by)."""
+    return "n/a" if value is None else f"{value:.3f}"

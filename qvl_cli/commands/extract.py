@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from qvl_cli.api import Extractor
+from qvl_cli.commands.progress import progress_display
 from qvl_cli.errors import EXIT_INTERRUPTED, EXIT_VALID, QvlError
-from qvl_cli.pages.discover import expand_inputs
+from qvl_cli.pages.discover import find_documents
 from qvl_cli.runs.batch import Summary
-from qvl_cli.runs.records import Envelope
 from qvl_cli.runs.writers import AppendingFileWriter, AtomicFileWriter, DirectoryWriter, StreamWriter, Writer
 from qvl_cli.settings import Settings
+from qvl_cli.wording import plural
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,10 @@ class Inputs:
     null_separated: bool = False
 
     def expand(self) -> list[Path]:
-        found = expand_inputs(
+        """Every document to process; :class:`NothingFound` (exit 2) when there is none."""
+        return find_documents(
             self.arguments, recursive=self.recursive, glob=self.glob, null_separated=self.null_separated
         )
-        return list(found)
 
 
 @dataclass(frozen=True)
@@ -85,14 +86,23 @@ class ExtractRun:
     def _execute(self, inputs: Inputs, destination: Destination) -> int:
         paths = inputs.expand()
         writer = destination.open()
+        for note in getattr(writer, "notices", ()):
+            _print_line(note, destination.quiet)
         recorded = writer.recorded() if destination.resume else {}
-        with _progress(len(paths), destination.quiet) as advance:
-            runner = self.extractor.runner(writer, recorded, on_record=advance)
+        to_stdout = isinstance(writer, StreamWriter)
+        to_terminal, to_pipe = to_stdout and sys.stdout.isatty(), to_stdout and not sys.stdout.isatty()
+        with progress_display(len(paths), destination.quiet, to_terminal, to_pipe) as display:
+            if display.echo is not None and isinstance(writer, StreamWriter):
+                writer.echo = display.echo  # records on the terminal go through the live display
+            runner = self.extractor.runner(writer, recorded, on_record=display.advance)
+            runner.on_skip = display.skip
             try:
                 with _sigterm_as_interrupt():
                     runner.run(paths)
             except KeyboardInterrupt:
                 writer.close()  # keep every finished record
+                done = runner.summary.documents + runner.summary.skipped
+                _print_line(f"interrupted after {done} of {plural(len(paths), 'document')}", destination.quiet)
                 _print_summary(runner.summary, destination.quiet)
                 return EXIT_INTERRUPTED
             except BaseException:
@@ -108,54 +118,6 @@ def exit_code(codes: Sequence[int]) -> int:
     """The highest of the documents' codes: 3 if the model failed on one, else 2 if an input
     failed, else 1 if any result is invalid, else 0."""
     return max(codes, default=EXIT_VALID)
-
-
-def report(record: Envelope, console: Any | None) -> None:
-    """A line on stderr: always for a failed document, and for every document on a terminal."""
-    if record.error is not None:
-        message = record.error.message
-        if console is not None:
-            from rich.markup import escape
-
-            console.print(f"[bold red]qvl: error:[/] {escape(message)}", highlight=False)
-        else:
-            sys.stderr.write(f"qvl: error: {message}\n")
-    elif console is not None:
-        from rich.markup import escape
-
-        mark = "[green]valid[/]" if record.valid else f"[yellow]invalid[/] ({len(record.errors)} errors)"
-        pages = len(record.pages)
-        cached = ", from cache" if record.cached else ""
-        text = f"{escape(record.file)}: {mark}, {pages} page{'s' * (pages != 1)}, {record.seconds:.1f} s{cached}"
-        console.print(text, highlight=False)
-
-
-@contextmanager
-def _progress(total: int, quiet: bool) -> Iterator[Any]:
-    """Rich progress on stderr when it is a terminal; otherwise only error lines."""
-    if quiet or not sys.stderr.isatty():
-        yield lambda record: None if quiet else report(record, None)
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    console = Console(stderr=True)
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[pages]} pages"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("extracting", total=total, pages=0)
-
-        def advance(record: Envelope) -> None:
-            report(record, console)
-            pages = progress.tasks[task].fields["pages"] + len(record.pages)
-            progress.update(task, advance=1, pages=pages)
-
-        yield advance
 
 
 @contextmanager
@@ -177,5 +139,9 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _print_summary(summary: Summary, quiet: bool) -> None:
+    _print_line(summary.line(), quiet)
+
+
+def _print_line(text: str, quiet: bool) -> None:
     if not quiet:
-        sys.stderr.write(f"qvl: {summary.line()}\n")
+        sys.stderr.write(f"qvl: {text}\n")

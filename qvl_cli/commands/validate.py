@@ -41,6 +41,33 @@ def _parse(name: str, text: str) -> Iterator[tuple[str, Any, str | None]]:
         yield name, None, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
 
 
+def _own_verdict(name: str, record: dict[str, Any], found: list[Finding]) -> list[Finding]:
+    """What the record itself says is wrong (values cut short, failed checks) beyond ``found``.
+
+    ``qvl extract`` marks a result invalid for reasons the schema alone cannot see: a value cut
+    short by the token budget still has the right type. Such a record must not pass here.
+    """
+    seen = {(f.pointer, f.message) for f in found}
+    own = []
+    for error in record.get("errors") or ():
+        if isinstance(error, dict):
+            finding = Finding(name, str(error.get("path", "")), str(error.get("message", "invalid")))
+            if (finding.pointer, finding.message) not in seen:
+                seen.add((finding.pointer, finding.message))
+                own.append(finding)
+    truncated = record.get("truncated")
+    if isinstance(truncated, dict):
+        cut_or_added = [("cut", "value cut short"), ("added", "not extracted: filled in when the answer was closed")]
+        for key, message in cut_or_added:
+            for pointer in truncated.get(key) or ():
+                if not any(p == pointer for p, _ in seen):
+                    seen.add((pointer, message))
+                    own.append(Finding(name, pointer, message))
+    if record.get("valid") is False and not found and not own:
+        own.append(Finding(name, "", "qvl extract marked this result invalid"))
+    return own
+
+
 def validate_files(paths: Sequence[Path], schema_ref: str, fmt: str) -> int:
     """Report every problem; 0 when everything is valid, 1 when some data is invalid, 2 when a
     file is missing or not JSON."""
@@ -59,7 +86,10 @@ def validate_files(paths: Sequence[Path], schema_ref: str, fmt: str) -> int:
             if is_envelope(value) and value.get("error"):
                 findings.append(Finding(name, "", f"no data: {value['error'].get('message', 'extraction failed')}"))
                 continue
-            findings += [Finding(name, issue.path, issue.message) for issue in validate(data)]
+            found = [Finding(name, issue.path, issue.message) for issue in validate(data)]
+            if is_envelope(value):
+                found += _own_verdict(name, value, found)
+            findings += found
     write_report(findings, names, fmt, sys.stdout)
     if malformed:
         return EXIT_USAGE

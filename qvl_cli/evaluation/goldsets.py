@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from qvl_cli.errors import QvlError
-from qvl_cli.gate.rules import resolve_pointer
+from qvl_cli.schemas import pointers
 
 
 class GoldError(QvlError):
@@ -35,13 +35,13 @@ class Adapter:
 
     def predicted(self, data: Any) -> dict[str, Any]:
         """The prediction reduced to the mapped fields."""
-        return _nest({pointer: resolve_pointer(data, pointer)[1] for pointer in self.fields})
+        return _nest({pointer: pointers.resolve(data, pointer)[1] for pointer in self.fields})
 
 
 def _nest(flat: dict[str, Any]) -> dict[str, Any]:
     root: dict[str, Any] = {}
     for pointer, value in flat.items():
-        parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.lstrip("/").split("/")]
+        parts = pointers.split(pointer)
         node = root
         for part in parts[:-1]:
             node = node.setdefault(part, {})

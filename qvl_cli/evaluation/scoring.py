@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qvl_cli.answers.normalize import parse_amount, parse_date
+from qvl_cli.schemas import pointers
 
 
 @dataclass(frozen=True)
@@ -37,22 +38,25 @@ class FieldScore:
     exact: int = 0
     seen: int = 0
 
+    # A ratio over nothing is undefined (``None``, shown as "n/a"), never a perfect score.
     @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+    def precision(self) -> float | None:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else None
 
     @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+    def recall(self) -> float | None:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else None
 
     @property
-    def f1(self) -> float:
+    def f1(self) -> float | None:
         p, r = self.precision, self.recall
+        if p is None or r is None:
+            return None
         return 2 * p * r / (p + r) if p + r else 0.0
 
     @property
-    def exact_match(self) -> float:
-        return self.exact / self.seen if self.seen else 1.0
+    def exact_match(self) -> float | None:
+        return self.exact / self.seen if self.seen else None
 
     def add(self, other: FieldScore) -> None:
         self.tp += other.tp
@@ -61,16 +65,20 @@ class FieldScore:
         self.exact += other.exact
         self.seen += other.seen
 
-    def to_dict(self) -> dict[str, float | int]:
+    def to_dict(self) -> dict[str, float | int | None]:
         return {
             "tp": self.tp,
             "fp": self.fp,
             "fn": self.fn,
-            "precision": round(self.precision, 4),
-            "recall": round(self.recall, 4),
-            "f1": round(self.f1, 4),
-            "exact_match": round(self.exact_match, 4),
+            "precision": _rounded(self.precision),
+            "recall": _rounded(self.recall),
+            "f1": _rounded(self.f1),
+            "exact_match": _rounded(self.exact_match),
         }
+
+
+def _rounded(ratio: float | None) -> float | None:
+    return None if ratio is None else round(ratio, 4)
 
 
 @dataclass(frozen=True)
@@ -96,7 +104,7 @@ class Evaluation:
     def to_dict(self, with_differences: bool = False) -> dict[str, Any]:
         report: dict[str, Any] = {
             "documents": self.documents,
-            "document_exact_match": round(self.exact_documents / self.documents, 4) if self.documents else 1.0,
+            "document_exact_match": round(self.exact_documents / self.documents, 4) if self.documents else None,
             "overall": self.overall().to_dict(),
             "fields": {name: score.to_dict() for name, score in sorted(self.fields.items())},
         }
@@ -173,8 +181,7 @@ class _DocumentScorer:
         if isinstance(gold, dict):
             other = predicted if isinstance(predicted, dict) else {}
             for key in gold:
-                escaped = _escape(key)
-                self.compare(gold[key], other.get(key), f"{pointer}/{escaped}", f"{template}/{escaped}")
+                self.compare(gold[key], other.get(key), pointers.child(pointer, key), pointers.child(template, key))
         elif isinstance(gold, list) and (gold or isinstance(predicted, list)):
             self.compare_lists(gold, predicted if isinstance(predicted, list) else [], pointer, template)
         else:
@@ -202,30 +209,15 @@ class _DocumentScorer:
         for j, extra in enumerate(predicted):
             if j in paired:
                 continue
-            for leaf_template, value in _leaves(extra, f"{template}/*"):
+            for leaf_template, value in pointers.leaves(extra, f"{template}/*", any_index="*"):
                 if not is_empty(value):
                     self.scores[leaf_template].fp += 1
                     self.differences.append(Difference(f"{pointer}/+{j}", None, value))
 
 
-def _escape(key: object) -> str:
-    return str(key).replace("~", "~0").replace("/", "~1")
-
-
-def _leaves(value: Any, template: str) -> list[tuple[str, Any]]:
-    if isinstance(value, dict):
-        out: list[tuple[str, Any]] = []
-        for key, child in value.items():
-            out += _leaves(child, f"{template}/{_escape(key)}")
-        return out
-    if isinstance(value, list):
-        return [leaf for child in value for leaf in _leaves(child, f"{template}/*")]
-    return [(template, value)]
-
-
 def _leaf_agreement(gold: Any, predicted: Any, options: CompareOptions) -> float:
-    gold_leaves = dict(_leaves(gold, ""))
-    predicted_leaves = dict(_leaves(predicted, ""))
+    gold_leaves = dict(pointers.leaves(gold, any_index="*"))
+    predicted_leaves = dict(pointers.leaves(predicted, any_index="*"))
     return float(sum(values_match(v, predicted_leaves.get(k), options) for k, v in gold_leaves.items()))
 
 

@@ -10,6 +10,7 @@ files = ["invoices/**/*.pdf"]   # globs relative to the configuration file's fol
 schema = "invoice"              # built-in name or a path relative to that folder
 required = ["invoice_number", "total"]
 min_confidence = 0.5
+grounded = true                 # every extracted value must be printed in the document
 constraints = { properties = { total = { exclusiveMinimum = 0 } } }   # extra JSON Schema
 ```
 
@@ -34,6 +35,7 @@ RULE_TYPES: dict[str, type | tuple[type, ...]] = {
     "schema": str,
     "required": list,
     "constraints": dict,
+    "grounded": bool,
 }
 
 
@@ -47,6 +49,7 @@ class Rule:
     min_confidence: float | None = None
     constraints: dict[str, Any] = field(default_factory=dict)
     settings: Layer = field(default_factory=Layer)  # the rule's own settings (over the top level)
+    grounded: bool = False  # every extracted value must be found in the document
 
     def matches(self, relative: str) -> bool:
         return any(_glob_match(relative, pattern) for pattern in self.files)
@@ -123,11 +126,12 @@ def _rule(raw: Any, index: int, defaults: Layer, source: str) -> Rule:
     files = tuple(str(pattern) for pattern in raw["files"])
     required = tuple(str(name) for name in raw.get("required", ()))
     confidence = settings.decoding.min_confidence
-    return Rule(files, raw["schema"], required, confidence, raw.get("constraints", {}), layer)
+    grounded = bool(raw.get("grounded", False))
+    return Rule(files, raw["schema"], required, confidence, raw.get("constraints", {}), layer, grounded)
 
 
 def _typed(value: Any, expected: type | tuple[type, ...], key: str, source: str) -> Any:
-    if isinstance(value, bool) or not isinstance(value, expected):
+    if (isinstance(value, bool) and expected is not bool) or not isinstance(value, expected):
         names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
         raise ConfigError(f"must be {names}, got {type(value).__name__}", where=f"{source}: {key}")
     return value

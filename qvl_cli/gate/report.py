@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import IO
 
 from qvl_cli.gate.rules import ERROR, Finding
+from qvl_cli.wording import plural
 
 FORMATS = ("text", "github", "json")
 
@@ -37,6 +38,5 @@ def write_report(findings: Sequence[Finding], documents: Sequence[str], fmt: str
             stream.write(f"{f.file}: {prefix}{where}{f.message}\n")
     passed = len(documents) - len(failed)
     errors = sum(f.severity == ERROR for f in findings)
-    count = len(documents)
-    plural = "" if count == 1 else "s"
-    stream.write(f"{count} document{plural} checked: {passed} passed, {len(failed)} failed ({errors} problems)\n")
+    checked = plural(len(documents), "document")
+    stream.write(f"{checked} checked: {passed} passed, {len(failed)} failed ({plural(errors, 'problem')})\n")

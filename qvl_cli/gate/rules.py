@@ -6,8 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from qvl_cli.evidence.locate import NOT_FOUND, not_found_message
 from qvl_cli.gate.config import Rule
 from qvl_cli.runs.records import Envelope
+from qvl_cli.schemas import pointers
 
 ERROR, WARNING = "error", "warning"
 
@@ -25,33 +27,15 @@ class Finding:
         return {"file": self.file, "field": self.pointer, "message": self.message, "severity": self.severity}
 
 
-def resolve_pointer(data: Any, pointer: str) -> tuple[bool, Any]:
-    """``(found, value)`` for an RFC 6901 pointer."""
-    if pointer in ("", "/"):
-        return True, data
-    node = data
-    for raw in pointer.lstrip("/").split("/"):
-        part = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return False, None
-    return True, node
-
-
 def constraint_checker(constraints: dict[str, Any]) -> Callable[[Any], list[tuple[str, str]]]:
     """Validate data against a rule's extra JSON Schema; ``(pointer, message)`` per problem."""
     from jsonschema import Draft202012Validator
-
-    from qvl_cli.answers.validation import json_pointer
 
     validator = Draft202012Validator(constraints, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
     def check(data: Any) -> list[tuple[str, str]]:
         errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
-        return [(json_pointer(error.absolute_path), error.message) for error in errors]
+        return [(pointers.join(error.absolute_path), error.message) for error in errors]
 
     return check
 
@@ -60,12 +44,13 @@ def evaluate(record: Envelope, rule: Rule, file: str | None = None) -> list[Find
     """Every finding for one document's record under ``rule`` (errors fail the check)."""
     name = file or record.file
     if record.error is not None:
-        return [Finding(name, "", record.error.message or "extraction failed")]
+        message = record.error.message or "extraction failed"
+        return [Finding(name, "", message.removeprefix(f"{record.file}: ").removeprefix(f"{name}: "))]
     data = record.data
     findings = [Finding(name, issue.path, issue.message) for issue in record.errors]
     for field_name in rule.required:
         pointer = field_name if field_name.startswith("/") else f"/{field_name}"
-        found, value = resolve_pointer(data, pointer)
+        found, value = pointers.resolve(data, pointer)
         if not found or value in (None, "", [], {}):
             findings.append(Finding(name, pointer, "required by the check rule, but not extracted"))
     if rule.constraints:
@@ -77,5 +62,35 @@ def evaluate(record: Envelope, rule: Rule, file: str | None = None) -> list[Find
             for pointer, score in confidence.items()
             if score < rule.min_confidence
         ]
-    findings += [Finding(name, "", warning, WARNING) for warning in record.warnings]
+    warnings = record.warnings
+    if rule.grounded:
+        findings += grounding_findings(record, name)
+        warnings = tuple(w for w in warnings if not w.endswith(NOT_FOUND))
+    findings = _one_per_field(findings)
+    findings += [Finding(name, "", warning, WARNING) for warning in warnings]
     return findings
+
+
+def grounding_findings(record: Envelope, name: str) -> list[Finding]:
+    """An error for each value the record's evidence did not find in the document."""
+    if record.evidence is None:
+        return [Finding(name, "", "grounded = true, but the result has no evidence (extract with --evidence)")]
+    findings = []
+    for pointer, found in record.evidence.items():
+        value = pointers.resolve(record.data, pointer)[1]
+        if found is None and not isinstance(value, bool) and value not in (None, ""):
+            findings.append(Finding(name, pointer, not_found_message(pointer, value).removeprefix(pointer + " ")))
+    return findings
+
+
+def _one_per_field(findings: list[Finding]) -> list[Finding]:
+    """The first problem of each field: a value cut short is not also "not extracted" and
+    "below min_confidence". Problems of the document as a whole are all kept."""
+    seen: set[str] = set()
+    kept = []
+    for finding in findings:
+        if finding.pointer and finding.pointer in seen:
+            continue
+        seen.add(finding.pointer)
+        kept.append(finding)
+    return kept

@@ -1,8 +1,11 @@
 """Turn command-line arguments into the list of documents to process.
 
 Files named explicitly are always processed (a bad one gets an error record). Directories are
-walked: hidden entries and files that are not documents (by content) are skipped with a debug
-line. ``-`` reads paths from standard input, one per line, or NUL-separated with ``-0``.
+walked: a file whose name has a document extension always counts (an empty or damaged one gets
+an error record, never silence); other files count when their content is a PDF or image, and
+are skipped with a debug line (``--verbose``) otherwise, as are hidden entries. ``-`` reads paths
+from standard input, one per line, or NUL-separated with ``-0``. Finding nothing at all is an
+error that says where qvl looked and what for.
 """
 
 from __future__ import annotations
@@ -15,10 +18,47 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
+from qvl_cli.errors import InputError
 from qvl_cli.pages.inputs import PDF_HEADER_WINDOW, sniff_kind
 
 log = logging.getLogger(__name__)
 STDIN = "-"
+DOCUMENT_EXTENSIONS = (".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".gif")
+
+
+class NothingFound(InputError):
+    """The arguments named no document at all."""
+
+
+def find_documents(
+    arguments: Sequence[str | Path],
+    *,
+    recursive: bool = False,
+    glob: str | None = None,
+    null_separated: bool = False,
+    stdin: IO[str] | None = None,
+) -> list[Path]:
+    """:func:`expand_inputs` as a list; raises :class:`NothingFound` when it is empty."""
+    found = list(expand_inputs(arguments, recursive=recursive, glob=glob, null_separated=null_separated, stdin=stdin))
+    if not found:
+        raise nothing_found(arguments, recursive, glob)
+    return found
+
+
+def nothing_found(arguments: Sequence[str | Path], recursive: bool, glob: str | None) -> NothingFound:
+    """Say where qvl looked, for what, and what might help."""
+    places = ", ".join("standard input" if str(a) == STDIN else str(a) for a in arguments) or "no arguments"
+    wanted = f"files matching --glob {glob!r}" if glob else "PDF or image files"
+    depth = "" if recursive else " (subfolders not searched)"
+    hint = None
+    folders = [Path(a) for a in arguments if str(a) != STDIN and Path(a).is_dir()]
+    if not recursive and any(d.is_dir() for folder in folders for d in folder.iterdir()):
+        hint = "pass -r to search subfolders"
+    elif glob:
+        hint = "check the --glob pattern; it matches file names, e.g. '*.pdf'"
+    elif any(str(a) == STDIN for a in arguments):
+        hint = "give one path per line on standard input (NUL-separated with -0)"
+    return NothingFound(f"no documents found: looked for {wanted} in {places}{depth}", hint=hint)
 
 
 def expand_inputs(
@@ -60,10 +100,15 @@ def walk(root: Path, recursive: bool, glob: str | None) -> Iterator[Path]:
                 log.debug("skipping hidden file %s", path)
             elif glob is not None and not fnmatch.fnmatch(name, glob):
                 log.debug("skipping %s: does not match --glob %s", path, glob)
-            elif not is_document(path):
-                log.debug("skipping %s: not a PDF or image", path)
+            elif not (has_document_extension(name) or is_document(path)):
+                log.debug("skipping %s: not a PDF or image (by name or content)", path)
             else:
                 yield path
+
+
+def has_document_extension(name: str) -> bool:
+    """True for ``.pdf .png .jpg .jpeg .tif .tiff .webp .bmp .gif``, in any case."""
+    return name.lower().endswith(DOCUMENT_EXTENSIONS)
 
 
 def is_document(path: Path) -> bool:

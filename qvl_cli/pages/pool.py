@@ -4,7 +4,8 @@ PDFium is not thread-safe, so parallel rendering uses processes. :class:`Process
 up to N workers (fresh interpreters started when first needed: nothing of this process, such as
 a model's threads or an unguarded ``__main__``, is inherited or re-run) and a dispatcher thread
 that hands them :class:`~qvl_cli.pages.workers.PageTask` s:
-earlier documents first, the pages of a long document spread over all workers. A worker that
+a window the model waits for first, then earlier documents before later ones, the pages of a
+long document spread over all workers. A worker that
 dies fails its document with :class:`RenderCrashError` and is replaced; a page that takes
 longer than the timeout gets its worker killed and fails with :class:`RenderTimeoutError`.
 :class:`InlineRenderer` runs the same tasks in the calling thread (``--render-workers 0``).
@@ -28,11 +29,26 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from qvl_cli.errors import RenderCrashError, RenderTimeoutError
-from qvl_cli.pages.rasterize import PDFIUM_LOCK, RenderedDocument
-from qvl_cli.pages.workers import PageTask, RenderRequest, RenderResult, TaskResult, collect, run_task, split
+from qvl_cli.pages.rasterize import RenderedDocument
+from qvl_cli.pages.workers import (
+    SLICE_PAGES,
+    PageSlot,
+    PageTask,
+    RenderRequest,
+    RenderResult,
+    TaskResult,
+    collect,
+    planned,
+    run_task,
+    split,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from multiprocessing.connection import Connection
+
+    from qvl_cli.pages.budgets import PagePlan
+    from qvl_cli.pages.rasterize import DocumentPages
 
 MAX_DEFAULT_WORKERS = 8
 PATH_ENV = "QVL_RENDER_WORKER_PATH"
@@ -59,6 +75,15 @@ class Renderer(Protocol):
 
     def render(self, request: RenderRequest) -> RenderedDocument: ...
 
+    def render_pages(
+        self,
+        request: RenderRequest,
+        measured: DocumentPages,
+        positions: Sequence[int],
+        sizes: Sequence[tuple[int, int]],
+        plan: PagePlan | None = None,
+    ) -> RenderResult: ...
+
     def close(self) -> None: ...
 
 
@@ -78,15 +103,26 @@ class InlineRenderer:
     def run(self, request: RenderRequest) -> RenderResult:
         first = self._run(PageTask(request))
         rest = [self._run(PageTask(request, first.todo))] if first.todo else []
-        return collect(first, rest)
+        return collect(first, rest, request)
 
     def render(self, request: RenderRequest) -> RenderedDocument:
         return self.run(request).document()
 
+    def render_pages(
+        self,
+        request: RenderRequest,
+        measured: DocumentPages,
+        positions: Sequence[int],
+        sizes: Sequence[tuple[int, int]],
+        plan: PagePlan | None = None,
+    ) -> RenderResult:
+        """Some pages of a measured document (one window of it), at these sizes."""
+        first = planned(measured, positions, sizes, plan)
+        return collect(first, [self._run(PageTask(request, first.todo))] if first.todo else [], request)
+
     @staticmethod
     def _run(task: PageTask) -> TaskResult:
-        with PDFIUM_LOCK:
-            result = run_task(task)
+        result = run_task(task)  # takes the PDFium lock while it renders
         if result.failure is not None:
             raise result.failure.error()
         return result
@@ -103,7 +139,7 @@ class InlineRenderer:
 
 @dataclass(eq=False)
 class _Document:
-    rank: int  # input order: earlier documents get the workers first
+    rank: tuple[int, int]  # (0 for a window the model waits for, else 1; input order): lowest first
     request: RenderRequest
     future: Future[RenderResult]
     first: TaskResult | None = None
@@ -131,7 +167,7 @@ class ProcessRenderer:
         self._timeout = timeout or math.inf
         self._hook = hook  # runs in the worker before each task (tests use it to crash a worker)
         self._lock = threading.Lock()
-        self._queue: list[tuple[int, int, _Document, PageTask]] = []
+        self._queue: list[tuple[tuple[int, int], int, _Document, PageTask]] = []
         self._order = itertools.count()
         self._documents = itertools.count()
         self._workers: list[_Worker] = []
@@ -145,12 +181,32 @@ class ProcessRenderer:
     def render(self, request: RenderRequest) -> RenderedDocument:
         return self.run(request).document()
 
-    def submit(self, request: RenderRequest) -> Future[RenderResult]:
+    def render_pages(
+        self,
+        request: RenderRequest,
+        measured: DocumentPages,
+        positions: Sequence[int],
+        sizes: Sequence[tuple[int, int]],
+        plan: PagePlan | None = None,
+    ) -> RenderResult:
+        """Some pages of a measured document (one window of it) at these sizes, spread over the
+        workers ahead of the documents rendered in advance: the model is waiting for them."""
+        return self.submit(request, planned(measured, positions, sizes, plan), urgent=True).result()
+
+    def submit(
+        self, request: RenderRequest, first: TaskResult | None = None, *, urgent: bool = False
+    ) -> Future[RenderResult]:
+        """Render ``request`` (measuring it first), or only ``first.todo`` when it is measured."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("the renderer is closed")
-            document = _Document(next(self._documents), request, Future())
-            self._push(document, PageTask(request))
+            document = _Document((0 if urgent else 1, next(self._documents)), request, Future(), first)
+            if first is None:
+                self._push(document, PageTask(request))
+            elif not first.todo:
+                document.future.set_result(collect(first, [], request))
+            for part in self._slices(first.todo) if first is not None else ():
+                self._push(document, PageTask(request, part))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._dispatch, name="qvl-render-dispatch", daemon=True)
                 self._thread.start()
@@ -185,6 +241,10 @@ class ProcessRenderer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _slices(self, todo: tuple[PageSlot, ...]) -> list[tuple[PageSlot, ...]]:
+        """Pages to render cut so that every worker gets some (at most ``SLICE_PAGES`` a slice)."""
+        return split(todo, max(1, min(SLICE_PAGES, math.ceil(len(todo) / self.parallelism))))
 
     def _push(self, document: _Document, task: PageTask) -> None:
         heapq.heappush(self._queue, (document.rank, next(self._order), document, task))
@@ -290,13 +350,13 @@ class ProcessRenderer:
             return
         if task.pages is None:
             document.first = result
-            for part in split(result.todo):
+            for part in self._slices(result.todo):
                 self._push(document, PageTask(document.request, part))
         else:
             document.parts.append(result)
         if document.waiting == 0 and document.first is not None:
             try:
-                document.future.set_result(collect(document.first, document.parts))
+                document.future.set_result(collect(document.first, document.parts, document.request))
             except Exception as exc:  # a malformed result must not stop the dispatcher
                 document.future.set_exception(exc)
 

@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from qvl_cli.errors import EncryptedDocumentError, InputError, PageSelectionError
-from qvl_cli.pages.budgets import PagePlan, PixelBudget, visual_tokens
+from qvl_cli.pages.budgets import PagePlan, PixelBudget, plan_pages, visual_tokens
 from qvl_cli.pages.images import WHITE, to_rgb
-from qvl_cli.pages.inputs import SourceFile
+from qvl_cli.pages.inputs import SourceFile, open_source, parse_page_ranges
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from PIL import Image
+
+    from qvl_cli.evidence.text import PageText
 
 DEFAULT_PDF_DPI = 200.0
 POINTS_PER_INCH = 72.0
@@ -37,6 +39,7 @@ class PageImage:
     number: int  # 1-based page number in the source document
     source_size: tuple[int, int]  # native (width, height): pixels, or PDF points at the render DPI
     image: Image.Image
+    text_chars: int = 0  # characters in the page's text layer (PDFs): a blank render with text is a font problem
     extras: dict[str, Any] = field(default_factory=dict)  # per-page results made where it was rendered
 
     @property
@@ -64,6 +67,7 @@ class RenderedDocument:
     page_count: int
     pages: tuple[PageImage, ...]
     plan: PagePlan
+    text: tuple[PageText, ...] | None = None  # read where the pages were rendered; None: evidence off
 
 
 class PageSource(Protocol):
@@ -74,6 +78,8 @@ class PageSource(Protocol):
     def native_size(self, index: int) -> tuple[float, float]: ...
 
     def render(self, index: int, size: tuple[int, int]) -> Image.Image: ...
+
+    def text_chars(self, index: int) -> int: ...
 
 
 class PdfPages:
@@ -113,9 +119,23 @@ class PdfPages:
             bitmap.fill_rect(WHITE + (255,), 0, 0, *size)
             flags = pdfium_c.FPDF_ANNOT | pdfium_c.FPDF_REVERSE_BYTE_ORDER
             pdfium_c.FPDF_RenderPageBitmap(bitmap, page, 0, 0, *size, 0, flags)
-            return bitmap.to_pil().convert("RGB")
+            image: Image.Image = bitmap.to_pil()
+            return image.convert("RGB")
         except (MemoryError, pdfium.PdfiumError) as exc:
             raise InputError(f"cannot render page {index + 1}: {exc or 'out of memory'}", path=self._path) from None
+
+    def text_chars(self, index: int) -> int:
+        """How many characters the page's text layer holds (0 when it cannot be read)."""
+        import pypdfium2 as pdfium
+
+        try:
+            text = self._page(index).get_textpage()
+            try:
+                return int(text.count_chars())
+            finally:
+                text.close()
+        except (pdfium.PdfiumError, InputError):
+            return 0
 
     def close(self) -> None:
         self._pdf.close()
@@ -126,7 +146,23 @@ def _pdf_open_error(path: Path, detail: str, password: str | None) -> InputError
         if password:
             return EncryptedDocumentError("wrong password for encrypted PDF", path=path)
         return EncryptedDocumentError("PDF is encrypted", path=path, hint="pass --password or set QVL_PDF_PASSWORD")
+    if _declares_no_pages(path):  # PDFium refuses to open a document without pages
+        return InputError("PDF has no pages", path=path)
     return InputError("cannot open PDF: the file is damaged or not a PDF", path=path)
+
+
+def _declares_no_pages(path: Path) -> bool:
+    """A page tree with ``/Count 0`` and not a single page object."""
+    import re
+
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    return (
+        re.search(rb"/Count\s*0(?![0-9])", data) is not None
+        and re.search(rb"/Type\s*/Page(?![s0-9A-Za-z])", data) is None
+    )
 
 
 class ImagePages:
@@ -173,6 +209,9 @@ class ImagePages:
             oriented = ImageOps.exif_transpose(frame) or frame
             rgb = to_rgb(oriented)
         return rgb if rgb.size == size else rgb.resize(size, Image.Resampling.BICUBIC)
+
+    def text_chars(self, index: int) -> int:
+        return 0  # images have no text layer
 
     def close(self) -> None:
         self._image.close()
@@ -226,6 +265,32 @@ def open_pages(source: SourceFile, password: str | None = None, dpi: float = DEF
         pages.close()
 
 
+def probe_document(
+    path: str | Path, password: str | None = None, limits: InputLimits | None = None, dpi: float = DEFAULT_PDF_DPI
+) -> bool:
+    """Check that ``path`` opens (with ``password``) and has pages, without rendering anything.
+
+    Raises :class:`InputError` as :func:`render_document` would; returns True when the document
+    is password-protected (a PDF that does not open without a password), whose results must not
+    be handed out to anyone who lacks it.
+    """
+    source = open_source(path)
+    (limits or InputLimits()).enforce_on_file(source)
+    if not source.is_pdf:
+        return False
+    with PDFIUM_LOCK, open_pages(source, password, dpi):
+        pass
+    if not password:
+        return False
+    try:
+        with PDFIUM_LOCK, open_pages(source, None, dpi):
+            return False
+    except EncryptedDocumentError:
+        return True
+    except InputError:
+        return False
+
+
 @dataclass(frozen=True)
 class InputLimits:
     """Refuse documents beyond these sizes (``None``: no limit)."""
@@ -233,7 +298,7 @@ class InputLimits:
     max_pages: int | None = None
     max_file_size: int | None = None  # bytes
 
-    def check_file(self, source: SourceFile) -> None:
+    def enforce_on_file(self, source: SourceFile) -> None:
         if self.max_file_size is not None and source.size_bytes > self.max_file_size:
             raise InputError(
                 f"file is {_mib(source.size_bytes)}, more than --max-file-size {_mib(self.max_file_size)}",
@@ -241,7 +306,7 @@ class InputLimits:
                 hint="raise --max-file-size to process it",
             )
 
-    def check_pages(self, source: SourceFile, selected: int) -> None:
+    def enforce_on_pages(self, source: SourceFile, selected: int) -> None:
         if self.max_pages is not None and selected > self.max_pages:
             raise PageSelectionError(
                 f"{selected} pages selected, more than --max-pages {self.max_pages}",
@@ -254,6 +319,52 @@ def _mib(size: int) -> str:
     return f"{size / 2**20:.1f} MiB"
 
 
+@dataclass(frozen=True)
+class DocumentPages:
+    """The selected pages of one document, measured but not rendered: pages are rendered on demand."""
+
+    source: SourceFile
+    page_count: int
+    numbers: tuple[int, ...]  # 1-based numbers of the selected pages
+    native_sizes: tuple[tuple[float, float], ...]
+    password: str | None = field(default=None, repr=False)
+    dpi: float = DEFAULT_PDF_DPI
+
+    def render(self, positions: Sequence[int], sizes: Sequence[tuple[int, int]]) -> Iterator[PageImage]:
+        """Render the pages at these positions of the selection, one at a time, at these sizes."""
+        lock = PDFIUM_LOCK if self.source.is_pdf else nullcontext()
+        with lock, open_pages(self.source, self.password, self.dpi) as pages:
+            for position, size in zip(positions, sizes, strict=True):
+                w, h = self.native_sizes[position]
+                index = self.numbers[position] - 1
+                yield PageImage(
+                    self.numbers[position], (round(w), round(h)), pages.render(index, size), pages.text_chars(index)
+                )
+
+    def rendered(self, start: int, plan: PagePlan) -> RenderedDocument:
+        """The pages ``start``.. sized by ``plan``, rendered now."""
+        positions = range(start, start + len(plan.sizes))
+        return RenderedDocument(self.source, self.page_count, tuple(self.render(positions, plan.sizes)), plan)
+
+
+def measure_document(
+    path: str | Path,
+    page_spec: str | None = None,
+    password: str | None = None,
+    dpi: float = DEFAULT_PDF_DPI,
+    limits: InputLimits | None = None,
+) -> DocumentPages:
+    """Open ``path``, select pages and measure them; nothing is rendered."""
+    limits = limits or InputLimits()
+    source = open_source(path)
+    limits.enforce_on_file(source)
+    with PDFIUM_LOCK if source.is_pdf else nullcontext(), open_pages(source, password, dpi) as pages:
+        indices = parse_page_ranges(page_spec, pages.page_count)
+        limits.enforce_on_pages(source, len(indices))
+        native = tuple(pages.native_size(i) for i in indices)
+    return DocumentPages(source, pages.page_count, tuple(i + 1 for i in indices), native, password, dpi)
+
+
 def render_document(
     path: str | Path,
     budget: PixelBudget,
@@ -262,9 +373,14 @@ def render_document(
     dpi: float = DEFAULT_PDF_DPI,
     limits: InputLimits | None = None,
 ) -> RenderedDocument:
-    """Render the selected pages of ``path`` at the sizes the budgets allow, in this process."""
-    from qvl_cli.pages.pool import InlineRenderer
-    from qvl_cli.pages.workers import RenderRequest
+    """Render the selected pages of ``path`` at the sizes the budgets allow."""
+    document = measure_document(path, page_spec, password, dpi, limits)
+    return document.rendered(0, plan_for(document, budget))
 
-    request = RenderRequest(str(path), budget, page_spec, password, dpi, limits or InputLimits())
-    return InlineRenderer().render(request)
+
+def plan_for(document: DocumentPages, budget: PixelBudget) -> PagePlan:
+    """:func:`plan_pages` for a measured document; a page it cannot size is an error naming the file."""
+    try:
+        return plan_pages(list(document.native_sizes), budget)
+    except InputError as exc:
+        raise exc.for_file(document.source.path) from None

@@ -1,31 +1,42 @@
 """The unit of rendering work a worker process runs: picklable tasks in, picklable pages out.
 
 A document is rendered in one or more :class:`PageTask` s. The first measures every selected
-page and plans the sizes under the budgets (and renders the pages too when there are few); the
-pages of a long document are then rendered in slices, spread over the workers. :func:`run_task`
-is the one function a worker calls, so per-page work beyond the image (a text layer, OCR, a PNG
-written to disk) belongs in :func:`_page_extras`, and its results travel back in
-:attr:`RenderedPage.extras`.
+page and plans its windows under the budgets (and renders the pages too when there are few in
+one window); the pages of a window are then rendered in slices, spread over the workers.
+:func:`run_task` is the one function a worker calls, so per-page work beyond the image (a PNG
+written to disk, the page's text for evidence, OCR included) happens there, right after the
+page is rendered, and its results travel back in :attr:`RenderedPage.extras`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qvl_cli.errors import InputError, QvlError
-from qvl_cli.pages.budgets import PagePlan, PixelBudget, plan_pages, visual_tokens
+from qvl_cli.pages.budgets import PagePlan, PixelBudget, visual_tokens
 from qvl_cli.pages.inputs import SourceFile, open_source, parse_page_ranges
-from qvl_cli.pages.rasterize import DEFAULT_PDF_DPI, InputLimits, PageImage, RenderedDocument, open_pages
+from qvl_cli.pages.rasterize import (
+    DEFAULT_PDF_DPI,
+    PDFIUM_LOCK,
+    DocumentPages,
+    InputLimits,
+    PageImage,
+    RenderedDocument,
+    open_pages,
+)
+from qvl_cli.pages.windows import Window, WindowSettings, plan_windows
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
     from PIL import Image
 
+    from qvl_cli.evidence.pages import TextOptions
     from qvl_cli.pages.rasterize import PageSource
 
 INLINE_PAGES = 8  # a document with at most this many selected pages is rendered by one task
@@ -46,6 +57,9 @@ class RenderRequest:
     limits: InputLimits = field(default_factory=InputLimits)
     png_dir: str | None = None  # also write each page there as <stem>-p<NNN>.png (extras["file"])
     keep_pixels: bool = True  # False: only the page records come back (e.g. when the PNGs are the output)
+    windows: WindowSettings = field(default_factory=WindowSettings)
+    text: TextOptions | None = None  # read each page's text for evidence (extras["text"]); None: not
+    sha256: str | None = field(default=None, repr=False)  # the file's hash: the OCR cache's key
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,7 @@ class RenderedPage:
     image: Image.Image | None = None
     mode: str = "RGB"
     pixels: bytes = b""
+    text_chars: int = 0  # characters in the page's text layer
     extras: dict[str, Any] = field(default_factory=dict)  # per-page results beyond the image
 
     def packed(self) -> RenderedPage:
@@ -82,7 +97,8 @@ class RenderedPage:
             if not self.pixels:
                 raise ValueError(f"page {self.number} was rendered without keeping its pixels")
             image = Image.frombuffer(self.mode, self.size, self.pixels, "raw", self.mode, 0, 1)
-        return PageImage(self.number, self.source_size, image, self.extras)
+        extras = {key: value for key, value in self.extras.items() if key != "text"}
+        return PageImage(self.number, self.source_size, image, self.text_chars, extras)
 
     @property
     def visual_tokens(self) -> int:
@@ -108,14 +124,17 @@ class FailedTask:
 
 @dataclass(frozen=True)
 class TaskResult:
-    """What a task produced: the plan (from the measuring task), pages, and pages still to do."""
+    """What a task produced: the plan and windows (from the measuring task), pages, and pages
+    still to do."""
 
     source: SourceFile | None = None
     page_count: int = 0
-    plan: PagePlan | None = None
+    plan: PagePlan | None = None  # None when the document has several windows
     pages: tuple[RenderedPage, ...] = ()
     todo: tuple[PageSlot, ...] = ()
     failure: FailedTask | None = None
+    measured: DocumentPages | None = None
+    windows: tuple[Window, ...] = ()
 
     def packed(self) -> TaskResult:
         return replace(self, pages=tuple(page.packed() for page in self.pages))
@@ -124,44 +143,75 @@ class TaskResult:
 def run_task(task: PageTask, progress: Progress | None = None) -> TaskResult:
     """Measure/plan or render one slice; input errors come back as ``failure``, never raised.
 
-    ``progress`` is called after each step (the plan, every page): the pool's per-page timeout
-    counts from the last call.
+    ``progress`` is called after each step (the plan, every page rendered, every page's text
+    read): the pool's per-page timeout counts from the last call.
     """
     tick = progress or _nothing
     try:
         if task.pages is None:
             return _measure(task.request, tick)
         source = open_source(task.request.path)
-        with open_pages(source, task.request.password, task.request.dpi) as pages:
+        with _pdfium(source), open_pages(source, task.request.password, task.request.dpi) as pages:
             rendered = _render(pages, task.request, source, task.pages, tick)
-        return TaskResult(source=source, pages=rendered)
+        return TaskResult(source=source, pages=with_text(rendered, task.request, source, tick))
     except QvlError as exc:
         return TaskResult(failure=FailedTask.of(exc))
 
 
 def _measure(request: RenderRequest, tick: Progress) -> TaskResult:
+    """Measure the selected pages and plan the windows; a short single window is rendered too."""
     source = open_source(request.path)
-    request.limits.check_file(source)
-    with open_pages(source, request.password, request.dpi) as pages:
+    request.limits.enforce_on_file(source)
+    with _pdfium(source), open_pages(source, request.password, request.dpi) as pages:
         indices = parse_page_ranges(request.page_spec, pages.page_count)
-        request.limits.check_pages(source, len(indices))
-        native = [pages.native_size(i) for i in indices]
-        plan = plan_document(source, native, request.budget)
-        slots = tuple(
-            (i, (round(w), round(h)), size) for i, (w, h), size in zip(indices, native, plan.sizes, strict=True)
+        request.limits.enforce_on_pages(source, len(indices))
+        native = tuple(pages.native_size(i) for i in indices)
+        measured = DocumentPages(
+            source, pages.page_count, tuple(i + 1 for i in indices), native, request.password, request.dpi
         )
+        windows = plan_document(measured, request.budget, request.windows)
         tick()
+        if len(windows) > 1:  # rendered window by window, when each window's turn comes
+            return TaskResult(source, pages.page_count, None, measured=measured, windows=windows)
+        plan = windows[0].plan
+        slots = page_slots(measured, windows[0].positions, plan.sizes)
         if len(slots) > INLINE_PAGES:
-            return TaskResult(source, pages.page_count, plan, todo=slots)
+            return TaskResult(source, pages.page_count, plan, todo=slots, measured=measured, windows=windows)
         rendered = _render(pages, request, source, slots, tick)
-    return TaskResult(source, pages.page_count, plan, rendered)
+    rendered = with_text(rendered, request, source, tick)
+    return TaskResult(source, pages.page_count, plan, rendered, measured=measured, windows=windows)
 
 
-def plan_document(source: SourceFile, native: list[tuple[float, float]], budget: PixelBudget) -> PagePlan:
+def plan_document(pages: DocumentPages, budget: PixelBudget, settings: WindowSettings) -> tuple[Window, ...]:
+    """:func:`plan_windows` for a measured document; a page that cannot be sized names the file."""
     try:
-        return plan_pages(native, budget)
+        return plan_windows(list(pages.native_sizes), budget, settings)
     except InputError as exc:
-        raise exc.for_file(source.path) from None
+        raise exc.for_file(pages.source.path) from None
+
+
+def page_slots(
+    pages: DocumentPages, positions: Sequence[int], sizes: Sequence[tuple[int, int]]
+) -> tuple[PageSlot, ...]:
+    """The render slots of the pages at ``positions`` of the selection, at ``sizes``."""
+    slots = []
+    for position, size in zip(positions, sizes, strict=True):
+        w, h = pages.native_sizes[position]
+        slots.append((pages.numbers[position] - 1, (round(w), round(h)), size))
+    return tuple(slots)
+
+
+def planned(
+    measured: DocumentPages, positions: Sequence[int], sizes: Sequence[tuple[int, int]], plan: PagePlan | None
+) -> TaskResult:
+    """A measuring task's result for pages already measured: only ``todo`` is left to render."""
+    todo = page_slots(measured, positions, sizes)
+    return TaskResult(measured.source, measured.page_count, plan, todo=todo, measured=measured)
+
+
+def _pdfium(source: SourceFile) -> AbstractContextManager[Any]:
+    """PDFium is not thread-safe: the process-wide lock for PDFs (uncontended in a worker)."""
+    return PDFIUM_LOCK if source.is_pdf else nullcontext()
 
 
 def _render(
@@ -171,7 +221,29 @@ def _render(
     for index, source_size, size in slots:
         image = pages.render(index, size)
         extras = _page_extras(request, source, index + 1, image)
-        out.append(RenderedPage(index + 1, source_size, size, image if request.keep_pixels else None, extras=extras))
+        kept = image if request.keep_pixels or request.text is not None else None
+        out.append(RenderedPage(index + 1, source_size, size, kept, text_chars=pages.text_chars(index), extras=extras))
+        tick()
+    return tuple(out)
+
+
+def with_text(
+    pages: tuple[RenderedPage, ...], request: RenderRequest, source: SourceFile, tick: Progress
+) -> tuple[RenderedPage, ...]:
+    """Read each page's text for evidence where it was rendered (text layer, or OCR where the
+    page needs it), into ``extras["text"]``; outside the PDFium lock, one page at a time."""
+    if request.text is None or request.text.mode == "off":
+        return pages
+    from qvl_cli.evidence.pages import read_text
+
+    out = []
+    for page in pages:
+        assert page.image is not None  # kept for the text
+        [text] = read_text(
+            request.path, source.is_pdf, [(page.number - 1, page.image)], request.text, request.password, request.sha256
+        )
+        image = page.image if request.keep_pixels else None
+        out.append(replace(page, image=image, extras={**page.extras, "text": text}))
         tick()
     return tuple(out)
 
@@ -200,24 +272,33 @@ def save_png(image: Image.Image, target: Path) -> Path:
 
 @dataclass(frozen=True)
 class RenderResult:
-    """All pages of one document as they came back from the workers, in page order."""
+    """The pages of one document (or one window) as they came back from the workers, in page
+    order; a document of several windows comes back measured and planned, without pages."""
 
     source: SourceFile
     page_count: int
-    plan: PagePlan
+    plan: PagePlan | None
     pages: tuple[RenderedPage, ...]
+    measured: DocumentPages | None = None
+    windows: tuple[Window, ...] = ()
+    text: bool = False  # the pages' text was read (extras["text"])
 
     def document(self) -> RenderedDocument:
         """The document as the model takes it (needs the pixels: ``keep_pixels``)."""
-        return RenderedDocument(self.source, self.page_count, tuple(p.to_page_image() for p in self.pages), self.plan)
+        if self.plan is None:
+            raise ValueError("a document of several windows is rendered one window at a time")
+        images = tuple(page.to_page_image() for page in self.pages)
+        text = tuple(page.extras["text"] for page in self.pages) if self.text else None
+        return RenderedDocument(self.source, self.page_count, images, self.plan, text)
 
 
-def collect(first: TaskResult, slices: list[TaskResult]) -> RenderResult:
+def collect(first: TaskResult, slices: list[TaskResult], request: RenderRequest) -> RenderResult:
     """The document from its measuring task and the slices rendered after it (in any order)."""
-    if first.source is None or first.plan is None:
-        raise ValueError("the measuring task carries the source and the plan")
+    if first.source is None:
+        raise ValueError("the measuring task carries the source")
     pages = sorted([*first.pages, *(page for part in slices for page in part.pages)], key=lambda page: page.number)
-    return RenderResult(first.source, first.page_count, first.plan, tuple(pages))
+    text = request.text is not None and request.text.mode != "off"
+    return RenderResult(first.source, first.page_count, first.plan, tuple(pages), first.measured, first.windows, text)
 
 
 def split(slots: tuple[PageSlot, ...], size: int = SLICE_PAGES) -> list[tuple[PageSlot, ...]]:

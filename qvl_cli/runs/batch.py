@@ -8,20 +8,25 @@ are in memory at any time, however long the batch.
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from qvl_cli.errors import InputError
 from qvl_cli.pages.inputs import file_sha256
-from qvl_cli.pages.rasterize import RenderedDocument
 from qvl_cli.runs.cache import ResultCache, document_key
 from qvl_cli.runs.document import Extractor
 from qvl_cli.runs.records import Envelope
+from qvl_cli.runs.windows import LoadedDocument
+from qvl_cli.wording import plural
 
 
 class Sink(Protocol):
@@ -37,9 +42,10 @@ class Job:
     sha256: str | None = None
     recorded: bool = False  # already in the output (--resume)
     cached: Envelope | None = None
-    document: RenderedDocument | None = None
+    document: LoadedDocument | None = None
     failure: Envelope | None = None
     render_seconds: float = 0.0
+    protected: bool = False  # password-protected: kept out of the shared result cache
 
 
 @dataclass
@@ -75,9 +81,34 @@ class Summary:
             extra.append(f"{self.skipped} already recorded")
         note = f" ({', '.join(extra)})" if extra else ""
         return (
-            f"{self.documents} documents: {self.valid} valid, {self.invalid} invalid, {self.failed} failed{note}; "
-            f"{self.pages} pages in {seconds:.1f} s ({rate:.2f} pages/s)"
+            f"{plural(self.documents, 'document')}: {self.valid} valid, {self.invalid} invalid, {self.failed} failed"
+            f"{note}; {plural(self.pages, 'page')} in {seconds:.1f} s ({rate:.2f} pages/s)"
         )
+
+
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM back until the block is done, then act on them (main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        pending.append(signum)
+
+    previous = {int(signum): signal.signal(signum, hold) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if pending:
+            handler = previous[pending[0]]
+            if callable(handler):
+                handler(pending[0], None)
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), pending[0])
 
 
 class BatchRunner:
@@ -92,6 +123,7 @@ class BatchRunner:
         recorded: dict[str, int] | None = None,
         on_record: Callable[[Envelope], None] | None = None,
         batch_size: int = 1,
+        on_skip: Callable[[Path], None] | None = None,
     ):
         self.extractor = extractor
         self.identity = identity
@@ -99,6 +131,7 @@ class BatchRunner:
         self.cache = cache
         self.recorded = recorded or {}
         self.on_record = on_record
+        self.on_skip = on_skip  # a document already recorded (--resume): one fewer to do
         self.batch_size = max(1, batch_size)
         self.summary = Summary()
 
@@ -141,7 +174,7 @@ class BatchRunner:
             envelopes = self.extractor.extract_documents(items)
         for job, envelope in zip(waiting, envelopes, strict=True):
             record = replace(envelope, key=job.key)
-            if self.cache is not None and not envelope.failed:
+            if self.cache is not None and not envelope.failed and not job.protected:
                 self.cache.put(job.key, record)
             self._emit(record)
         waiting.clear()
@@ -161,18 +194,24 @@ class BatchRunner:
         key = document_key(sha256 or f"path:{path}", self.identity)
         if key in self.recorded:
             return Job(path, key, sha256, recorded=True)
-        if self.cache is not None and sha256 is not None and (hit := self.cache.get(key)) is not None:
-            return Job(path, key, sha256, cached=hit)
         try:
-            document = self.extractor.load(path)
+            # The document must open (password included) before any cached result is handed out.
+            protected = self.extractor.probe(path)
+            use_cache = self.cache is not None and sha256 is not None and not protected
+            if use_cache and self.cache is not None and (hit := self.cache.get(key)) is not None:
+                return Job(path, key, sha256, cached=hit)
+            document = self.extractor.load(path, sha256=sha256)
         except InputError as exc:
             return Job(path, key, sha256, failure=self.extractor.failure(path, exc, started))
-        return Job(path, key, sha256, document=document, render_seconds=time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        return Job(path, key, sha256, document=document, render_seconds=elapsed, protected=protected)
 
     def _finish(self, job: Job) -> None:
         if job.recorded:
             self.summary.skipped += 1
             self.summary.exit_codes.append(self.recorded[job.key])
+            if self.on_skip is not None:
+                self.on_skip(job.path)
             return
         if job.cached is not None:
             self._emit(replace(job.cached, file=str(job.path), cached=True, seconds=0.0))
@@ -180,7 +219,8 @@ class BatchRunner:
             self._emit(replace(job.failure, key=job.key))
 
     def _emit(self, record: Envelope) -> None:
-        self.sink.write(record)
-        self.summary.add(record)
+        with interrupts_deferred():  # a record written is a record counted, even on Ctrl-C
+            self.sink.write(record)
+            self.summary.add(record)
         if self.on_record is not None:
             self.on_record(record)

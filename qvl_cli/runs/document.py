@@ -1,4 +1,4 @@
-"""Extraction of one document: pages -> prompt -> generation -> checked JSON -> envelope.
+"""Extraction of one document: pages -> prompt -> generation -> assessed answer -> envelope.
 
 Blank pages never reach the model; an answer that breaks constraints the grammar cannot
 express is re-asked (bounded) with the validation errors, and the best attempt is kept.
@@ -11,17 +11,20 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from qvl_cli.answers.assess import CheckedAnswer, check_answer
+from qvl_cli.answers.assess import AssessedAnswer, assess_answer
 from qvl_cli.answers.guards import is_blank, token_budget
 from qvl_cli.answers.validation import Issue, make_validator
 from qvl_cli.backends.contract import Backend, Generation, GenerationRequest, Turn
 from qvl_cli.errors import DeviceMemoryError, InputError, ModelError, QvlError
+from qvl_cli.evidence.grounding import ground, ocr_key, text_options
 from qvl_cli.pages.budgets import PixelBudget
 from qvl_cli.pages.inputs import file_sha256
 from qvl_cli.pages.pool import InlineRenderer, Renderer
-from qvl_cli.pages.rasterize import DEFAULT_PDF_DPI, InputLimits, RenderedDocument
+from qvl_cli.pages.rasterize import DEFAULT_PDF_DPI, InputLimits, RenderedDocument, probe_document
+from qvl_cli.pages.windows import WindowSettings
 from qvl_cli.pages.workers import RenderRequest
 from qvl_cli.runs.records import Envelope, FailureInfo, Usage
+from qvl_cli.runs.windows import LoadedDocument, WindowedDocument, extract_windows, load_document
 from qvl_cli.schemas.catalog import Schema
 from qvl_cli.schemas.navigation import minimal_instance
 from qvl_cli.schemas.prompts import Prompt
@@ -48,6 +51,9 @@ class ExtractOptions:
     reasks: int = 1
     min_confidence: float | None = None
     limits: InputLimits = field(default_factory=InputLimits)
+    windows: WindowSettings = field(default_factory=WindowSettings)
+    evidence: str = "auto"  # auto | text | ocr | off: how page text for evidence is read
+    require_evidence: bool = False  # values not found in the document are errors
 
     @classmethod
     def from_settings(cls, render: RenderSettings, decoding: DecodingSettings) -> ExtractOptions:
@@ -61,13 +67,16 @@ class ExtractOptions:
             reasks=decoding.reasks,
             min_confidence=decoding.min_confidence,
             limits=render.limits(),
+            windows=render.windows(),
+            evidence=decoding.evidence,
+            require_evidence=decoding.require_evidence,
         )
 
 
 @dataclass(frozen=True)
 class Attempt:
     generation: Generation
-    answer: CheckedAnswer
+    answer: AssessedAnswer
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,7 @@ class Prepared:
     blank: frozenset[int]
     warnings: tuple[str, ...]
     request: GenerationRequest | None  # None when every page is blank
+    problems: tuple[Issue, ...] = ()  # make the result invalid whatever the answer
 
 
 class Extractor:
@@ -120,21 +130,40 @@ class Extractor:
             return self.failure(path, exc, started)
         return self.extract_document(document, started)
 
-    def load(self, path: str | Path, budget: PixelBudget | None = None) -> RenderedDocument:
-        """Render a document's pages (raises :class:`InputError`); safe in a worker thread."""
+    def probe(self, path: str | Path) -> bool:
+        """Check that the document opens, cheaply (raises :class:`InputError`); True when it is
+        password-protected."""
         options = self.options
-        request = RenderRequest(
-            str(path), budget or options.budget, options.pages, options.password, options.dpi, options.limits
-        )
-        return self.renderer.render(request)
+        return probe_document(path, options.password, options.limits, options.dpi)
 
-    def extract_document(self, document: RenderedDocument, started: float, sha256: str | None = None) -> Envelope:
+    def load(self, path: str | Path, budget: PixelBudget | None = None, sha256: str | None = None) -> LoadedDocument:
+        """Render a document's pages, or plan the windows of a long one, and read the pages' text
+        for evidence where they are rendered (raises :class:`InputError`); safe in a worker thread."""
+        options = self.options
+        text = text_options(options.evidence)
+        request = RenderRequest(
+            str(path),
+            budget or options.budget,
+            options.pages,
+            options.password,
+            options.dpi,
+            options.limits,
+            windows=options.windows,
+            text=text,
+            sha256=ocr_key(path, sha256) if text is not None else sha256,
+        )
+        return load_document(self.renderer, request)
+
+    def extract_document(self, document: LoadedDocument, started: float, sha256: str | None = None) -> Envelope:
         """Run the model on rendered pages. Out of device memory, the document is rendered again
         with halved pixel budgets (down to ``MIN_DEGRADED_PIXELS``) and the envelope says so."""
         budget = self.options.budget
         for retry in range(MAX_DEGRADE_STEPS + 1):
             try:
-                envelope = self._extract_prepared(self.prepare(document, started, sha256))
+                if isinstance(document, WindowedDocument):
+                    envelope = extract_windows(self, document, started, sha256)
+                else:
+                    envelope = self._extract_prepared(self.prepare(document, started, sha256))
             except DeviceMemoryError as exc:
                 smaller = _halved(budget)
                 if smaller is None or retry == MAX_DEGRADE_STEPS:
@@ -149,13 +178,16 @@ class Extractor:
             return _degraded(envelope, budget, retry) if retry else envelope
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def extract_documents(self, items: list[tuple[RenderedDocument, float, str | None]]) -> list[Envelope]:
+    def extract_documents(self, items: list[tuple[LoadedDocument, float, str | None]]) -> list[Envelope]:
         """Several documents with one batched ``generate_batch`` call.
 
         A request that failed gets an error record; out of memory, its document is retried on
         its own with smaller budgets. Re-asks run one by one.
         """
-        prepared = [self.prepare(document, started, sha256) for document, started, sha256 in items]
+        rendered = [(d, started, sha256) for d, started, sha256 in items if isinstance(d, RenderedDocument)]
+        if len(rendered) < len(items):  # long documents go window by window
+            return [self.extract_document(*item) for item in items]
+        prepared = [self.prepare(*item) for item in rendered]
         requests = [p.request for p in prepared if p.request is not None]
         if len(requests) < 2:
             return [self.extract_document(*item) for item in items]
@@ -168,7 +200,7 @@ class Extractor:
             elif isinstance(outcome, ModelError):
                 envelopes.append(self.failure(p.document.source.path, outcome, p.started))
             else:
-                envelopes.append(self._extract_prepared(p, self._checked(outcome) if outcome else None))
+                envelopes.append(self._extract_prepared(p, self._assessed(outcome) if outcome else None))
         return envelopes
 
     def prepare(self, document: RenderedDocument, started: float, sha256: str | None = None) -> Prepared:
@@ -184,22 +216,24 @@ class Extractor:
                 schema=self.schema.document,
                 constrain=self.options.constrain,
             )
-        return Prepared(document, started, sha256, blank, tuple(self._page_warnings(document, blank)), request)
+        warnings = tuple(self._page_warnings(document, blank))
+        return Prepared(document, started, sha256, blank, warnings, request, unreadable_pages(document, blank))
 
     def _extract_prepared(self, prepared: Prepared, first: Attempt | None = None) -> Envelope:
         if prepared.request is None:
             return self._blank_envelope(prepared)
-        attempts = self._attempts(prepared.request, first)
+        attempts = self.attempts(prepared.request, first)
         best = min(attempts, key=lambda attempt: len(attempt.answer.issues))
         answer = best.answer
         document = prepared.document
+        grounding = ground(answer.data, document.text, self.schema.document, answer.normalized, self.options)
         return Envelope(
             file=str(document.source.path),
             schema=self.schema.name,
-            valid=answer.valid,
+            valid=answer.valid and not prepared.problems and not grounding.issues,
             data=answer.data,
-            errors=answer.issues,
-            warnings=prepared.warnings + answer.warnings,
+            errors=prepared.problems + answer.issues + grounding.issues,
+            warnings=prepared.warnings + answer.warnings + grounding.warnings,
             pages=tuple(page.describe() | {"blank": page.number in prepared.blank} for page in document.pages),
             page_count=document.page_count,
             prompt=self.prompt.name,
@@ -212,6 +246,7 @@ class Extractor:
             raw=None if answer.parsed else answer.text,
             confidence=answer.confidence,
             normalized={change.pointer: change.to_dict() for change in answer.normalized},
+            evidence=grounding.evidence,
             truncated=answer.closing.to_dict() if answer.closing else None,
             constrained=best.generation.constrained,
             attempts=len(attempts),
@@ -220,21 +255,21 @@ class Extractor:
             ),
         )
 
-    def _attempts(self, request: GenerationRequest, first: Attempt | None = None) -> list[Attempt]:
+    def attempts(self, request: GenerationRequest, first: Attempt | None = None) -> list[Attempt]:
         """The first answer, then re-asks with its validation errors while they may help."""
-        attempts = [first or self._attempt(request)]
+        attempts = [first or self.attempt(request)]
         while len(attempts) <= self.options.reasks and attempts[-1].answer.fixable_issues:
             previous = attempts[-1]
             feedback = reask_message(previous.answer.fixable_issues)
             followups = (Turn("assistant", previous.generation.text), Turn("user", feedback))
-            attempts.append(self._attempt(replace(request, followups=followups)))
+            attempts.append(self.attempt(replace(request, followups=followups)))
         return attempts
 
-    def _attempt(self, request: GenerationRequest) -> Attempt:
-        return self._checked(self.backend.generate(request))
+    def attempt(self, request: GenerationRequest) -> Attempt:
+        return self._assessed(self.backend.generate(request))
 
-    def _checked(self, generation: Generation) -> Attempt:
-        return Attempt(generation, check_answer(generation, self.schema, self._validate, self.options.min_confidence))
+    def _assessed(self, generation: Generation) -> Attempt:
+        return Attempt(generation, assess_answer(generation, self.schema, self._validate, self.options.min_confidence))
 
     def _page_warnings(self, document: RenderedDocument, blank: frozenset[int]) -> list[str]:
         warnings = []
@@ -250,7 +285,7 @@ class Extractor:
     def _blank_envelope(self, prepared: Prepared) -> Envelope:
         """Nothing to read: null values and a warning, and the model is never asked."""
         data = minimal_instance(self.schema.document)
-        issues = tuple(self._validate(data))
+        issues = prepared.problems + tuple(self._validate(data))
         document = prepared.document
         return Envelope(
             file=str(document.source.path),
@@ -262,6 +297,7 @@ class Extractor:
             pages=tuple(page.describe() | {"blank": True} for page in document.pages),
             page_count=document.page_count,
             prompt=self.prompt.name,
+            evidence=None if document.text is None else {},
             budget=self._budget_record(document),
             seconds=time.perf_counter() - prepared.started,
             sha256=prepared.sha256 or file_sha256(document.source.path),
@@ -287,6 +323,23 @@ class Extractor:
             seconds=time.perf_counter() - started,
             error=FailureInfo.of(exc),
         )
+
+
+FONT_HINT = (
+    "its fonts are not embedded and not installed here; install the fonts it names "
+    "(for Chinese, Japanese or Korean text: fonts-noto-cjk on Debian/Ubuntu, google-noto-sans-cjk-fonts on Fedora) "
+    "and run again"
+)
+
+
+def unreadable_pages(document: RenderedDocument, blank: frozenset[int]) -> tuple[Issue, ...]:
+    """Pages that render blank although their text layer holds text: the model sees nothing
+    there, so nulls would be a wrong answer, not an empty page."""
+    return tuple(
+        Issue("", f"page {page.number} renders blank but has {page.text_chars} characters of text: {FONT_HINT}")
+        for page in document.pages
+        if page.number in blank and page.text_chars
+    )
 
 
 def _halved(budget: PixelBudget) -> PixelBudget | None:

@@ -78,6 +78,7 @@ class Envelope:
     error: FailureInfo | None = None
     confidence: dict[str, float] | None = None  # JSON Pointer -> probability
     normalized: dict[str, dict[str, Any]] = field(default_factory=dict)  # pointer -> {raw, value}
+    evidence: dict[str, dict[str, Any] | None] | None = None  # pointer -> where it is printed; None: off
     truncated: dict[str, Any] | None = None  # {reason, cut, added} when the answer was closed early
     constrained: bool = False
     attempts: int = 1
@@ -86,6 +87,8 @@ class Envelope:
     key: str | None = None  # identifies input content and settings (resume, cache)
     cached: bool = False  # reused from the result cache or a sidecar
     qvl_version: str = __version__
+    windows: tuple[dict[str, Any], ...] | None = None  # long documents: one entry per window of pages
+    origin: dict[str, list[int]] | None = None  # long documents: pointer -> pages [first, last]
 
     @property
     def failed(self) -> bool:
@@ -134,6 +137,7 @@ class Envelope:
             error=FailureInfo.from_dict(error) if isinstance(error, Mapping) else None,
             confidence=record.get("confidence"),
             normalized=dict(record.get("normalized") or {}),
+            evidence=record.get("evidence"),
             truncated=record.get("truncated"),
             constrained=bool(record.get("constrained")),
             attempts=int(record.get("attempts", 1)),
@@ -142,6 +146,8 @@ class Envelope:
             key=record.get("key"),
             cached=bool(record.get("cached")),
             qvl_version=str(record.get("qvl_version") or __version__),
+            windows=tuple(record["windows"]) if isinstance(record.get("windows"), list) else None,
+            origin=record.get("origin") if isinstance(record.get("origin"), dict) else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -154,6 +160,7 @@ class Envelope:
             "warnings": list(self.warnings),
             "confidence": self.confidence,
             "normalized": self.normalized,
+            "evidence": self.evidence,
             "truncated": self.truncated,
             "pages": list(self.pages),
             "page_count": self.page_count,
@@ -172,6 +179,9 @@ class Envelope:
             "cached": self.cached,
             "qvl_version": self.qvl_version,
         }
+        if self.windows is not None:
+            record["windows"] = list(self.windows)
+            record["origin"] = self.origin
         if self.raw is not None:
             record["raw"] = self.raw
         if self.error is not None:

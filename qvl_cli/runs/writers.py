@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -29,10 +30,30 @@ class Writer(Protocol):
     def discard(self) -> None: ...
 
 
+def new_file_mode(target: Path) -> int:
+    """The mode a new file written over ``target`` gets: the old file's, else what the umask
+    allows (``0o644`` under the usual umask), as with any other tool."""
+    try:
+        return target.stat().st_mode & 0o777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
+def temporary_beside(target: Path) -> tuple[int, Path]:
+    """A temporary file in ``target``'s folder (``.<name>.<pid>.<random>.tmp``) with the mode the
+    final file should have (``mkstemp`` alone would make it private). The process id lets a
+    later run tell a leftover of a killed run from the file of one still running."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
+    with contextlib.suppress(OSError):  # a file system without modes keeps what it gave
+        os.fchmod(fd, new_file_mode(target))
+    return fd, Path(name)
+
+
 def write_atomically(target: Path, text: str) -> None:
     """Write ``text`` to a temporary file beside ``target`` and rename it over ``target``."""
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    temp = Path(name)
+    fd, temp = temporary_beside(target)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -56,11 +77,15 @@ class StreamWriter:
     def __init__(self, stream: IO[str], pretty: bool = False):
         self.stream = stream
         self.pretty = pretty
+        self.echo: Callable[[str], None] | None = None  # set while a live display owns the terminal
 
     def recorded(self) -> dict[str, int]:
         return {}
 
     def write(self, record: Envelope) -> None:
+        if self.echo is not None:
+            self.echo(dumps(record.to_dict(), self.pretty))
+            return
         self.stream.write(dumps(record.to_dict(), self.pretty) + "\n")
         self.stream.flush()
 
@@ -72,19 +97,52 @@ class StreamWriter:
         self.stream.flush()
 
 
+def remove_leftovers(target: Path) -> list[Path]:
+    """Delete the temporary files of ``target`` left by runs that were killed (``kill -9``,
+    power loss); files of a run still going are kept. Returns what was removed."""
+    removed = []
+    for temp in target.parent.glob(f".{glob_escape(target.name)}.*.tmp"):
+        pid = temp.name[len(target.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and _alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            temp.unlink()
+            removed.append(temp)
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    return "".join(f"[{ch}]" if ch in "*?[" else ch for ch in name)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
 class AtomicFileWriter:
     """JSON Lines into a temporary file beside ``path``, renamed over it on :meth:`close`.
 
-    Readers see either the old file or the complete new one, never half a file.
+    Readers see either the old file or the complete new one, never half a file. Temporary files
+    that killed runs left beside ``path`` are removed and listed in :attr:`notices`.
     """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self.notices = [
+            f"removed {temp}, left by an earlier run that was killed" for temp in remove_leftovers(self.path)
+        ]
         try:
-            fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent or ".")
+            fd, self._temp = temporary_beside(self.path)
         except OSError as exc:
             raise OutputError(f"cannot write output: {exc.strerror or exc}", path=self.path) from None
-        self._temp = Path(temp)
         self._handle = os.fdopen(fd, "w", encoding="utf-8")
 
     def recorded(self) -> dict[str, int]:
@@ -115,6 +173,11 @@ class AtomicFileWriter:
         self._temp.unlink(missing_ok=True)
 
 
+def is_qvl_record(value: Any) -> bool:
+    """A record ``qvl extract`` wrote: an object with its ``key`` and ``valid``."""
+    return isinstance(value, dict) and bool(value.get("key")) and "valid" in value
+
+
 class AppendingFileWriter:
     """JSON Lines appended to ``path`` and synced record by record, for ``--resume``.
 
@@ -127,7 +190,7 @@ class AppendingFileWriter:
         self.path = Path(path)
         try:
             self._records = self._repair_and_read()
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)  # less the umask
         except OSError as exc:
             raise OutputError(f"cannot write output: {exc.strerror or exc}", path=self.path) from None
 
@@ -136,16 +199,23 @@ class AppendingFileWriter:
             return {}
         data = self.path.read_bytes()
         complete = data[: data.rfind(b"\n") + 1]
-        if len(complete) != len(data):
-            os.truncate(self.path, len(complete))
         records = {}
         for line in complete.decode("utf-8", errors="replace").splitlines():
             try:
                 record = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(record, dict) and record.get("key"):
+            if is_qvl_record(record):
                 records[record["key"]] = Envelope.from_dict(record).exit_code
+        partial = data[len(complete) :]
+        if not records and (complete.strip() or not partial.lstrip().startswith(b"{")) and data.strip():
+            raise OutputError(
+                "holds no qvl records; --resume appends only to a file that qvl extract -o wrote",
+                path=self.path,
+                hint="choose another -o file, or remove this one",
+            )
+        if partial:
+            os.truncate(self.path, len(complete))  # a record cut short by a crash
         return records
 
     def recorded(self) -> dict[str, int]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from qvl_cli.errors import SchemaError
+from qvl_cli.schemas.keywords import without_qvl_keywords
 from qvl_cli.schemas.resources import builtin_names, data_dir
 
 SUFFIX = ".json"
@@ -30,7 +31,7 @@ class Schema:
     @property
     def prompt_text(self) -> str:
         """The schema as the model reads it: qvl's own ``x-qvl-*`` keywords left out."""
-        return json.dumps(_without_qvl_keywords(self.document), indent=2, ensure_ascii=False)
+        return json.dumps(without_qvl_keywords(self.document), indent=2, ensure_ascii=False)
 
 
 def builtin_schema_names() -> list[str]:
@@ -68,11 +69,3 @@ def _read(path: Path, name: str, source: str) -> Schema:
     except JsonSchemaError as exc:
         raise SchemaError(f"not a valid JSON Schema: {exc.message}", path=path) from None
     return Schema(name, document, source, hashlib.sha256(raw).hexdigest())
-
-
-def _without_qvl_keywords(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {key: _without_qvl_keywords(value) for key, value in node.items() if not key.startswith("x-qvl-")}
-    if isinstance(node, list):
-        return [_without_qvl_keywords(value) for value in node]
-    return node

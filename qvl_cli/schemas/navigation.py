@@ -5,29 +5,32 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import unquote
 
-Schema = dict[str, Any]
+from qvl_cli.schemas import pointers
+
+# A JSON Schema or one of its subschemas, as parsed JSON (the loaded file is catalog.Schema).
+SchemaNode = dict[str, Any]
 
 
-def resolve(root: Schema, schema: Any) -> Schema:
+def resolve(root: SchemaNode, schema: Any) -> SchemaNode:
     """Follow local ``$ref`` pointers (``#/$defs/axis``)."""
     seen = 0
     while isinstance(schema, dict) and "$ref" in schema and seen < 32:
         ref = schema["$ref"]
         if not isinstance(ref, str) or not ref.startswith("#"):
             return {}
-        target: Any = root
-        for part in ref.lstrip("#").strip("/").split("/"):
-            if not part:
-                continue
-            part = part.replace("~1", "/").replace("~0", "~")
-            target = target.get(part, {}) if isinstance(target, dict) else {}
-        schema = target
+        try:  # the fragment of a URI: percent-encoded, then a JSON Pointer
+            found, schema = pointers.resolve(root, unquote(ref[1:]))
+        except ValueError:  # a named anchor (``#foo``), not a pointer
+            return {}
+        if not found:
+            return {}
         seen += 1
     return schema if isinstance(schema, dict) else {}
 
 
-def branches(root: Schema, schema: Any) -> list[Schema]:
+def branches(root: SchemaNode, schema: Any) -> list[SchemaNode]:
     resolved = resolve(root, schema)
     options = resolved.get("anyOf") or resolved.get("oneOf")
     if isinstance(options, list):
@@ -35,7 +38,7 @@ def branches(root: Schema, schema: Any) -> list[Schema]:
     return [resolved]
 
 
-def types_of(schema: Schema) -> set[str]:
+def types_of(schema: SchemaNode) -> set[str]:
     declared = schema.get("type")
     if isinstance(declared, str):
         return {declared}
@@ -48,7 +51,7 @@ def types_of(schema: Schema) -> set[str]:
     return set()
 
 
-def branch_of_kind(root: Schema, schema: Schema, kind: str) -> Schema:
+def branch_of_kind(root: SchemaNode, schema: SchemaNode, kind: str) -> SchemaNode:
     """The branch of a union schema that describes a value of ``kind``."""
     for branch in branches(root, schema):
         if kind in types_of(branch):
@@ -56,7 +59,7 @@ def branch_of_kind(root: Schema, schema: Schema, kind: str) -> Schema:
     return {}
 
 
-def property_schema(root: Schema, schema: Schema, key: str) -> Schema:
+def property_schema(root: SchemaNode, schema: SchemaNode, key: str) -> SchemaNode:
     resolved = resolve(root, schema)
     properties = resolved.get("properties", {})
     if key in properties:
@@ -65,7 +68,7 @@ def property_schema(root: Schema, schema: Schema, key: str) -> Schema:
     return resolve(root, extra) if isinstance(extra, dict) else {}
 
 
-def item_schema(root: Schema, schema: Schema, index: int) -> Schema:
+def item_schema(root: SchemaNode, schema: SchemaNode, index: int) -> SchemaNode:
     resolved = resolve(root, schema)
     prefix = resolved.get("prefixItems")
     if isinstance(prefix, list) and index < len(prefix):
@@ -74,23 +77,23 @@ def item_schema(root: Schema, schema: Schema, index: int) -> Schema:
     return resolve(root, items) if isinstance(items, dict) else {}
 
 
-def required_keys(root: Schema, schema: Schema) -> list[str]:
+def required_keys(root: SchemaNode, schema: SchemaNode) -> list[str]:
     required = resolve(root, schema).get("required", [])
     return [str(key) for key in required] if isinstance(required, list) else []
 
 
-def minimal_instance(schema: Schema) -> Any:
+def minimal_instance(schema: SchemaNode) -> Any:
     """The smallest value of a schema's shape: nulls where allowed, empty arrays, zeros."""
     return json.loads(minimal_json(schema, schema))
 
 
-def minimal_json(root: Schema, schema: Any, separators: tuple[str, str] = (", ", ": "), depth: int = 0) -> str:
+def minimal_json(root: SchemaNode, schema: Any, separators: tuple[str, str] = (", ", ": "), depth: int = 0) -> str:
     """Shortest JSON text of a value that has the schema's shape (null wherever allowed)."""
-    options = [_minimalbranch_of_kind(root, branch, separators, depth) for branch in branches(root, schema)]
+    options = [_minimal_branch_json(root, branch, separators, depth) for branch in branches(root, schema)]
     return min(options, key=len) if options else "null"
 
 
-def _minimalbranch_of_kind(root: Schema, schema: Schema, separators: tuple[str, str], depth: int) -> str:
+def _minimal_branch_json(root: SchemaNode, schema: SchemaNode, separators: tuple[str, str], depth: int) -> str:
     item_separator, key_separator = separators
     if "const" in schema:
         return json.dumps(schema["const"], ensure_ascii=False)

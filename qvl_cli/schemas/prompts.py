@@ -41,6 +41,16 @@ class Prompt:
             ) from None
 
 
+WINDOW_NOTE = "window-v1"  # appended to the prompt of each window of a long document
+
+
+def window_note(first_page: int, last_page: int, total_pages: int) -> str:
+    """What the model is told about a window: which pages of how many it sees."""
+    path = data_dir("prompts") / "notes" / f"{WINDOW_NOTE}{SUFFIX}"
+    template = Template(path.read_text(encoding="utf-8"))
+    return template.substitute(first_page=first_page, last_page=last_page, total_pages=total_pages).strip()
+
+
 def latest_builtin(base: str) -> str | None:
     """Newest built-in version of a prompt family: ``invoice`` -> ``invoice-v1``."""
     versions = []

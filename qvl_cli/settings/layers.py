@@ -136,6 +136,8 @@ def qvl_table(path: Path) -> dict[str, Any]:
         table = table.get("tool", {}).get("qvl")
         if not isinstance(table, dict):
             raise SettingsError("has no [tool.qvl] table", path=path)
+    elif isinstance(table.get("tool"), dict) and isinstance(table["tool"].get("qvl"), dict) and "rules" not in table:
+        table = table["tool"]["qvl"]  # the pyproject.toml form pasted into .qvl.toml means the same
     return table
 
 

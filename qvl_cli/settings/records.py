@@ -23,6 +23,7 @@ from qvl_cli.settings.declare import SettingsError, check_record, setting
 if TYPE_CHECKING:
     from qvl_cli.pages.budgets import PixelBudget
     from qvl_cli.pages.rasterize import InputLimits
+    from qvl_cli.pages.windows import WindowSettings
 
 DEFAULT_MODEL = "Qwen/Qwen2-VL-2B-Instruct"
 PATCH_PIXELS = 28 * 28  # one visual token: the smallest budget that means anything
@@ -107,6 +108,30 @@ class RenderSettings:
         minimum=0,
         metavar="N",
     )
+    min_page_pixels: int = setting(
+        28 * 28 * 512,
+        "Legibility floor: no page is sent smaller; long documents are read in windows of pages instead.",
+        BUDGETS,
+        env="QVL_MIN_PAGE_PIXELS",
+        minimum=28 * 28 * 256,
+        metavar="N",
+    )
+    window_pages: int = setting(
+        0,
+        "At most this many pages a window (0: as many as fit --max-total-pixels at the floor).",
+        BUDGETS,
+        env="QVL_WINDOW_PAGES",
+        minimum=0,
+        metavar="N",
+    )
+    window_overlap: int = setting(
+        1,
+        "Pages shared by neighbouring windows (items read twice there are kept once).",
+        BUDGETS,
+        env="QVL_WINDOW_OVERLAP",
+        minimum=0,
+        metavar="N",
+    )
     dpi: float = setting(
         200.0, "Native resolution of PDF pages before budgets apply.", BUDGETS, minimum=1, metavar="DPI"
     )
@@ -140,7 +165,7 @@ class RenderSettings:
     )
     render_timeout: float = setting(
         120.0,
-        "Seconds a page may take to render before its document fails (0: no limit; needs workers).",
+        "Seconds a page may take to render (or to OCR) before its document fails (0: no limit; needs workers).",
         INPUT,
         env="QVL_RENDER_TIMEOUT",
         minimum=0,
@@ -153,11 +178,18 @@ class RenderSettings:
             raise SettingsError(f"{self.max_pixels} is smaller than min_pixels {self.min_pixels}", key="max_pixels")
         if 0 < self.max_total_pixels < PATCH_PIXELS:
             raise SettingsError(f"must be 0 (no cap) or at least {PATCH_PIXELS}", key="max_total_pixels")
+        if self.window_pages and self.window_overlap >= self.window_pages:
+            raise SettingsError(f"must be smaller than window_pages ({self.window_pages})", key="window_overlap")
 
     def budget(self) -> PixelBudget:
         from qvl_cli.pages.budgets import PixelBudget
 
         return PixelBudget(self.min_pixels, self.max_pixels, self.max_total_pixels or None)
+
+    def windows(self) -> WindowSettings:
+        from qvl_cli.pages.windows import WindowSettings
+
+        return WindowSettings(self.min_page_pixels, self.window_pages or None, self.window_overlap)
 
     def limits(self) -> InputLimits:
         from qvl_cli.pages.rasterize import InputLimits
@@ -184,9 +216,21 @@ class DecodingSettings:
     min_confidence: float | None = setting(
         None, "Warn about fields whose confidence is below this.", ANSWERS, minimum=0, maximum=1, metavar="P"
     )
+    evidence: str = setting(
+        "auto",
+        "Locate every value on its page: text layer, else OCR (auto) | text | ocr | off.",
+        ANSWERS,
+        env="QVL_EVIDENCE",
+        choices=("auto", "text", "ocr", "off"),
+    )
+    require_evidence: bool = setting(
+        False, "Values not found in the document are errors (the result is invalid).", ANSWERS
+    )
 
     def __post_init__(self) -> None:
         check_record(self)
+        if self.require_evidence and self.evidence == "off":
+            raise SettingsError("needs evidence auto, text or ocr (not off)", key="require_evidence")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,180 @@
+"""``qvl locate``: add or refresh ``evidence`` in existing records.
+
+Any JSON Lines of objects with ``file`` and ``data`` (a qvl run, a server's output, hand-written
+records): each document is rendered the way the record says it was (its budgets and pages), its
+text read (text layer or OCR), and every value of ``data`` located. Every other key keeps its
+value and place; the not-found warnings are replaced. A record that cannot be processed is kept
+as it was, with one error line on stderr, and the rest go on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qvl_cli.errors import EXIT_USAGE, EXIT_VALID, InputError, OutputError, QvlError
+from qvl_cli.evidence.locate import NOT_FOUND
+from qvl_cli.pages.budgets import DEFAULT_MAX_PIXELS, DEFAULT_MAX_TOTAL_PIXELS, DEFAULT_MIN_PIXELS, PixelBudget
+from qvl_cli.pages.rasterize import DEFAULT_PDF_DPI
+
+
+class RecordError(QvlError):
+    kind = "record"
+
+
+@dataclass
+class LocateSummary:
+    records: int = 0
+    located: int = 0
+    missing: int = 0
+    failed: int = 0
+
+    def line(self) -> str:
+        return (
+            f"{self.records} records: {self.located} values located, {self.missing} not found, "
+            f"{self.failed} records failed"
+        )
+
+
+def locate_records(source: str, output: Path | None, mode: str, password: str | None, quiet: bool) -> int:
+    """Locate the values of every record of ``source`` (a JSONL file or ``-``); 2 when a record
+    failed, else 0."""
+    lines = _read_lines(source)
+    summary = LocateSummary()
+    with _output(output) as write:
+        for number, line in lines:
+            record = _parse(line, source, number, quiet, summary)
+            if record is None:
+                continue
+            try:
+                record = refresh(record, mode, password, summary)
+            except QvlError as exc:
+                summary.failed += 1
+                _report(f"{source}:{number}: {exc}", quiet)
+            write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+            summary.records += 1
+    if not quiet:
+        sys.stderr.write(f"qvl: {summary.line()}\n")
+    return EXIT_USAGE if summary.failed else EXIT_VALID
+
+
+@contextmanager
+def _output(output: Path | None) -> Iterator[Callable[[str], object]]:
+    """Lines to stdout (flushed one by one), or to a temporary file renamed over ``output`` when
+    all went well (never half a file)."""
+    if output is None:
+
+        def echo(line: str) -> None:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+
+        yield echo
+        return
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write output: {exc.strerror or exc}", path=output) from None
+    temp = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            yield handle.write
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, output)
+    except OSError as exc:
+        raise OutputError(f"cannot write output: {exc.strerror or exc}", path=output) from None
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _read_lines(source: str) -> Iterator[tuple[int, str]]:
+    if source == "-":
+        handle = sys.stdin
+    else:
+        try:
+            handle = Path(source).open(encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot read records: {exc.strerror or exc}", path=source) from None
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                yield number, line
+
+
+def _parse(line: str, source: str, number: int, quiet: bool, summary: LocateSummary) -> dict[str, Any] | None:
+    try:
+        record = json.loads(line)
+    except ValueError as exc:
+        summary.failed += 1
+        _report(f"{source}:{number}: not a JSON object ({exc}); line left out", quiet)
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("file"), str) or "data" not in record:
+        summary.failed += 1
+        _report(f"{source}:{number}: a record needs 'file' and 'data'; line left out", quiet)
+        return None
+    return record
+
+
+def refresh(record: dict[str, Any], mode: str, password: str | None, summary: LocateSummary) -> dict[str, Any]:
+    """The record with fresh ``evidence`` and not-found warnings (raises :class:`QvlError`)."""
+    from qvl_cli.evidence.grounding import with_page_text
+    from qvl_cli.evidence.locate import locate
+    from qvl_cli.pages.rasterize import render_document
+
+    if record.get("data") is None:
+        return record | {"evidence": None}
+    budget, pages, dpi = _rendering(record)
+    document = render_document(record["file"], budget, pages, password, dpi)
+    text = with_page_text(document, mode, password).text or ()
+    normalized = record.get("normalized") if isinstance(record.get("normalized"), dict) else None
+    located = locate(record["data"], text, _schema(record.get("schema")), normalized)
+    summary.located += sum(value is not None for value in located.evidence.values())
+    summary.missing += len(located.missing)
+    kept = [w for w in record.get("warnings") or [] if not (isinstance(w, str) and w.endswith(NOT_FOUND))]
+    record = dict(record)
+    record["evidence"] = located.evidence
+    record["warnings"] = kept + list(located.warnings)
+    return record
+
+
+def _rendering(record: dict[str, Any]) -> tuple[PixelBudget, str | None, float]:
+    """The budgets, pages and DPI the record was made with (qvl's defaults where it does not say)."""
+    given = record.get("budget")
+    raw: dict[str, Any] = given if isinstance(given, dict) else {}
+    total = raw.get("max_total_pixels", DEFAULT_MAX_TOTAL_PIXELS)  # null in a record: no cap
+    try:
+        budget = PixelBudget(
+            int(raw.get("min_pixels") or DEFAULT_MIN_PIXELS),
+            int(raw.get("max_pixels") or DEFAULT_MAX_PIXELS),
+            int(total) if total else None,
+        )
+    except (TypeError, ValueError):
+        raise RecordError("the record's 'budget' is not qvl's budget object") from None
+    pages = record.get("pages")
+    numbers = [p.get("page") for p in pages if isinstance(p, dict)] if isinstance(pages, list) else []
+    spec = ",".join(str(n) for n in numbers if isinstance(n, int)) or None
+    return budget, spec, float(raw.get("pdf_dpi") or DEFAULT_PDF_DPI)
+
+
+def _schema(name: Any) -> dict[str, Any] | None:
+    """The record's schema document when it names a built-in one (for label words)."""
+    if not isinstance(name, str):
+        return None
+    from qvl_cli.schemas.catalog import load_schema
+
+    try:
+        return load_schema(name).document
+    except QvlError:
+        return None
+
+
+def _report(message: str, quiet: bool) -> None:
+    if not quiet:
+        sys.stderr.write(f"qvl: error: {message}\n")

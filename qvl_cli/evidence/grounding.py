@@ -1,0 +1,90 @@
+"""Evidence in the extraction pipeline: read page text where pages are rendered, and ground an
+answer's values in it (the envelope's ``evidence``, not-found warnings, ``--require-evidence``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from qvl_cli.answers.validation import Issue
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from qvl_cli.answers.normalize import Normalized
+    from qvl_cli.evidence.pages import TextOptions
+    from qvl_cli.evidence.text import PageText
+    from qvl_cli.pages.rasterize import RenderedDocument
+
+
+@dataclass(frozen=True)
+class Grounding:
+    evidence: dict[str, dict[str, Any] | None] | None = None
+    warnings: tuple[str, ...] = ()
+    issues: tuple[Issue, ...] = ()
+
+
+def ocr_cache_dir() -> str:
+    """OCR results live beside the result cache (``$QVL_CACHE_DIR/ocr``)."""
+    from qvl_cli.runs.cache import default_cache_dir
+
+    return str(default_cache_dir() / "ocr")
+
+
+def text_options(mode: str) -> TextOptions | None:
+    """How the render workers read page text for evidence (``None`` when ``mode`` is off)."""
+    if mode == "off":
+        return None
+    from qvl_cli.evidence.pages import TextOptions
+
+    return TextOptions(mode, ocr_cache_dir())
+
+
+def ocr_key(path: str | Path, sha256: str | None = None) -> str | None:
+    """The file's hash, which keys its pages' OCR in the cache (``None`` when unreadable)."""
+    if sha256 is not None:
+        return sha256
+    from pathlib import Path
+
+    from qvl_cli.pages.inputs import file_sha256
+
+    try:
+        return file_sha256(Path(path))
+    except OSError:
+        return None
+
+
+def with_page_text(
+    document: RenderedDocument, mode: str, password: str | None = None, sha256: str | None = None
+) -> RenderedDocument:
+    """The document with its pages' text read (nothing is read when ``mode`` is off)."""
+    if mode == "off":
+        return document
+    from qvl_cli.evidence.pages import TextOptions, document_text
+
+    sha256 = ocr_key(document.source.path, sha256)
+    text = document_text(document, TextOptions(mode, ocr_cache_dir()), password, sha256)
+    return replace(document, text=text)
+
+
+def ground(
+    data: Any,
+    text: Sequence[PageText] | None,
+    schema: dict[str, Any] | None,
+    normalized: Sequence[Normalized],
+    options: Any,
+) -> Grounding:
+    """Evidence for ``data`` (none when the page text was not read), warnings for values not found,
+    and, with ``require_evidence``, an error for each of them."""
+    if text is None or data is None:
+        return Grounding()
+    from qvl_cli.evidence.locate import locate
+
+    located = locate(data, list(text), schema, {change.pointer: change.to_dict() for change in normalized})
+    issues: tuple[Issue, ...] = ()
+    if options.require_evidence:
+        issues = tuple(
+            Issue(pointer, "does not appear in the document (--require-evidence)") for pointer, _ in located.missing
+        )
+    return Grounding(located.evidence, located.warnings, issues)

@@ -1,0 +1,110 @@
+"""Read the text of a document's rendered pages: the PDF text layer where a page has one, OCR
+where it has none (scans, images), as the evidence mode says.
+
+``read_text`` takes and returns plain, picklable data, so it runs wherever pages are rendered (a
+worker thread or process), overlapping model time. OCR results are cached by file content, page
+and image size, so a second run over the same document does not OCR again.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qvl_cli.evidence.text import (
+    FULL_PAGE_IMAGE,
+    MIN_IMAGE_SHARE,
+    PageText,
+    has_usable_text,
+    largest_image_share,
+    pdf_page_lines,
+    with_ocr_lines,
+)
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from qvl_cli.pages.rasterize import RenderedDocument
+
+MODES = ("auto", "text", "ocr", "off")
+
+
+@dataclass(frozen=True)
+class TextOptions:
+    """How page text is read: ``mode`` (auto | text | ocr | off) and where OCR is cached."""
+
+    mode: str = "auto"
+    cache_dir: str | None = None
+
+
+def read_text(
+    path: str,
+    is_pdf: bool,
+    pages: list[tuple[int, Image.Image]],
+    options: TextOptions,
+    password: str | None = None,
+    sha256: str | None = None,
+) -> tuple[PageText, ...]:
+    """The text of ``pages`` (0-based index and rendered image each) of the document at ``path``."""
+    if options.mode == "off":
+        return ()
+    layers: dict[int, tuple[PageText, float]] = {}
+    if is_pdf and options.mode in ("auto", "text"):
+        layers = _text_layers(path, [index for index, _ in pages], password)
+    texts = []
+    for index, image in pages:
+        layer, image_share = layers.get(index, (None, 0.0))
+        if options.mode == "text":
+            texts.append(layer or PageText(index + 1, "none"))
+        elif options.mode == "ocr" or layer is None or not layer.lines:
+            texts.append(_ocr(image, index, sha256, options.cache_dir))
+        elif needs_ocr_too(layer, image_share):
+            texts.append(with_ocr_lines(layer, _ocr(image, index, sha256, options.cache_dir)))
+        else:
+            texts.append(layer)
+    return tuple(texts)
+
+
+def needs_ocr_too(layer: PageText, image_share: float) -> bool:
+    """A text page is also read with OCR when a large image may print text of its own (a
+    scanned letterhead, a stamp on a scan), unless the image is the whole page and the text layer
+    is its OCR already (a searchable scan)."""
+    if image_share < MIN_IMAGE_SHARE:
+        return False
+    return not has_usable_text(layer.lines) or image_share < FULL_PAGE_IMAGE
+
+
+def document_text(
+    document: RenderedDocument, options: TextOptions, password: str | None = None, sha256: str | None = None
+) -> tuple[PageText, ...]:
+    """:func:`read_text` for a rendered document."""
+    pages = [(page.number - 1, page.image) for page in document.pages]
+    return read_text(str(document.source.path), document.source.is_pdf, pages, options, password, sha256)
+
+
+def _text_layers(path: str, indices: list[int], password: str | None) -> dict[int, tuple[PageText, float]]:
+    """Each page's text layer and the share of the page its largest image covers."""
+    import pypdfium2 as pdfium
+
+    from qvl_cli.pages.rasterize import PDFIUM_LOCK
+
+    layers = {}
+    with PDFIUM_LOCK:
+        pdf = pdfium.PdfDocument(path, password=password)
+        try:
+            for index in indices:
+                with suppress(pdfium.PdfiumError):
+                    lines = pdf_page_lines(pdf, index)
+                    layers[index] = (PageText(index + 1, "text", lines), largest_image_share(pdf, index))
+        finally:
+            pdf.close()
+    return layers
+
+
+def _ocr(image: Image.Image, index: int, sha256: str | None, cache_dir: str | None) -> PageText:
+    from qvl_cli.evidence.ocr import ocr_page
+
+    key = f"{sha256}:{index}" if sha256 else None
+    return ocr_page(image, index + 1, Path(cache_dir) if cache_dir else None, key)

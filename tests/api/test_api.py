@@ -1,0 +1,79 @@
+"""The Python API: ``from qvl_cli import extract, Extractor``, as the README shows it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from PIL import Image
+
+from qvl_cli import Envelope, Extractor, extract
+from qvl_cli.settings import SettingsError
+
+EXAMPLE_MODEL_LINE = 'MODEL = "Qwen/Qwen2-VL-2B-Instruct"  # a hub id or a local folder'
+
+
+def readme_example() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Python API") :]
+    start = section.index("```python\n") + len("```python\n")
+    return section[start : section.index("```", start)]
+
+
+@pytest.mark.slow
+def test_the_readme_example_runs_on_the_tiny_model(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = readme_example()
+    assert EXAMPLE_MODEL_LINE in code
+    monkeypatch.chdir(ROOT)
+    namespace: dict[str, object] = {}
+    exec(compile(code.replace(EXAMPLE_MODEL_LINE, f"MODEL = {str(tiny_model_dir)!r}"), "README.md", "exec"), namespace)
+    envelope, record = namespace["envelope"], namespace["record"]
+    assert isinstance(envelope, Envelope) and envelope.error is None
+    assert envelope.file == "scan-0001" and envelope.page_count == 1 and envelope.model is not None
+    assert envelope.model["id"] == str(tiny_model_dir) and envelope.usage.generated_tokens > 0
+    assert record == envelope.to_dict() and json.dumps(record)
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == 3
+    assert printed[1].startswith("examples/form.png ") and printed[2].startswith("examples/chart.png ")
+
+
+def test_the_api_gives_the_envelope_the_cli_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The golden record of examples/invoice.pdf (made by ``qvl extract``) from the API."""
+    reply = (ROOT / "examples" / "invoice.expected.json").read_text()
+    monkeypatch.setenv("QVL_FAKE_REPLIES", json.dumps([reply]))
+    monkeypatch.chdir(ROOT)
+    envelope = extract("examples/invoice.pdf", schema="invoice", backend="fake", cache=False)
+    golden = json.loads((ROOT / "tests" / "runs" / "golden" / "examples.jsonl").read_text().splitlines()[0])
+    assert {k: v for k, v in envelope.to_dict().items() if k != "seconds"} == golden
+
+
+def test_page_images_are_budgeted_and_keyed_by_their_pixels() -> None:
+    extractor = Extractor("form", backend="fake", max_pixels=100_000)
+    page = Image.new("RGB", (1700, 2200), "white")
+    page.paste((0, 0, 0), (100, 100, 900, 140))  # some ink, so the page is not blank
+    first = extractor.extract([page, page.convert("L")], name="scan")
+    assert first.file == "scan" and first.page_count == 2 and first.error is None
+    assert all(p["size"][0] * p["size"][1] <= 100_000 for p in first.pages)
+    assert extractor.extract([page, page], name="again").key == first.key  # same pixels, same key
+    page.paste((0, 0, 0), (100, 300, 900, 340))
+    assert extractor.extract([page, page]).key != first.key
+
+
+def test_settings_are_keyword_arguments_checked_like_any_layer() -> None:
+    with pytest.raises(SettingsError, match=r"^max_pixels: 10 is less than the minimum 784$"):
+        Extractor("form", max_pixels=10)
+    with pytest.raises(SettingsError, match=r"unknown setting 'max_pixel'"):
+        Extractor("form", max_pixel=10)
+    assert Extractor("form", model="m", dtype="float32").settings.model.dtype == "float32"
+
+
+def test_import_qvl_cli_is_light() -> None:
+    code = "import sys, qvl_cli; qvl_cli.__version__; print(sorted(m for m in ('torch', 'PIL', 'transformers', 'jsonschema', 'typer') if m in sys.modules))"  # noqa: E501
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "[]", result.stderr

@@ -1,0 +1,119 @@
+"""The OpenAI-compatible backend against a scripted local server: retries, timeouts, bad answers."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from fake_openai_server import MODEL, FakeOpenAIServer
+from pdf_factory import PageSpec, write_pdf
+from PIL import Image
+
+from qvl_cli.backends.contract import GenerationRequest, ModelSettings
+from qvl_cli.backends.openai_server import OpenAIBackend
+from qvl_cli.errors import ModelError
+from qvl_cli.runs.batch import BatchRunner
+from qvl_cli.runs.document import ExtractOptions, Extractor
+from qvl_cli.runs.records import Envelope
+from qvl_cli.schemas.catalog import load_schema
+from qvl_cli.schemas.prompts import load_prompt
+
+ANSWER = {"title": "Loan", "fields": [], "checkboxes": [], "signatures": []}
+
+
+@pytest.fixture
+def server():
+    with FakeOpenAIServer() as running:
+        yield running
+
+
+def backend(server: FakeOpenAIServer, **settings) -> OpenAIBackend:
+    return OpenAIBackend(ModelSettings(base_url=server.url, retries=settings.pop("retries", 3), **settings))
+
+
+def request(text: str = "Extract.") -> GenerationRequest:
+    image = Image.new("RGB", (56, 84), "white")
+    return GenerationRequest((image,), text, 64, load_schema("form").document)
+
+
+def test_request_carries_images_schema_and_asks_for_logprobs(server: FakeOpenAIServer) -> None:
+    server.script.append(("ok", json.dumps(ANSWER)))
+    generation = backend(server).generate(request())
+    body = server.requests[0]
+    assert body["model"] == MODEL  # the one model served replaces the default name
+    image, text = body["messages"][0]["content"]
+    assert image["image_url"]["url"].startswith("data:image/png;base64,") and text["text"] == "Extract."
+    assert body["response_format"]["type"] == "json_schema" and body["response_format"]["json_schema"]["strict"]
+    assert body["logprobs"] is True and body["temperature"] == 0.0
+    assert json.loads(generation.text) == ANSWER
+    assert generation.token_logprobs and len(generation.token_spans) == len(generation.token_logprobs)
+    assert generation.visual_tokens == 6  # (56/28) * (84/28)
+
+
+def test_429_and_5xx_are_retried(server: FakeOpenAIServer) -> None:
+    server.script.extend([("status", 429), ("status", 500), ("status", 503), ("ok", json.dumps(ANSWER))])
+    started = time.monotonic()
+    generation = backend(server, retries=3).generate(request())
+    assert json.loads(generation.text) == ANSWER
+    assert len(server.requests) == 4
+    assert time.monotonic() - started > 0.3  # backed off between attempts
+
+
+def test_retries_run_out_into_a_clear_error(server: FakeOpenAIServer) -> None:
+    server.script.extend([("status", 500)] * 3)
+    with pytest.raises(ModelError, match=r"answered 500: .*scripted 500"):
+        backend(server, retries=2).generate(request())
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        (("slow", 3, "{}"), r"^the server at http://127\.0\.0\.1:\d+/v1 did not answer in time \(raise --timeout\)$"),
+        (
+            ("truncated",),
+            r"^the server at http://127\.0\.0\.1:\d+/v1 closed the connection in the middle of its answer",
+        ),
+        (("garbage",), r"^the server at http://127\.0\.0\.1:\d+/v1 sent an answer qvl cannot read"),
+    ],
+)
+def test_slow_truncated_and_invalid_answers(server: FakeOpenAIServer, step: tuple, message: str) -> None:
+    server.script.extend([step] * 3)
+    with pytest.raises(ModelError, match=message):
+        backend(server, retries=0, timeout=1.0).generate(request())
+
+
+def test_unreachable_server_and_unknown_model() -> None:
+    with pytest.raises(ModelError, match=r"cannot reach the server at http://127.0.0.1:9/v1"):
+        OpenAIBackend(ModelSettings(base_url="http://127.0.0.1:9/v1", retries=0, timeout=2))
+    with FakeOpenAIServer() as running, pytest.raises(ModelError, match=r"does not serve 'other' .it serves: fake"):
+        OpenAIBackend(ModelSettings(base_url=running.url, model="other"))
+
+
+def test_batch_with_concurrency_keeps_order_and_records_failures(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    docs = [write_pdf(tmp_path / f"d{i}.pdf", [PageSpec(lines=(f"form {i}",))]) for i in range(6)]
+    server.script.extend([("slow", 0.5, json.dumps(ANSWER | {"title": f"t{i}"})) for i in range(6)])
+    schema = load_schema("form")
+    client = backend(server, concurrency=3)
+    extractor = Extractor(schema, load_prompt(None, schema), ExtractOptions(reasks=0), lambda: client)
+    records: list[dict] = []
+
+    class Sink:
+        def write(self, record: Envelope) -> None:
+            records.append(record.to_dict())
+
+    started = time.monotonic()
+    BatchRunner(extractor, {}, Sink(), batch_size=3).run(docs)
+    elapsed = time.monotonic() - started
+    assert [Path(r["file"]).name for r in records] == [f"d{i}.pdf" for i in range(6)]
+    assert all(r["valid"] for r in records) and all(r["confidence"] for r in records)
+    assert elapsed < 6 * 0.5  # requests overlapped
+
+    server.script.extend([("ok", json.dumps(ANSWER)), ("status", 400), ("ok", json.dumps(ANSWER))])
+    records.clear()
+    BatchRunner(extractor, {}, Sink(), batch_size=3).run(docs[:3])
+    errors = [r["error"] for r in records if r.get("error")]  # which one fails depends on arrival order
+    assert len(errors) == 1 and errors[0]["type"] == "model" and "answered 400" in errors[0]["message"]
+    assert sum(r["valid"] for r in records) == 2
+    assert len(server.requests) == 9  # no document was asked twice

@@ -1,0 +1,442 @@
+"""Batches in shell pipelines: folders, stdin lists, resume after a crash, cache, signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import cli, fake, qvl, records
+from fake_backend import FakeBackend
+from pdf_factory import PageSpec, write_pdf
+from PIL import Image
+
+from qvl_cli.pages.discover import expand_inputs
+from qvl_cli.runs.batch import BatchRunner
+from qvl_cli.runs.document import ExtractOptions, Extractor
+from qvl_cli.runs.records import Envelope
+from qvl_cli.runs.writers import AppendingFileWriter, DirectoryWriter, StreamWriter, safe_stem
+from qvl_cli.schemas.catalog import load_schema
+from qvl_cli.schemas.prompts import load_prompt
+
+REPLY = {"title": "T", "fields": [], "checkboxes": [], "signatures": []}
+
+
+def fake_env(count: int = 50, delay: float = 0.0) -> dict[str, str]:
+    return fake(*[REPLY] * count, delay=delay)
+
+
+def make_pdf(path: Path, label: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_pdf(path, [PageSpec(lines=(f"FORM {label}", "Name: Maria"))])
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    root = tmp_path / "docs"
+    make_pdf(root / "a.pdf", "a")
+    make_pdf(root / "sub" / "b.pdf", "b")
+    Image.new("RGB", (300, 200), "white").save(root / "c.png")
+    ImageDraw_text(root / "c.png")
+    (root / "broken.pdf").write_bytes(b"%PDF-1.7\n" + b"\x00" * 100)
+    (root / "notes.txt").write_text("not a document")
+    (root / ".hidden.pdf").write_bytes((root / "a.pdf").read_bytes())
+    return root
+
+
+def ImageDraw_text(path: Path) -> None:  # noqa: N802 - a tiny helper named after what it uses
+    from PIL import ImageDraw
+
+    image = Image.open(path).convert("RGB")
+    ImageDraw.Draw(image).text((20, 20), "Receipt 42", fill="black")
+    image.save(path)
+
+
+def test_folders_are_walked_and_non_documents_skipped(folder: Path) -> None:
+    flat = [p.relative_to(folder).as_posix() for p in expand_inputs([folder])]
+    assert flat == ["a.pdf", "broken.pdf", "c.png"]
+    deep = [p.relative_to(folder).as_posix() for p in expand_inputs([folder], recursive=True, glob="*.pdf")]
+    assert deep == ["a.pdf", "broken.pdf", "sub/b.pdf"]
+
+
+def test_files_named_as_documents_always_get_a_record(tmp_path: Path) -> None:
+    make_pdf(tmp_path / "a.pdf", "a")
+    (tmp_path / "b.pdf").write_bytes(b"")
+    (tmp_path / "c.PDF").write_text("plain text named like a PDF")
+    (tmp_path / "d.JPeG").write_bytes(b"\x00" * 10)
+    (tmp_path / "notes.txt").write_text("not a document")
+    result = qvl("-v", "extract", str(tmp_path), "-s", "form", env=fake_env())
+    assert result.returncode == 2, result.stderr
+    errors = {Path(r["file"]).name: r["error"]["message"] for r in records(result.stdout) if r.get("error")}
+    assert errors == {
+        "b.pdf": f"{tmp_path / 'b.pdf'}: file is empty (0 bytes)",
+        "c.PDF": f"{tmp_path / 'c.PDF'}: not a supported document; expected PDF, PNG, JPEG, TIFF, WebP, BMP or GIF",
+        "d.JPeG": f"{tmp_path / 'd.JPeG'}: not a supported document; expected PDF, PNG, JPEG, TIFF, WebP, BMP or GIF",
+    }
+    assert len(records(result.stdout)) == 4
+    assert f"skipping {tmp_path / 'notes.txt'}: not a PDF or image" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("layout", "args", "message", "hint"),
+    [
+        ({}, [], "no documents found: looked for PDF or image files in {root} (subfolders not searched)", None),
+        ({"sub/a.pdf": True}, [], "(subfolders not searched)", "(pass -r to search subfolders)"),
+        ({"a.pdf": True}, ["--glob", "*.tif"], "looked for files matching --glob '*.tif' in {root}",
+         "(check the --glob pattern"),
+        ({"notes.txt": False}, ["-r"], "looked for PDF or image files in {root}\n", None),
+    ],
+)  # fmt: skip
+def test_nothing_found_says_what_was_looked_for_and_exits_2(
+    tmp_path: Path, layout: dict[str, bool], args: list[str], message: str, hint: str | None
+) -> None:
+    root = tmp_path / "in"
+    root.mkdir()
+    for name, is_pdf in layout.items():
+        if is_pdf:
+            make_pdf(root / name, "x")
+        else:
+            (root / name).write_text("text")
+    result = qvl("extract", str(root), *args, "-s", "form", env=fake_env())
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert message.format(root=root) in result.stderr
+    assert result.stderr.startswith("qvl: error: no documents found")
+    if hint:
+        assert hint in result.stderr
+
+
+def test_an_empty_path_list_on_stdin_is_an_error() -> None:
+    result = qvl("extract", "-", "-s", "form", env=fake_env(), stdin="\n")
+    assert result.returncode == 2
+    assert "no documents found: looked for PDF or image files in standard input" in result.stderr
+
+
+def test_every_input_gets_exactly_one_record(folder: Path, tmp_path: Path) -> None:
+    """Needs no corpus: every kind of input made here (an encrypted PDF, which cannot be made
+    without a PDF library, is covered by the corpus test below)."""
+    (folder / "locked.pdf").write_bytes(b"%PDF-1.7\n" + b"\x00" * 10)  # a second unreadable PDF
+    notes = folder / "notes.txt"
+    result = qvl("extract", str(folder), str(notes), "-r", "-s", "form", env=fake_env())
+    assert result.returncode == 2
+    by_name = {Path(r["file"]).name: r for r in records(result.stdout)}
+    assert sorted(by_name) == ["a.pdf", "b.pdf", "broken.pdf", "c.png", "locked.pdf", "notes.txt"]
+    assert by_name["a.pdf"]["valid"] and by_name["b.pdf"]["valid"] and by_name["c.png"]["valid"]
+    assert by_name["broken.pdf"]["error"]["message"].endswith("cannot open PDF: the file is damaged or not a PDF")
+    assert by_name["locked.pdf"]["error"]["type"] == "input"
+    assert "not a supported document" in by_name["notes.txt"]["error"]["message"]
+    assert all(r["key"] for r in by_name.values())
+    summary = result.stderr.strip().splitlines()[-1]
+    assert summary.startswith("qvl: 6 documents: 3 valid, 0 invalid, 3 failed;")
+    assert "pages/s" in summary
+
+
+def test_stdin_lists_with_any_file_name(tmp_path: Path) -> None:
+    odd = [tmp_path / "with space.pdf", tmp_path / "new\nline.pdf", tmp_path / "ünï cødé.pdf"]
+    for index, path in enumerate(odd):
+        make_pdf(path, str(index))
+    listed = "".join(f"{p}\0" for p in odd)
+    result = cli("extract", "-0", "-", "-s", "form", env=fake_env(), stdin=listed)
+    assert result.exit_code == 0, result.stderr
+    assert [r["file"] for r in records(result.stdout)] == [str(p) for p in odd]
+    lines = cli("extract", "-", "-s", "form", env=fake_env(), stdin=f"{odd[0]}\n\n{odd[2]}\n")
+    assert [r["file"] for r in records(lines.stdout)] == [str(odd[0]), str(odd[2])]
+
+
+def test_output_dir_writes_one_complete_file_per_document(tmp_path: Path) -> None:
+    first, second = make_pdf(tmp_path / "x" / "scan.pdf", "1"), make_pdf(tmp_path / "y" / "scan.pdf", "2")
+    out = tmp_path / "out"
+    result = cli("extract", str(first), str(second), "-s", "form", "--output-dir", str(out), env=fake_env())
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    names = sorted(p.name for p in out.iterdir())
+    assert len(names) == 2 and "scan.json" in names
+    assert any(name.startswith("scan-") and len(name) == len("scan-12345678.json") for name in names)
+    files = {json.loads(p.read_text())["file"] for p in out.iterdir()}
+    assert files == {str(first), str(second)}
+
+
+@pytest.mark.parametrize(
+    ("name", "stem"),
+    [("../../etc/passwd", "passwd"), ("..", "document"), (".bashrc", "bashrc"), ("a\x00b:c.pdf", "a_b_c"),
+     ("report.final.pdf", "report.final")],
+)  # fmt: skip
+def test_output_names_cannot_escape_the_folder(tmp_path: Path, name: str, stem: str) -> None:
+    assert safe_stem(Path(name).name) == stem
+    writer = DirectoryWriter(tmp_path)
+    writer.write(Envelope(file=name, schema="form", valid=True))
+    (written,) = tmp_path.iterdir()
+    assert written.parent == tmp_path and written.name == f"{stem}.json"
+
+
+def run_until_killed(args: list[str], moment: float) -> None:
+    """Start qvl, kill it with SIGKILL (no chance to clean up) ``moment`` seconds later."""
+    process = subprocess.Popen(args, env={**os.environ, **fake_env(delay=0.2)}, stderr=subprocess.DEVNULL)
+    try:
+        process.wait(timeout=moment)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    process.wait()
+
+
+def assert_resume_records_every_input_once(docs: list[Path], out: Path) -> None:
+    before = out.read_text().count("\n") if out.exists() else 0
+    rerun = qvl("extract", *map(str, docs), "-s", "form", "-o", str(out), "--resume", env=fake_env())
+    assert rerun.returncode == 0, rerun.stderr
+    final = records(out.read_text())
+    assert sorted(r["file"] for r in final) == sorted(map(str, docs))
+    if before:
+        assert f"{before} already recorded)" in rerun.stderr
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_resume_after_kill_at_a_random_moment_records_every_input_exactly_once(tmp_path: Path, seed: int) -> None:
+    import random
+
+    docs = [make_pdf(tmp_path / f"doc{i:02d}.pdf", str(i)) for i in range(8)]
+    out = tmp_path / "out.jsonl"
+    args = [sys.executable, "-m", "qvl_cli", "extract", *map(str, docs), "-s", "form", "-o", str(out), "--resume"]
+    moment = random.Random(seed).uniform(0.5, 4.0)  # start-up, model loading, or mid-batch
+    run_until_killed(args, moment)
+    assert_resume_records_every_input_once(docs, out)
+
+
+STALL_MID_WRITE = """
+import os, runpy, sys, time
+real_write = os.write
+def write(fd, data):
+    if len(data) > 100 and os.fstat(fd).st_size > 0:  # the second record, into a non-empty file
+        real_write(fd, bytes(data)[: len(data) // 2])
+        open(os.environ["STALLED"], "w").close()
+        time.sleep(120)
+    return real_write(fd, data)
+os.write = write
+sys.argv = ["qvl", *sys.argv[1:]]
+runpy.run_module("qvl_cli", run_name="__main__")
+"""
+
+
+def test_resume_after_kill_in_the_middle_of_a_write(tmp_path: Path) -> None:
+    docs = [make_pdf(tmp_path / f"doc{i:02d}.pdf", str(i)) for i in range(4)]
+    out, stalled = tmp_path / "out.jsonl", tmp_path / "stalled"
+    args = [sys.executable, "-c", STALL_MID_WRITE, "extract", *map(str, docs), "-s", "form", "-o", str(out), "--resume"]
+    process = subprocess.Popen(args, env={**os.environ, **fake_env(), "STALLED": str(stalled)}, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not stalled.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    assert stalled.exists(), process.stderr.read() if process.stderr else ""
+    process.kill()
+    process.wait()
+    text = out.read_text()
+    assert text.count("\n") == 1 and not text.endswith("\n")  # one whole record, half of the next
+    assert_resume_records_every_input_once(docs, out)
+
+
+def test_leftover_temporary_output_of_a_killed_run_is_cleaned_and_named(tmp_path: Path) -> None:
+    docs = [make_pdf(tmp_path / f"doc{i}.pdf", str(i)) for i in range(10)]
+    out = tmp_path / "out.jsonl"
+    args = [sys.executable, "-m", "qvl_cli", "extract", *map(str, docs), "-s", "form", "-o", str(out)]
+    process = subprocess.Popen(args, env={**os.environ, **fake_env(delay=0.3)}, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    temps: list[Path] = []
+    while time.monotonic() < deadline and not temps:
+        temps = [p for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl.") and p.stat().st_size]
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    assert temps and temps[0].exists() and not out.exists()
+    rerun = qvl("extract", *map(str, docs[:2]), "-s", "form", "-o", str(out), env=fake_env())
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"qvl: removed {temps[0]}, left by an earlier run that was killed" in rerun.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".out")) == []
+    assert len(records(out.read_text())) == 2
+
+
+@pytest.mark.parametrize("content", ["name,total\nACME,10\n", '{"a": 1}\n{"b": 2}\n', "notes without newline"])
+def test_resume_refuses_a_file_without_qvl_records(tmp_path: Path, content: str) -> None:
+    doc = make_pdf(tmp_path / "a.pdf", "a")
+    out = tmp_path / "table.csv"
+    out.write_text(content)
+    result = qvl("extract", str(doc), "-s", "form", "-o", str(out), "--resume", env=fake_env())
+    assert result.returncode == 3
+    assert f"qvl: error: {out}: holds no qvl records; --resume appends only to a file that qvl extract -o wrote" in (
+        result.stderr
+    )
+    assert out.read_text() == content  # untouched
+
+
+def test_resume_needs_an_output() -> None:
+    result = qvl("extract", "x.pdf", "-s", "form", "--resume")
+    assert result.returncode == 2
+    assert "--resume needs -o FILE or --output-dir DIR" in result.stderr
+
+
+def test_ctrl_c_keeps_finished_records_and_exits_130(tmp_path: Path) -> None:
+    docs = [make_pdf(tmp_path / f"doc{i}.pdf", str(i)) for i in range(20)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qvl_cli", "extract", *map(str, docs), "-s", "form"],
+        env={**os.environ, **fake_env(delay=0.3)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    first_line = process.stdout.readline()
+    process.send_signal(signal.SIGINT)
+    rest, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    lines = [first_line, *rest.splitlines(keepends=True)]
+    assert all(line.endswith("\n") for line in lines)
+    done = len(records("".join(lines)))
+    assert 1 <= done < 20
+    assert f"qvl: interrupted after {done} of 20 documents\n" in stderr
+    assert f"qvl: {done} document{'s' * (done != 1)}: {done} valid" in stderr and "Traceback" not in stderr
+
+
+def test_sigterm_is_handled_like_ctrl_c(tmp_path: Path) -> None:
+    docs = [make_pdf(tmp_path / f"doc{i}.pdf", str(i)) for i in range(20)]
+    out = tmp_path / "out.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qvl_cli", "extract", *map(str, docs), "-s", "form", "-o", str(out)],
+        env={**os.environ, **fake_env(delay=0.3)},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # until a record is in the (still temporary) output
+        temps = [p for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl.")]
+        if temps and temps[0].read_text().count("\n") >= 1:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    done = len(records(out.read_text()))
+    assert 1 <= done < 20  # finished records committed, whole lines only
+    assert f"qvl: interrupted after {done} of 20 documents\n" in stderr
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def runner_for(fake_factory, cache_dir: Path, sink) -> BatchRunner:
+    from qvl_cli.runs.cache import ResultCache
+
+    schema = load_schema("form")
+    extractor = Extractor(schema, load_prompt(None, schema), ExtractOptions(), fake_factory)
+    return BatchRunner(extractor, {"test": 1}, sink, ResultCache(cache_dir))
+
+
+def test_cache_hit_skips_the_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    docs = [make_pdf(tmp_path / f"doc{i}.pdf", str(i)) for i in range(3)]
+    sink = StreamWriter(sys.stdout)
+    first = runner_for(lambda: FakeBackend(replies=[json.dumps(REPLY)] * 3), tmp_path / "cache", sink)
+    first.run(docs)
+    fresh = records(capsys.readouterr().out)
+
+    def no_model():
+        raise AssertionError("the model must not be loaded for cached documents")
+
+    second = runner_for(no_model, tmp_path / "cache", sink)
+    summary = second.run(docs)
+    cached = records(capsys.readouterr().out)
+    assert summary.cached == 3
+    assert [r["cached"] for r in cached] == [True] * 3
+    assert [r["data"] for r in cached] == [r["data"] for r in fresh]
+    make_pdf(docs[1], "changed")  # new content: a new key, so the model runs again
+    calls = []
+    third = runner_for(lambda: calls.append(1) or FakeBackend(replies=[json.dumps(REPLY)]), tmp_path / "cache", sink)
+    assert third.run(docs).cached == 2 and calls == [1]
+
+
+def test_no_cache_option(tmp_path: Path) -> None:
+    doc = make_pdf(tmp_path / "doc.pdf", "1")
+    cli("extract", str(doc), "-s", "form", env=fake_env())
+    again = cli("extract", str(doc), "-s", "form", "--no-cache", env=fake_env())
+    assert records(again.stdout)[0]["cached"] is False
+    cached = cli("extract", str(doc), "-s", "form", env=fake_env())
+    assert records(cached.stdout)[0]["cached"] is True
+
+
+def test_out_of_memory_degrades_the_budget_instead_of_failing(tmp_path: Path) -> None:
+    doc = make_pdf(tmp_path / "big.pdf", "1")
+    env = fake(*[REPLY] * 50, oom_above_pixels=300_000)
+    result = cli("extract", str(doc), "-s", "form", env=env)
+    assert result.exit_code == 0, result.stderr
+    (record,) = records(result.stdout)
+    assert record["degraded"] == {"retries": 2, "max_pixels": 250880, "max_total_pixels": 3211264}
+    assert record["pages"][0]["size"][0] * record["pages"][0]["size"][1] <= 250880
+    assert any("ran out of memory" in w for w in record["warnings"])
+
+
+def test_out_of_memory_at_the_floor_is_a_per_document_error(tmp_path: Path) -> None:
+    docs = [make_pdf(tmp_path / f"doc{i}.pdf", str(i)) for i in range(2)]
+    result = cli("extract", *map(str, docs), "-s", "form", env=fake(*[REPLY] * 50, oom_above_pixels=1))
+    assert result.exit_code == 3
+    assert [r["error"]["type"] for r in records(result.stdout)] == ["out_of_memory"] * 2
+
+
+def test_appending_writer_repairs_a_cut_line(tmp_path: Path) -> None:
+    target = tmp_path / "out.jsonl"
+    target.write_text('{"key": "k1", "valid": true}\n{"key": "k2", "val')
+    writer = AppendingFileWriter(target)
+    assert writer.recorded() == {"k1": 0}  # its exit code: valid
+    writer.write(Envelope(file="b.pdf", schema="form", valid=False, key="k2"))
+    writer.close()
+    assert [(r["key"], r["valid"]) for r in records(target.read_text())] == [("k1", True), ("k2", False)]
+
+
+@pytest.mark.slow
+def test_batched_generation_gives_the_same_records_in_input_order(tiny_model_dir: Path, tmp_path: Path) -> None:
+    docs = [make_pdf(tmp_path / f"doc{i}.pdf", "x" * i) for i in range(3)]
+    Image.new("RGB", (500, 300), (200, 30, 30)).save(tmp_path / "photo.png")
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.7 nothing")
+    inputs = [str(docs[0]), str(tmp_path / "broken.pdf"), str(docs[1]), str(tmp_path / "photo.png"), str(docs[2])]
+    common = ["extract", *inputs, "-s", "chart", "--model", str(tiny_model_dir), "--max-new-tokens", "80",
+              "--max-pixels", "60000", "--no-cache"]  # fmt: skip
+    one = records(qvl(*common).stdout)
+    batched = records(qvl(*common, "--batch-size", "3").stdout)
+    assert [r["file"] for r in batched] == inputs
+    strip = ("seconds",)
+    assert [{k: v for k, v in r.items() if k not in strip} for r in batched] == [
+        {k: v for k, v in r.items() if k not in strip} for r in one
+    ]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_output_files_follow_the_umask(tmp_path: Path, umask: int) -> None:
+    import stat
+
+    doc = make_pdf(tmp_path / "a.pdf", "a")
+    repo = tmp_path / "repo"
+    (repo / "invoices").mkdir(parents=True)
+    (repo / ".qvl.toml").write_text('[[rules]]\nfiles = ["invoices/*.pdf"]\nschema = "form"\n')
+    shutil.copy(doc, repo / "invoices" / "a.pdf")
+    runs = {
+        tmp_path / "out.jsonl": ["extract", str(doc), "-s", "form", "-o", str(tmp_path / "out.jsonl")],
+        tmp_path / "resumed.jsonl": ["extract", str(doc), "-s", "form", "-o", str(tmp_path / "resumed.jsonl"),
+                                     "--resume"],
+        tmp_path / "dir" / "a.json": ["extract", str(doc), "-s", "form", "--output-dir", str(tmp_path / "dir")],
+        repo / "invoices" / "a.pdf.qvl.json": ["check", "invoices/a.pdf", "--write-sidecar"],
+    }  # fmt: skip
+    previous = os.umask(umask)
+    try:
+        for target, args in runs.items():
+            result = subprocess.run([sys.executable, "-m", "qvl_cli", *args], capture_output=True, text=True,
+                                    cwd=repo, env={**os.environ, **fake_env()}, timeout=300)  # fmt: skip
+            assert result.returncode == 0, result.stderr
+            assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask, target
+    finally:
+        os.umask(previous)
+
+
+@pytest.mark.corpus
+def test_an_encrypted_pdf_in_a_folder_gets_its_record(corpus: Path, tmp_path: Path) -> None:
+    shutil.copy(corpus / "pypdf/docs/encryption/r6-both-passwords.pdf", tmp_path / "locked.pdf")
+    make_pdf(tmp_path / "a.pdf", "a")
+    result = qvl("extract", str(tmp_path), "-s", "form", env=fake_env())
+    by_name = {Path(r["file"]).name: r for r in records(result.stdout)}
+    assert by_name["locked.pdf"]["error"]["type"] == "encrypted" and by_name["a.pdf"]["valid"]
