@@ -150,9 +150,19 @@ def find_text(needle: str, pages: list[PageIndex], fuzzy: bool = True) -> list[H
     folded, _ = fold(needle)
     if not folded:
         return []
-    hits = _unique(hit for page in pages for hit in _exact(page, folded))
+    hits = find_exact(folded, pages)
     if hits or not fuzzy or not fuzzy_allowed(folded):
         return hits
+    return find_fuzzy(folded, pages)
+
+
+def find_exact(folded: str, pages: list[PageIndex]) -> list[Hit]:
+    """Every exact occurrence of an already folded string."""
+    return _unique(hit for page in pages for hit in _exact(page, folded))
+
+
+def find_fuzzy(folded: str, pages: list[PageIndex]) -> list[Hit]:
+    """The fuzzy occurrences of an already folded string (see :func:`fuzzy_allowed`)."""
     return _unique(hit for page in pages for hit in _fuzzy(page, folded))
 
 

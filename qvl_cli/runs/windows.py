@@ -26,6 +26,7 @@ from qvl_cli.pages.inputs import file_sha256
 from qvl_cli.pages.rasterize import DocumentPages, RenderedDocument, measure_document
 from qvl_cli.pages.windows import Window, WindowSettings, plan_windows
 from qvl_cli.runs.records import Envelope, Usage
+from qvl_cli.runs.window_evidence import ground_windows
 from qvl_cli.schemas.navigation import minimal_instance
 from qvl_cli.schemas.prompts import WINDOW_NOTE, window_note
 
@@ -273,6 +274,12 @@ def _envelope(
     sha256: str | None,
 ) -> Envelope:
     options = extractor.options
+    sha256 = sha256 or file_sha256(document.source.path)
+    sizes = {number: (page["size"][0], page["size"][1]) for number, page in pages.items()}
+    schema = extractor.schema.document
+    grounding = ground_windows(
+        document.pages, sizes, answer.data, schema, answer.normalized, answer.origin, options, sha256
+    )
     attempts = [attempt for run in runs for attempt in run.attempts] + list(answer.extra_attempts)
     bests = [run.best for run in runs if run.best is not None]
     blank = sorted(number for number, page in pages.items() if page["blank"])
@@ -283,6 +290,7 @@ def _envelope(
         warnings.append("every page is blank: nothing was extracted and all values are null")
     warnings += answer.merged.warnings + consistency_warnings(answer.data, extractor.schema.document)
     warnings += low_confidence_warnings(answer.confidence, options.min_confidence, None)
+    warnings += grounding.warnings
     reasons = [best.generation.finish_reason for best in bests]
     usage = Usage(
         sum(a.generation.visual_tokens for a in attempts),
@@ -292,9 +300,9 @@ def _envelope(
     return Envelope(
         file=str(document.source.path),
         schema=extractor.schema.name,
-        valid=not answer.issues,
+        valid=not answer.issues and not grounding.issues,
         data=answer.data,
-        errors=tuple(answer.issues),
+        errors=tuple(answer.issues) + grounding.issues,
         warnings=tuple(warnings),
         pages=tuple(pages[number] for number in sorted(pages)),
         page_count=document.page_count,
@@ -303,11 +311,12 @@ def _envelope(
         budget=_budget_record(extractor, document),
         usage=usage,
         seconds=time.perf_counter() - started,
-        sha256=sha256 or file_sha256(document.source.path),
+        sha256=sha256,
         finish_reason=next((reason for reason in reasons if reason != "stop"), "stop" if reasons else None),
         raw=answer.raw,
         confidence=answer.confidence,
         normalized=answer.normalized,
+        evidence=grounding.evidence,
         truncated=answer.truncated,
         constrained=bool(bests) and all(best.generation.constrained for best in bests),
         attempts=len(attempts),
