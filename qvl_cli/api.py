@@ -57,14 +57,22 @@ class Extractor:
             self.batch_size = max(self.batch_size, model.concurrency)  # requests in flight come from batches
 
     def extract(self, source: Source, *, name: str = "<images>") -> Envelope:
-        """One document: a path (PDF or image), or its pages as PIL images (named ``name``)."""
+        """One document: a path (PDF or image), or its pages as PIL images (named ``name``), read
+        in windows of pages when they do not fit ``max_total_pixels`` at ``min_page_pixels``."""
         if isinstance(source, str | Path):
             [envelope] = list(self.extract_many([source]))
             return envelope
+        from qvl_cli.evidence.grounding import with_page_text
         from qvl_cli.pages.memory import images_document
+        from qvl_cli.pages.rasterize import RenderedDocument
+        from qvl_cli.runs.windows import planned, windows_of
 
         started = time.perf_counter()
-        document, sha256 = images_document(source, self.engine.options.budget, name)
+        options = self.engine.options
+        pages, sha256 = images_document(source, name)
+        document = planned(pages, windows_of(pages, options.budget, options.windows))
+        if isinstance(document, RenderedDocument):  # a long document reads its text after the merge
+            document = with_page_text(document, options.evidence, None, sha256)
         envelope = self.engine.extract_document(document, started, sha256)
         return replace(envelope, key=document_key(sha256, self.identity))
 

@@ -64,7 +64,11 @@ def load_document(
 ) -> LoadedDocument:
     """Measure a document and plan its windows; one window is rendered now, several later."""
     pages = measure_document(path, page_spec, password, dpi, limits)
-    windows = windows_of(pages, budget, settings)
+    return planned(pages, windows_of(pages, budget, settings))
+
+
+def planned(pages: DocumentPages, windows: tuple[Window, ...]) -> LoadedDocument:
+    """One window rendered now, or several to render one at a time later."""
     if len(windows) == 1:
         return pages.rendered(0, windows[0].plan)
     return WindowedDocument(pages, windows)
