@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from qvl_cli.pages.rasterize import DocumentPages, RenderedDocument
 
 MODES = ("auto", "text", "ocr", "off")
-STREAM_CHUNK = 16  # pages whose text is read together when a long document is read page by page
+STREAM_CHUNK = 4  # pages whose text is read together when a long document is read page by page
 
 
 @dataclass(frozen=True)

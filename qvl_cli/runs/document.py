@@ -145,7 +145,7 @@ class Extractor:
             options.dpi,
             options.limits,
         )
-        if isinstance(document, RenderedDocument):  # windowed documents carry no evidence yet
+        if isinstance(document, RenderedDocument):  # a windowed document reads its text after the merge
             document = with_page_text(document, options.evidence, options.password, sha256)
         return document
 
