@@ -25,6 +25,7 @@ from qvl_cli.pages.budgets import PixelBudget
 from qvl_cli.pages.inputs import file_sha256
 from qvl_cli.pages.rasterize import DocumentPages, RenderedDocument, measure_document
 from qvl_cli.pages.windows import Window, WindowSettings, plan_windows
+from qvl_cli.runs.memory import release
 from qvl_cli.runs.records import Envelope, Usage
 from qvl_cli.runs.window_evidence import ground_windows
 from qvl_cli.schemas.navigation import minimal_instance
@@ -111,6 +112,7 @@ def extract_windows(extractor: Extractor, document: WindowedDocument, started: f
     runs: list[WindowRun] = []
     pages: dict[int, dict[str, Any]] = {}
     for window in document.windows:
+        release()  # the previous window's images are gone: give their memory back first
         rendered = document.pages.rendered(window.start, window.plan)
         request, blank = _request(extractor, rendered)
         for page in rendered.pages:
@@ -279,6 +281,7 @@ def _envelope(
 ) -> Envelope:
     options = extractor.options
     sha256 = sha256 or file_sha256(document.source.path)
+    release()
     sizes = {number: (page["size"][0], page["size"][1]) for number, page in pages.items()}
     schema = extractor.schema.document
     grounding = ground_windows(
