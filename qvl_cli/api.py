@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qvl_cli.backends.contract import create_backend
+from qvl_cli.pages.pool import open_renderer
 from qvl_cli.runs.batch import BatchRunner
 from qvl_cli.runs.cache import ResultCache, default_cache_dir, document_key, run_identity
 from qvl_cli.runs.document import ExtractOptions
@@ -46,8 +47,10 @@ class Extractor:
         prompt = load_prompt(self.settings.decoding.prompt, schema_doc)
         extract_options = ExtractOptions.from_settings(self.settings.render, self.settings.decoding)
         model = self.settings.model
+        render = self.settings.render
+        renderer = open_renderer(render.render_workers, render.render_timeout or None)  # processes start on first use
         self.engine = DocumentExtractor(
-            schema_doc, prompt, extract_options, lambda: create_backend(model.backend, model)
+            schema_doc, prompt, extract_options, lambda: create_backend(model.backend, model), renderer
         )
         self.identity = run_identity(
             schema_doc.sha256, prompt.sha256, model.backend, model, extract_options, self.engine.max_new_tokens
@@ -55,6 +58,18 @@ class Extractor:
         self.batch_size = self.settings.run.batch_size
         if model.backend == "openai":
             self.batch_size = max(self.batch_size, model.concurrency)  # requests in flight come from batches
+
+    def close(self) -> None:
+        """Stop the render worker processes (a later document starts new ones)."""
+        self.engine.renderer.close()
+        render = self.settings.render
+        self.engine.renderer = open_renderer(render.render_workers, render.render_timeout or None)
+
+    def __enter__(self) -> Extractor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def extract(self, source: Source, *, name: str = "<images>") -> Envelope:
         """One document: a path (PDF or image), or its pages as PIL images (named ``name``), read
@@ -64,15 +79,16 @@ class Extractor:
             return envelope
         from qvl_cli.evidence.grounding import with_page_text
         from qvl_cli.pages.memory import images_document
-        from qvl_cli.pages.rasterize import RenderedDocument
-        from qvl_cli.runs.windows import planned, windows_of
+        from qvl_cli.pages.workers import plan_document
+        from qvl_cli.runs.windows import LoadedDocument, WindowedDocument
 
         started = time.perf_counter()
         options = self.engine.options
-        pages, sha256 = images_document(source, name)
-        document = planned(pages, windows_of(pages, options.budget, options.windows))
-        if isinstance(document, RenderedDocument):  # a long document reads its text after the merge
-            document = with_page_text(document, options.evidence, None, sha256)
+        pages, sha256 = images_document(source, name)  # in this process: images do not go to the workers
+        windows = plan_document(pages, options.budget, options.windows)
+        document: LoadedDocument = WindowedDocument(pages, windows)  # a long one reads its text after the merge
+        if len(windows) == 1:
+            document = with_page_text(pages.rendered(0, windows[0].plan), options.evidence, None, sha256)
         envelope = self.engine.extract_document(document, started, sha256)
         return replace(envelope, key=document_key(sha256, self.identity))
 
@@ -96,7 +112,8 @@ class Extractor:
 
 def extract(source: Source, schema: str | Path, **options: Any) -> Envelope:
     """Extract one document in one call (the model is loaded for it and released after)."""
-    return Extractor(schema, **options).extract(source)
+    with Extractor(schema, **options) as extractor:
+        return extractor.extract(source)
 
 
 def keyword_settings(options: dict[str, Any]) -> Settings:
