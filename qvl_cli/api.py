@@ -72,16 +72,23 @@ class Extractor:
         self.close()
 
     def extract(self, source: Source, *, name: str = "<images>") -> Envelope:
-        """One document: a path (PDF or image), or its pages as PIL images (named ``name``)."""
+        """One document: a path (PDF or image), or its pages as PIL images (named ``name``), read
+        in windows of pages when they do not fit ``max_total_pixels`` at ``min_page_pixels``."""
         if isinstance(source, str | Path):
             [envelope] = list(self.extract_many([source]))
             return envelope
         from qvl_cli.evidence.grounding import with_page_text
         from qvl_cli.pages.memory import images_document
+        from qvl_cli.pages.workers import plan_document
+        from qvl_cli.runs.windows import LoadedDocument, WindowedDocument
 
         started = time.perf_counter()
-        document, sha256 = images_document(source, self.engine.options.budget, name)
-        document = with_page_text(document, self.engine.options.evidence, None, sha256)  # OCR: no text layer
+        options = self.engine.options
+        pages, sha256 = images_document(source, name)  # in this process: images do not go to the workers
+        windows = plan_document(pages, options.budget, options.windows)
+        document: LoadedDocument = WindowedDocument(pages, windows)  # a long one reads its text after the merge
+        if len(windows) == 1:
+            document = with_page_text(pages.rendered(0, windows[0].plan), options.evidence, None, sha256)
         envelope = self.engine.extract_document(document, started, sha256)
         return replace(envelope, key=document_key(sha256, self.identity))
 

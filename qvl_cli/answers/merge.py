@@ -62,40 +62,36 @@ class Merged:
 
 def merge_parts(parts: Sequence[Part], schema: SchemaNode) -> Merged:
     """Merge the parts' data (in page order) into one answer."""
-    merged = Merged()
+    context = _Context(schema, parts, Merged())
     readings = [(index, "", part.data) for index, part in enumerate(parts)]
-    merged.data = _merge(readings, schema, schema, (), parts, merged)
-    return merged
+    context.out.data = _merge(context, schema, (), readings)
+    return context.out
 
 
 Reading = tuple[int, str, Any]  # (part index, pointer in the part, value)
 Location = tuple[str | int, ...]  # where in the merged data
 
 
-def _merge(
-    readings: list[Reading],
-    root: SchemaNode,
-    schema: SchemaNode,
-    path: tuple[str | int, ...],
-    parts: Sequence[Part],
-    out: Merged,
-) -> Any:
+@dataclass(frozen=True)
+class _Context:
+    """What every step of one merge shares: the root schema, the parts, the result being built."""
+
+    root: SchemaNode
+    parts: Sequence[Part]
+    out: Merged
+
+
+def _merge(context: _Context, schema: SchemaNode, path: Location, readings: list[Reading]) -> Any:
     values = [value for _, _, value in readings if value is not None]
     if values and all(isinstance(value, dict) for value in values):
-        return _merge_object(readings, root, schema, path, parts, out)
+        return _merge_object(context, schema, path, readings)
     if values and all(isinstance(value, list) for value in values):
-        return _merge_array(readings, root, schema, path, parts, out)
-    return _merge_scalar(readings, path, parts, out)
+        return _merge_array(context, schema, path, readings)
+    return _merge_scalar(context, path, readings)
 
 
-def _merge_object(
-    readings: list[Reading],
-    root: SchemaNode,
-    schema: SchemaNode,
-    path: tuple[str | int, ...],
-    parts: Sequence[Part],
-    out: Merged,
-) -> dict[str, Any]:
+def _merge_object(context: _Context, schema: SchemaNode, path: Location, readings: list[Reading]) -> dict[str, Any]:
+    root = context.root
     declared = resolve(root, schema).get("properties")
     keys = list(declared) if isinstance(declared, dict) else []
     for _, _, value in readings:
@@ -109,19 +105,13 @@ def _merge_object(
             if isinstance(value, dict) and key in value
         ]
         if present:
-            result[key] = _merge(present, root, property_schema(root, schema, key), (*path, key), parts, out)
+            result[key] = _merge(context, property_schema(root, schema, key), (*path, key), present)
     return result
 
 
-def _merge_array(
-    readings: list[Reading],
-    root: SchemaNode,
-    schema: SchemaNode,
-    path: tuple[str | int, ...],
-    parts: Sequence[Part],
-    out: Merged,
-) -> list[Any]:
+def _merge_array(context: _Context, schema: SchemaNode, path: Location, readings: list[Reading]) -> list[Any]:
     """Concatenate in part order; items repeated across shared pages become one item."""
+    parts = context.parts
     items: list[list[Reading]] = []  # each merged item: its readings
     previous: tuple[int, int] | None = None  # (part index, number of items it added or matched)
     for index, pointer, value in readings:
@@ -137,12 +127,13 @@ def _merge_array(
         items += [[reading] for reading in current[shared:]]
         previous = (index, len(current))
     return [
-        _merge(group, root, item_schema(root, schema, position), (*path, position), parts, out)
+        _merge(context, item_schema(context.root, schema, position), (*path, position), group)
         for position, group in enumerate(items)
     ]
 
 
-def _merge_scalar(readings: list[Reading], path: Location, parts: Sequence[Part], out: Merged) -> Any:
+def _merge_scalar(context: _Context, path: Location, readings: list[Reading]) -> Any:
+    parts, out = context.parts, context.out
     pointer = join(path)
     found = [reading for reading in readings if reading[2] is not None]
     if not found:

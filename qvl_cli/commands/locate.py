@@ -17,12 +17,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qvl_cli.errors import EXIT_USAGE, EXIT_VALID, InputError, OutputError, QvlError
-from qvl_cli.evidence.locate import NOT_FOUND
+from qvl_cli.evidence.locate import NOT_FOUND, NOT_ON_ORIGIN
 from qvl_cli.pages.budgets import DEFAULT_MAX_PIXELS, DEFAULT_MAX_TOTAL_PIXELS, DEFAULT_MIN_PIXELS, PixelBudget
 from qvl_cli.pages.rasterize import DEFAULT_PDF_DPI
+
+if TYPE_CHECKING:
+    from qvl_cli.pages.rasterize import DocumentPages
+
+REFRESHED = (NOT_FOUND, NOT_ON_ORIGIN)  # the ends of the warnings a refresh replaces
 
 
 class RecordError(QvlError):
@@ -123,25 +128,59 @@ def _parse(line: str, source: str, number: int, quiet: bool, summary: LocateSumm
 
 
 def refresh(record: dict[str, Any], mode: str, password: str | None, summary: LocateSummary) -> dict[str, Any]:
-    """The record with fresh ``evidence`` and not-found warnings (raises :class:`QvlError`)."""
-    from qvl_cli.evidence.grounding import with_page_text
+    """The record with fresh ``evidence`` and not-found warnings (raises :class:`QvlError`).
+
+    The document is read a chunk of pages at a time at the sizes the record says its pages were
+    sent at, so a record of a long document read in windows costs no more memory than a short one,
+    and its ``origin`` (the pages each value was read from) guides and checks the evidence."""
+    from qvl_cli.evidence.grounding import ocr_cache_dir
     from qvl_cli.evidence.locate import locate
-    from qvl_cli.pages.rasterize import render_document
+    from qvl_cli.evidence.pages import TextOptions, streamed_text
+    from qvl_cli.pages.inputs import file_sha256
+    from qvl_cli.pages.rasterize import measure_document
 
     if record.get("data") is None:
         return record | {"evidence": None}
     budget, pages, dpi = _rendering(record)
-    document = render_document(record["file"], budget, pages, password, dpi)
-    text = with_page_text(document, mode, password).text or ()
+    document = measure_document(record["file"], pages, password, dpi)
+    try:
+        sha256: str | None = file_sha256(document.source.path)
+    except OSError:
+        sha256 = None
+    sizes = _page_sizes(record, document, budget)
+    text = streamed_text(document, sizes, TextOptions(mode, ocr_cache_dir()), sha256)
     normalized = record.get("normalized") if isinstance(record.get("normalized"), dict) else None
-    located = locate(record["data"], text, _schema(record.get("schema")), normalized)
+    origin = record.get("origin") if isinstance(record.get("origin"), dict) else None
+    located = locate(record["data"], text, _schema(record.get("schema")), normalized, origin)
     summary.located += sum(value is not None for value in located.evidence.values())
     summary.missing += len(located.missing)
-    kept = [w for w in record.get("warnings") or [] if not (isinstance(w, str) and w.endswith(NOT_FOUND))]
+    kept = [w for w in record.get("warnings") or [] if not (isinstance(w, str) and w.endswith(REFRESHED))]
     record = dict(record)
     record["evidence"] = located.evidence
     record["warnings"] = kept + list(located.warnings)
     return record
+
+
+def _page_sizes(record: dict[str, Any], document: DocumentPages, budget: PixelBudget) -> dict[int, tuple[int, int]]:
+    """Each selected page's size as the record says it was sent; where it does not say, the
+    size qvl would send it at now (in its window, for a long document)."""
+    from qvl_cli.pages.windows import WindowSettings, plan_windows
+
+    given = {}
+    for page in record.get("pages") or []:
+        size = page.get("size") if isinstance(page, dict) else None
+        if isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size):
+            given[page.get("page")] = (size[0], size[1])
+    if all(number in given for number in document.numbers):
+        return given
+    raw = record.get("budget") if isinstance(record.get("budget"), dict) else {}
+    floor = raw.get("min_page_pixels") if isinstance(raw, dict) else None
+    settings = WindowSettings(min_page_pixels=floor) if isinstance(floor, int) else WindowSettings()
+    planned: dict[int, tuple[int, int]] = {}
+    for window in plan_windows(list(document.native_sizes), budget, settings):
+        for position, size in zip(window.positions, window.plan.sizes, strict=True):
+            planned.setdefault(document.numbers[position], size)
+    return planned
 
 
 def _rendering(record: dict[str, Any]) -> tuple[PixelBudget, str | None, float]:

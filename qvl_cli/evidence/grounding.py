@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from qvl_cli.answers.validation import Issue
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
     from pathlib import Path
 
     from qvl_cli.answers.normalize import Normalized
@@ -79,9 +79,22 @@ def ground(
     and, with ``require_evidence``, an error for each of them."""
     if text is None or data is None:
         return Grounding()
+    return ground_pages(data, text, schema, {change.pointer: change.to_dict() for change in normalized}, options)
+
+
+def ground_pages(
+    data: Any,
+    pages: Iterable[PageText],
+    schema: dict[str, Any] | None,
+    normalized: dict[str, Any],
+    options: Any,
+    origin: dict[str, list[int]] | None = None,
+) -> Grounding:
+    """:func:`ground` over pages read one at a time (a generator), with each value's pages of
+    origin when the answer was merged from windows."""
     from qvl_cli.evidence.locate import locate
 
-    located = locate(data, list(text), schema, {change.pointer: change.to_dict() for change in normalized})
+    located = locate(data, pages, schema, normalized, origin)
     issues: tuple[Issue, ...] = ()
     if options.require_evidence:
         issues = tuple(

@@ -13,12 +13,12 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from qvl_cli.evidence.forms import iso_date
-from qvl_cli.evidence.matching import Hit, PageIndex, find_date, find_number, find_text
+from qvl_cli.evidence.matching import Hit, PageIndex
+from qvl_cli.evidence.search import LabelSearch, ValueSearch, locatable
 from qvl_cli.evidence.text import Box, PageText
 from qvl_cli.schemas.navigation import item_schema, property_schema, resolve
 from qvl_cli.schemas.pointers import join
@@ -31,19 +31,23 @@ ALONE = 0.05  # preference for a value printed alone on its line over one inside
 MAX_COMBINATIONS = 4096  # an object's ambiguous values are placed together up to this many ways
 GENERIC_WORDS = {"key", "value", "label", "name", "text", "data", "item", "items", "fields", "field", "the", "and"}
 NOT_FOUND = "does not appear in the document"
+NOT_ON_ORIGIN = "where it was read"
 STOP_WORDS = {"with", "from", "this", "that", "when", "each", "other", "printed", "null", "iso", "8601"}
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """The evidence map of one record and the values not found."""
+    """The evidence map of one record, the values not found, and the values found only outside
+    the pages they were read from (``origin``)."""
 
     evidence: dict[str, dict[str, Any] | None]
     missing: tuple[tuple[str, Any], ...]  # (pointer, value) of values not found on any page
+    strays: tuple[tuple[str, int, tuple[int, int]], ...] = ()  # (pointer, page printed, origin pages)
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        return tuple(not_found_message(pointer, value) for pointer, value in self.missing)
+        missing = tuple(not_found_message(pointer, value) for pointer, value in self.missing)
+        return missing + tuple(stray_message(*stray) for stray in self.strays)
 
 
 def not_found_message(pointer: str, value: Any) -> str:
@@ -53,64 +57,81 @@ def not_found_message(pointer: str, value: Any) -> str:
     return f"{pointer} {shown} {NOT_FOUND}"
 
 
+def stray_message(pointer: str, page: int, origin: tuple[int, int]) -> str:
+    return f"{pointer} is printed on page {page}, not on pages {origin[0]}-{origin[1]} {NOT_ON_ORIGIN}"
+
+
 def locate(
     data: Any,
-    pages: list[PageText] | tuple[PageText, ...],
+    pages: Iterable[PageText],
     schema: dict[str, Any] | None = None,
     normalized: dict[str, Any] | None = None,
+    origin: dict[str, Any] | None = None,
 ) -> Evidence:
     """Evidence for every non-null leaf of ``data`` (booleans and empty strings are judgements or
-    blanks, not printed text: their evidence is null and they are not reported missing)."""
-    indexes = [PageIndex(page) for page in pages if page.lines]
+    blanks, not printed text: their evidence is null and they are not reported missing).
+
+    ``pages`` is read once, one page at a time (a generator keeps one page in memory). With
+    ``origin`` (pointer -> the pages ``[first, last]`` a value was read from, as in a windowed
+    record), a value printed on several pages cites one among its origin pages, and a value printed
+    only elsewhere is listed in ``strays``.
+    """
     leaves = list(_leaves(data, ()))
-    candidates: dict[Path, list[Hit]] = {}
-    for path, value in leaves:
-        raw = (normalized or {}).get(join(path), {})
-        printed = raw.get("raw") if isinstance(raw, dict) else None
-        candidates[path] = search(value, indexes, printed if isinstance(printed, str) else None)
-    labels = {path: _label_boxes(path, schema, indexes) for path in candidates if len(candidates[path]) > 1}
-    chosen = _choose(candidates, _Anchors(labels, {path: i for i, path in enumerate(candidates)}))
+    searches = {path: ValueSearch(value, _printed(path, normalized)) for path, value in leaves}
+    labels = LabelSearch({path: _label_words(path, schema) for path, value in leaves if locatable(value)})
+    for page in pages:
+        if not page.lines:
+            continue
+        index = PageIndex(page)
+        for value_search in searches.values():
+            value_search.add(index)
+        labels.add(index)
+    order = {path: i for i, (path, _) in enumerate(leaves)}
+    spans = {path: _span((origin or {}).get(join(path))) for path, _ in leaves}
+    candidates = {path: _prefer_origin(search.hits(), spans[path]) for path, search in searches.items()}
+    anchors = _Anchors({path: labels.hits(path) for path in candidates if len(candidates[path]) > 1}, order)
+    chosen = _choose(candidates, anchors)
     evidence: dict[str, dict[str, Any] | None] = {}
     missing = []
+    strays = []
     for path, value in leaves:
         hit = chosen.get(path)
         evidence[join(path)] = _describe(hit) if hit else None
-        if hit is None and _locatable(value):
+        if hit is None and locatable(value):
             missing.append((join(path), value))
-    return Evidence(evidence, tuple(missing))
+        span = spans[path]
+        if hit is not None and span is not None and not span[0] <= hit.page <= span[1]:
+            strays.append((join(path), hit.page, span))
+    return Evidence(evidence, tuple(missing), tuple(strays))
 
 
 def search(value: Any, pages: list[PageIndex], printed: str | None = None) -> list[Hit]:
     """Every place ``value`` is printed (``printed``: the text as written, tried first)."""
-    if not _locatable(value):
-        return []
-    if printed is not None and printed != value and (hits := find_text(printed, pages)):
+    found = ValueSearch(value, printed)
+    for page in pages:
+        found.add(page)
+    return found.hits()
+
+
+def _printed(path: Path, normalized: dict[str, Any] | None) -> str | None:
+    raw = (normalized or {}).get(join(path), {})
+    printed = raw.get("raw") if isinstance(raw, dict) else None
+    return printed if isinstance(printed, str) else None
+
+
+def _span(pages: Any) -> tuple[int, int] | None:
+    """An origin entry ``[first, last]`` as a pair (``None`` when absent or not two page numbers)."""
+    if isinstance(pages, list | tuple) and len(pages) == 2 and all(isinstance(p, int) for p in pages):
+        return pages[0], pages[1]
+    return None
+
+
+def _prefer_origin(hits: list[Hit], span: tuple[int, int] | None) -> list[Hit]:
+    """The occurrences on the pages a value was read from, when it is printed there at all."""
+    if span is None:
         return hits
-    if isinstance(value, int | float):
-        return find_number(float(value), pages)
-    date = iso_date(value)
-    if date is not None:
-        return find_date(date, pages) + find_text(value, pages, fuzzy=False)
-    return find_text(value, pages) or _as_printed_date(value, pages)
-
-
-def _as_printed_date(value: str, pages: list[PageIndex]) -> list[Hit]:
-    """A string that is a date as the document printed it ("February 25, 1998", "8/7/87"),
-    found in whatever form OCR read it ("Fcbruary25,1998" misses, "25 Feb 1998" does not)."""
-    from qvl_cli.answers.normalize import parse_date
-
-    if sum(c.isdigit() for c in value) < 3:
-        return []
-    date = parse_date(" ".join(value.split()).replace("/ ", "/").replace(" /", "/"))
-    return find_date(date, pages) if date is not None else []
-
-
-def _locatable(value: Any) -> bool:
-    if isinstance(value, bool) or value is None:
-        return False
-    if isinstance(value, int | float):
-        return math.isfinite(value)
-    return isinstance(value, str) and bool(value.strip())
+    inside = [hit for hit in hits if span[0] <= hit.page <= span[1]]
+    return inside or hits
 
 
 def _leaves(data: Any, path: Path) -> Iterator[tuple[Path, Any]]:
@@ -122,11 +143,6 @@ def _leaves(data: Any, path: Path) -> Iterator[tuple[Path, Any]]:
             yield from _leaves(value, (*path, index))
     elif data is not None:
         yield path, data
-
-
-def _label_boxes(path: Path, schema: dict[str, Any] | None, pages: list[PageIndex]) -> list[Hit]:
-    words = _label_words(path, schema)
-    return [hit for word in words for hit in find_text(word, pages, fuzzy=False)]
 
 
 def _label_words(path: Path, schema: dict[str, Any] | None) -> list[str]:

@@ -180,10 +180,24 @@ def find_text(needle: str, pages: list[PageIndex], fuzzy: bool = True) -> list[H
     folded, origin = fold(needle)
     if not folded:
         return []
-    breaks = {k for k in range(1, len(folded)) if origin[k] - origin[k - 1] > 1}
-    hits = _unique(hit for page in pages for hit in _exact(page, folded, breaks))
+    hits = find_exact(folded, pages, word_breaks(origin))
     if hits or not fuzzy or not fuzzy_allowed(folded):
         return hits
+    return find_fuzzy(folded, pages)
+
+
+def word_breaks(origin: list[int]) -> set[int]:
+    """Where a folded string may break across lines: the offsets a space or a sign was dropped at."""
+    return {k for k in range(1, len(origin)) if origin[k] - origin[k - 1] > 1}
+
+
+def find_exact(folded: str, pages: list[PageIndex], breaks: set[int]) -> list[Hit]:
+    """Every exact occurrence of an already folded string, breaking across lines only at ``breaks``."""
+    return _unique(hit for page in pages for hit in _exact(page, folded, breaks))
+
+
+def find_fuzzy(folded: str, pages: list[PageIndex]) -> list[Hit]:
+    """The fuzzy occurrences of an already folded string (see :func:`fuzzy_allowed`)."""
     return _unique(hit for page in pages for hit in _fuzzy(page, folded))
 
 

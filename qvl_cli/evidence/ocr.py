@@ -10,6 +10,8 @@ import hashlib
 import json
 import logging
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -100,7 +102,17 @@ def _char_boxes(text: str, box: Box) -> tuple[Box, ...]:
     return tuple((x0 + i * step, y0, x0 + (i + 1) * step, y1) for i in range(len(text)))
 
 
-def ocr_page(image: Image.Image, number: int, cache_dir: Path | None = None, key: str | None = None) -> PageText:
+@dataclass(frozen=True)
+class LazyImage:
+    """A page image drawn only when OCR needs its pixels: a cached result needs only its size."""
+
+    size: tuple[int, int]
+    draw: Callable[[], Image.Image]
+
+
+def ocr_page(
+    image: Image.Image | LazyImage, number: int, cache_dir: Path | None = None, key: str | None = None
+) -> PageText:
     """OCR one page; with ``cache_dir`` and ``key`` (file hash and page), results are reused."""
     target = None
     if cache_dir is not None and key is not None:
@@ -111,7 +123,7 @@ def ocr_page(image: Image.Image, number: int, cache_dir: Path | None = None, key
             return PageText(number, cached.source, cached.lines)
         except (OSError, ValueError, KeyError, TypeError, IndexError):
             pass
-    page = PageText(number, "ocr", ocr_lines(image))
+    page = PageText(number, "ocr", ocr_lines(image.draw() if isinstance(image, LazyImage) else image))
     if target is not None:
         _store(target, page)
     return page

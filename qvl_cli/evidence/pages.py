@@ -8,6 +8,7 @@ and image size, so a second run over the same document does not OCR again.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +25,15 @@ from qvl_cli.evidence.text import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
     from PIL import Image
 
-    from qvl_cli.pages.rasterize import RenderedDocument
+    from qvl_cli.evidence.ocr import LazyImage
+    from qvl_cli.pages.rasterize import DocumentPages, RenderedDocument
 
 MODES = ("auto", "text", "ocr", "off")
+STREAM_CHUNK = 4  # pages whose text is read together when a long document is read page by page
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,7 @@ class TextOptions:
 def read_text(
     path: str,
     is_pdf: bool,
-    pages: list[tuple[int, Image.Image]],
+    pages: Sequence[tuple[int, Image.Image | LazyImage]],
     options: TextOptions,
     password: str | None = None,
     sha256: str | None = None,
@@ -84,6 +89,32 @@ def document_text(
     return read_text(str(document.source.path), document.source.is_pdf, pages, options, password, sha256)
 
 
+def streamed_text(
+    document: DocumentPages,
+    sizes: Mapping[int, tuple[int, int]],
+    options: TextOptions,
+    sha256: str | None = None,
+    chunk: int = STREAM_CHUNK,
+) -> Iterator[PageText]:
+    """:func:`read_text` for the selected pages of a measured document, ``chunk`` pages at a time:
+    text layers are read through PDFium without images, and a page that needs OCR is drawn again
+    (at ``sizes[number]``, as it was sent to the model) only when its OCR is not cached. Memory
+    holds one chunk's text, however long the document."""
+    from qvl_cli.evidence.ocr import LazyImage
+
+    def draw(position: int, size: tuple[int, int]) -> Callable[[], Image.Image]:
+        return lambda: next(iter(list(document.render([position], [size])))).image
+
+    path, is_pdf = str(document.source.path), document.source.is_pdf
+    for start in range(0, len(document.numbers), chunk):
+        pages: list[tuple[int, Image.Image | LazyImage]] = []
+        for position in range(start, min(start + chunk, len(document.numbers))):
+            number = document.numbers[position]
+            size = sizes[number]
+            pages.append((number - 1, LazyImage(size, draw(position, size))))
+        yield from read_text(path, is_pdf, pages, options, document.password, sha256)
+
+
 def _text_layers(path: str, indices: list[int], password: str | None) -> dict[int, tuple[PageText, float]]:
     """Each page's text layer and the share of the page its largest image covers."""
     import pypdfium2 as pdfium
@@ -103,7 +134,7 @@ def _text_layers(path: str, indices: list[int], password: str | None) -> dict[in
     return layers
 
 
-def _ocr(image: Image.Image, index: int, sha256: str | None, cache_dir: str | None) -> PageText:
+def _ocr(image: Image.Image | LazyImage, index: int, sha256: str | None, cache_dir: str | None) -> PageText:
     from qvl_cli.evidence.ocr import ocr_page
 
     key = f"{sha256}:{index}" if sha256 else None

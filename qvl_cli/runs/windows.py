@@ -22,7 +22,9 @@ from qvl_cli.backends.contract import GenerationRequest, Turn
 from qvl_cli.pages.inputs import file_sha256
 from qvl_cli.pages.rasterize import DocumentPages, RenderedDocument
 from qvl_cli.pages.windows import Window
+from qvl_cli.runs.memory import release
 from qvl_cli.runs.records import Envelope, Usage
+from qvl_cli.runs.window_evidence import ground_windows
 from qvl_cli.schemas.navigation import minimal_instance
 from qvl_cli.schemas.prompts import WINDOW_NOTE, window_note
 
@@ -60,7 +62,8 @@ LoadedDocument = RenderedDocument | WindowedDocument
 
 def load_document(renderer: Renderer, request: RenderRequest) -> LoadedDocument:
     """Measure a document and plan its windows; one window is rendered now (its pages spread over
-    the render workers), several later, one at a time (their pages read no text: no evidence yet)."""
+    the render workers), several later, one at a time (their pages read no text there: evidence is
+    read after the merge, see :mod:`qvl_cli.runs.window_evidence`)."""
     result = renderer.run(request)
     if result.measured is None or len(result.windows) <= 1:
         return result.document()
@@ -102,6 +105,7 @@ def extract_windows(extractor: Extractor, document: WindowedDocument, started: f
     runs: list[WindowRun] = []
     pages: dict[int, dict[str, Any]] = {}
     for window in document.windows:
+        release()  # the previous window's images are gone: give their memory back first
         rendered = document.rendered(window)
         request, blank = _request(extractor, rendered)
         for page in rendered.pages:
@@ -269,6 +273,13 @@ def _envelope(
     sha256: str | None,
 ) -> Envelope:
     options = extractor.options
+    sha256 = sha256 or file_sha256(document.source.path)
+    release()
+    sizes = {number: (page["size"][0], page["size"][1]) for number, page in pages.items()}
+    schema = extractor.schema.document
+    grounding = ground_windows(
+        document.pages, sizes, answer.data, schema, answer.normalized, answer.origin, options, sha256
+    )
     attempts = [attempt for run in runs for attempt in run.attempts] + list(answer.extra_attempts)
     bests = [run.best for run in runs if run.best is not None]
     blank = sorted(number for number, page in pages.items() if page["blank"])
@@ -279,6 +290,7 @@ def _envelope(
         warnings.append("every page is blank: nothing was extracted and all values are null")
     warnings += answer.merged.warnings + consistency_warnings(answer.data, extractor.schema.document)
     warnings += low_confidence_warnings(answer.confidence, options.min_confidence, None)
+    warnings += grounding.warnings
     reasons = [best.generation.finish_reason for best in bests]
     usage = Usage(
         sum(a.generation.visual_tokens for a in attempts),
@@ -288,9 +300,9 @@ def _envelope(
     return Envelope(
         file=str(document.source.path),
         schema=extractor.schema.name,
-        valid=not answer.issues,
+        valid=not answer.issues and not grounding.issues,
         data=answer.data,
-        errors=tuple(answer.issues),
+        errors=tuple(answer.issues) + grounding.issues,
         warnings=tuple(warnings),
         pages=tuple(pages[number] for number in sorted(pages)),
         page_count=document.page_count,
@@ -299,11 +311,12 @@ def _envelope(
         budget=_budget_record(extractor, document),
         usage=usage,
         seconds=time.perf_counter() - started,
-        sha256=sha256 or file_sha256(document.source.path),
+        sha256=sha256,
         finish_reason=next((reason for reason in reasons if reason != "stop"), "stop" if reasons else None),
         raw=answer.raw,
         confidence=answer.confidence,
         normalized=answer.normalized,
+        evidence=grounding.evidence,
         truncated=answer.truncated,
         constrained=bool(bests) and all(best.generation.constrained for best in bests),
         attempts=len(attempts),

@@ -103,3 +103,49 @@ def test_page_images_get_evidence_from_ocr(tmp_path: Path, monkeypatch: pytest.M
     assert envelope.evidence["/total"] is None
     assert "/total 7919.37 does not appear in the document" in envelope.warnings
     assert envelope.valid  # a warning, not an error, unless evidence is required
+
+
+def _invoice(**values: object) -> str:
+    empty: dict[str, object] = {"vendor": {"name": None, "address": None, "tax_id": None}}
+    empty |= {"customer": {"name": None, "address": None}, "line_items": []}
+    empty |= dict.fromkeys(("invoice_number", "invoice_date", "due_date", "currency", "subtotal", "tax", "total"))
+    return json.dumps(empty | values)
+
+
+def _numbered_page(number: int) -> Image.Image:
+    from PIL import ImageDraw, ImageFont
+
+    page = Image.new("RGB", (1240, 1754), "white")
+    ImageDraw.Draw(page).text((120, 160), f"INV-{1000 + number}", fill="black", font=ImageFont.load_default(size=72))
+    return page
+
+
+def test_many_page_images_are_read_in_windows_like_a_long_pdf(monkeypatch: pytest.MonkeyPatch) -> None:
+    floor = 256 * 28 * 28
+    cap = 6 * floor
+    monkeypatch.setenv("QVL_FAKE_REPLIES", json.dumps([_invoice()] * 40))
+    extractor = Extractor("invoice", backend="fake", max_total_pixels=cap, min_page_pixels=floor, evidence="off")
+    images = [_numbered_page(n) for n in range(1, 61)]
+    envelope = extractor.extract(images, name="pile")
+    record = envelope.to_dict()
+    assert envelope.page_count == 60 and [p["page"] for p in record["pages"]] == list(range(1, 61))
+    assert all(p["size"][0] * p["size"][1] >= floor for p in record["pages"])  # the floor applies
+    windows = record["windows"]
+    assert len(windows) > 10 and windows[0]["pages"][0] == 1 and windows[-1]["pages"][1] == 60
+    assert all(after["pages"][0] == before["pages"][1] for before, after in zip(windows, windows[1:], strict=False))
+    assert all(w["visual_tokens"] * 28 * 28 <= cap for w in windows)  # and so does --max-total-pixels
+    assert record["prompt"].endswith("+window-v1") and envelope.evidence is None
+    assert extractor.extract(images, name="pile").key == envelope.key  # same pixels, same key
+    fits = Extractor("invoice", backend="fake", evidence="off").extract(images[:3])
+    assert "windows" not in fits.to_dict() and fits.page_count == 3
+
+
+def test_page_images_read_in_windows_get_evidence_from_ocr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QVL_FAKE_REPLIES", json.dumps([_invoice(), _invoice(invoice_number="INV-1003")]))
+    extractor = Extractor("invoice", backend="fake", window_pages=2, window_overlap=0)
+    envelope = extractor.extract([_numbered_page(n) for n in range(1, 5)], name="scans")
+    assert envelope.origin is not None and envelope.origin["/invoice_number"] == [3, 4]
+    assert envelope.evidence is not None
+    found = envelope.evidence["/invoice_number"]
+    assert found is not None and found["page"] == 3 and found["source"] == "ocr"
+    assert envelope.valid and len(envelope.to_dict()["windows"]) == 2

@@ -401,3 +401,15 @@ def test_a_value_cut_short_in_one_window_but_read_whole_in_the_next_is_no_error(
     assert envelope.truncated is None and envelope.finish_reason == "length"
     assert envelope.data["line_items"] == [item for page in range(1, 41) for item in statement_items(page)]
     assert envelope.to_dict()["windows"][0]["finish_reason"] == "length"
+
+
+def test_memory_is_given_back_between_windows() -> None:
+    """glibc's malloc_trim is found where it exists, and releasing is safe to call at any time."""
+    import platform
+
+    from qvl_cli.runs.memory import _malloc_trim, release
+
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert _malloc_trim() is not None
+    release()
+    release()
