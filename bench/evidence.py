@@ -1,84 +1,91 @@
-"""Evidence cost: page text per page (PDF text layer; OCR of a scan) and a batch with the tiny
+"""Evidence cost: page text per page (PDF text layer; OCR of a scan), and a batch with the tiny
 model, evidence on against off.
 
-Page text is read in the prefetch worker, next to rendering, so it overlaps model time; the
-batch comparison shows what is left of it. Side by side: one warm-up each, then 5 alternating
-repetitions; medians and spread (min-max).
+Page text is read by the render worker right after it renders the page (OCR only where a page
+needs it), so it overlaps model time; the batch comparison shows what is left of it. Same
+documents, same model, same generated tokens (``--max-new-tokens`` forced) on every side; the
+OCR cache is emptied before every run, so each "on" run OCRs its scans again:
+- evidence off, render workers;
+- evidence on (text layers, and OCR of the scanned documents), render workers;
+- evidence on, in-process rendering (``--render-workers 0``: text read in the prefetch thread).
+Goal: evidence on <= 1.1x evidence off. How much OCR can hide depends on the model's time per
+document against OCR's time per scanned page (about 3.5 s on 2 cores): with the tiny model, raise
+``--max-new-tokens`` or lower ``--scan-every`` to see either side.
 
-    python bench/evidence.py [--documents 12] [--model PATH --device cuda]
+    python bench/evidence.py [--documents 12] [--scan-every 4] [--model PATH --device cuda]
+    python bench/evidence.py --pages-only      # only the per-page costs
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import os
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from common import ROOT, NullSink, add_model_arguments, load_backend
+from harness import Case, Ratio, arguments, compare
 
-CORPUS = ROOT.parent / "shared" / "corpus"
-
-
-def spread(samples: list[float]) -> str:
-    return f"{statistics.median(samples):.3f} s (min {min(samples):.3f}, max {max(samples):.3f})"
+CORPUS = Path(os.environ.get("QVL_CORPUS") or ROOT.parent / "shared" / "corpus")
 
 
-def alternate(
-    first: Callable[[], float], second: Callable[[], float], reps: int = 5
-) -> tuple[list[float], list[float]]:
-    first(), second()  # warm-up
-    a, b = [], []
-    for _ in range(reps):
-        a.append(first())
-        b.append(second())
-    return a, b
+def scan_pdf(path: Path, title: str) -> Path:
+    """A one-page PDF that is only a picture of printed text (no text layer): it needs OCR."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("RGB", (1275, 1650), "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=30)
+    for row, text in enumerate([title, *(f"{i + 1} x Widget {i} at 12.50 EUR" for i in range(20))]):
+        draw.text((90, 90 + 60 * row), text, fill="black", font=font)
+    image.save(path, resolution=150)
+    return path
 
 
-def page_costs(work: Path) -> None:
+def page_costs(args: argparse.Namespace, work: Path) -> None:
+    """Seconds per page: text layer + locate on a text PDF; OCR (no cache) of scanned pages."""
     from pdf_factory import PageSpec, write_pdf
 
     from qvl_cli.evidence.locate import locate
+    from qvl_cli.evidence.ocr import engine, ocr_page
     from qvl_cli.evidence.pages import TextOptions, read_text
     from qvl_cli.pages.budgets import PixelBudget
     from qvl_cli.pages.rasterize import render_document
 
     lines = tuple(f"Line {i}: 2 x Widget {i} at 12.50 EUR" for i in range(40))
     pdf = write_pdf(work / "text.pdf", [PageSpec(lines=("INVOICE 2024-17", *lines))] * 10)
-    document = render_document(pdf, PixelBudget())
-    pages = [(page.number - 1, page.image) for page in document.pages]
+    pages = [(page.number - 1, page.image) for page in render_document(pdf, PixelBudget()).pages]
     data = {"invoice_number": "2024-17", "items": [{"d": f"Widget {i}", "amount": 12.5} for i in range(20)]}
+    receipts = sorted((CORPUS / "sroie/img").glob("*.jpg"))[:5]
+    scans = receipts or [scan_pdf(work / f"scan{i}.pdf", f"RECEIPT {i}") for i in range(3)]
+    images = [render_document(scan, PixelBudget()).pages[0].image for scan in scans]
+    engine()  # built once per process, as in a render worker
 
     def text_layer() -> float:
         started = time.perf_counter()
-        texts = read_text(str(pdf), True, pages, TextOptions("text"))
-        locate(data, texts)
+        locate(data, list(read_text(str(pdf), True, pages, TextOptions("text"))))
         return (time.perf_counter() - started) / len(pages)
 
-    samples = [text_layer() for _ in range(6)][1:]
-    print(f"text layer + locate (40-line page, 21 values): {spread(samples)} per page")
-
-    receipts = sorted((CORPUS / "sroie/img").glob("*.jpg"))[:5]
-    if not receipts:
-        print("OCR: ../shared/corpus not present, skipped")
-        return
-    from qvl_cli.evidence.ocr import engine, ocr_page
-
-    engine()  # built once per process
-    ocr_samples = []
-    for receipt in receipts:
-        image = render_document(receipt, PixelBudget()).pages[0].image
+    def ocr() -> float:
         started = time.perf_counter()
-        ocr_page(image, 1)  # no cache: the engine's real cost
-        ocr_samples.append(time.perf_counter() - started)
-    print(f"OCR (SROIE receipts at the default budget, no cache): {spread(ocr_samples)} per page")
+        for image in images:
+            ocr_page(image, 1)  # no cache: the engine's real cost
+        return (time.perf_counter() - started) / len(images)
+
+    which = "SROIE receipts" if receipts else "synthetic scans (no corpus)"
+    cases = [
+        Case("text layer + locate, per page", text_layer, "read_text(TextOptions('text')) + locate, 40-line page"),
+        Case(f"OCR per page ({which})", ocr, "ocr_page at the default budget, no cache"),
+    ]
+    compare("evidence_pages", cases, [], args, work={"ocr_pages": [scan.name for scan in scans]})
 
 
 def batch(args: argparse.Namespace, work: Path) -> None:
     from pdf_factory import PageSpec, write_pdf
 
+    from qvl_cli.pages.pool import InlineRenderer, ProcessRenderer
     from qvl_cli.runs.batch import BatchRunner
     from qvl_cli.runs.document import ExtractOptions, Extractor
     from qvl_cli.schemas.catalog import load_schema
@@ -86,41 +93,69 @@ def batch(args: argparse.Namespace, work: Path) -> None:
 
     backend, model = load_backend(args)
     lines = tuple(f"Line {i}: 2 x Widget {i} at 12.50 EUR" for i in range(30))
-    pages = [PageSpec(lines=(f"INVOICE {i}", *lines)) for i in range(args.documents)]
-    paths = [write_pdf(work / f"d{i:02d}.pdf", [page]) for i, page in enumerate(pages)]
+    paths, scans = [], 0
+    for i in range(args.documents):
+        target = work / f"d{i:02d}.pdf"
+        if args.scan_every > 0 and i % args.scan_every == args.scan_every - 1:
+            paths.append(scan_pdf(target, f"INVOICE {i}"))
+            scans += 1
+        else:
+            paths.append(write_pdf(target, [PageSpec(lines=(f"INVOICE {i}", *lines))]))
     schema = load_schema("invoice")
     config = backend._greedy(args.max_new_tokens)
-    config.min_new_tokens = args.max_new_tokens  # the same generation work in both runs
+    config.min_new_tokens = args.max_new_tokens  # the same generation work in every run
     backend._greedy = lambda n: config  # type: ignore[method-assign]
 
-    def run(evidence: str) -> Callable[[], float]:
+    def run(evidence: str, workers: int) -> Any:
         options = ExtractOptions(max_new_tokens=args.max_new_tokens, reasks=0, evidence=evidence)
-        extractor = Extractor(schema, load_prompt(None, schema), options, lambda: backend)
 
-        def once() -> float:
-            started = time.perf_counter()
-            BatchRunner(extractor, {}, NullSink()).run(paths)
-            return time.perf_counter() - started
+        def once() -> None:
+            renderer = ProcessRenderer(workers) if workers else InlineRenderer()
+            extractor = Extractor(schema, load_prompt(None, schema), options, lambda: backend, renderer)
+            try:
+                BatchRunner(extractor, {}, NullSink()).run(paths)
+            finally:
+                renderer.close()
 
         return once
 
-    on, off = alternate(run("auto"), run("off"))
-    print(f"model: {model} on {args.device}; {len(paths)} one-page text PDFs, {args.max_new_tokens} new tokens each")
-    print(f"evidence off: {spread(off)}")
-    print(f"evidence on:  {spread(on)}")
-    ratios = [a / b for a, b in zip(on, off, strict=True)]
-    print(f"on/off: median {statistics.median(ratios):.3f}x (min {min(ratios):.3f}, max {max(ratios):.3f})")
+    def fresh_cache() -> None:
+        """Every run as a fresh `qvl extract`: an empty OCR cache, the engine not yet built."""
+        from qvl_cli.evidence import ocr
+
+        os.environ["QVL_CACHE_DIR"] = tempfile.mkdtemp(prefix="qvl-bench-evidence-cache-")
+        ocr._ENGINE = None  # in-process rendering builds it in this process, as qvl does once a run
+
+    w = args.workers
+    cases = [
+        Case("evidence off", run("off", w), f"qvl extract DOCS --evidence off --render-workers {w}", fresh_cache),
+        Case("evidence on", run("auto", w), f"qvl extract DOCS --evidence auto --render-workers {w}", fresh_cache),
+        Case("evidence on, in-process", run("auto", 0), "qvl extract DOCS --render-workers 0", fresh_cache),
+    ]
+    ratios = [
+        Ratio("evidence on / off", "evidence on", "evidence off", "<= 1.1"),
+        Ratio("evidence on in-process / off", "evidence on, in-process", "evidence off"),
+    ]
+    info = {"model": model, "device": args.device, "documents": len(paths), "scanned_documents": scans,
+            "new_tokens": args.max_new_tokens, "render_workers": w}  # fmt: skip
+    compare("evidence", cases, ratios, args, work=info)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     add_model_arguments(parser)
     parser.add_argument("--documents", type=int, default=12)
+    parser.add_argument("--scan-every", type=int, default=4, help="every Nth document is a scan (0: none)")
     parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--workers", type=int, default=2, help="render workers")
+    parser.add_argument("--pages-only", action="store_true", help="only the per-page costs")
+    parser.add_argument("--batch-only", action="store_true", help="only the batch comparison")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="qvl-bench-evidence-"))
-    page_costs(work)
-    batch(args, work)
+    if not args.batch_only:
+        page_costs(args, work)
+    if not args.pages_only:
+        batch(args, work)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The results table of bench/README.md, from bench/results/*.json (one row per case and ratio).
+"""The results table of bench/README.md, from bench/results/*.json (one row per case and ratio),
+and one row "awaiting figures" for each benchmark that has no results file yet.
 
 python bench/table.py [results/rendering.json ...]
 """
@@ -10,6 +11,24 @@ import sys
 from pathlib import Path
 
 from harness import RESULTS
+
+# Every benchmark on the harness: its results file's name, its goal, and how to run it.
+BENCHMARKS = {
+    "rendering": (">= 1.7x one process, >= 1.5x pypdfium2 CLI, >= 2x pdftoppm", "python bench/rendering.py"),
+    "pipeline": ("<= 1.1x the model alone", "python bench/pipeline.py"),
+    "evidence": ("evidence on <= 1.1x off", "python bench/evidence.py --batch-only"),
+    "evidence_pages": ("", "python bench/evidence.py --pages-only"),
+    "memory": ("<= 1.5x", "python bench/memory.py"),
+    "startup": ("< 0.3 s over python", "python bench/startup.py"),
+    "constrained_decoding": ("<= 1.1x (on a real model)", "python bench/constrained_decoding.py"),
+    "batching": ("", "python bench/batching.py"),
+    "server_concurrency": (
+        ">= 0.95x the bare client",
+        "QVL_VLLM_PYTHON=/path/to/vllm/bin/python python bench/server_concurrency.py",
+    ),
+    "gpu_throughput_bf16": ("(needs a CUDA GPU)", "python bench/gpu_throughput.py"),
+    "gpu_throughput_4bit": ("(needs a CUDA GPU)", "python bench/gpu_throughput.py"),
+}
 
 
 def rows(report: dict) -> list[str]:
@@ -31,6 +50,11 @@ def rows(report: dict) -> list[str]:
     return out
 
 
+def awaiting(name: str) -> str:
+    goal, command = BENCHMARKS[name]
+    return f"| {name} | *awaiting figures* | | | {goal} | `{command}` | |"
+
+
 def main() -> None:
     files = [Path(a) for a in sys.argv[1:]] or sorted(RESULTS.glob("*.json"))
     print("| benchmark | row | median | spread (min-max) | goal | command | date, load |")
@@ -38,6 +62,10 @@ def main() -> None:
     for path in files:
         for row in rows(json.loads(path.read_text())):
             print(row)
+    if not sys.argv[1:]:
+        for name in BENCHMARKS:
+            if not (RESULTS / f"{name}.json").exists():
+                print(awaiting(name))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,12 @@ def abort_on(name: str, task: PageTask) -> None:
         os.abort()
 
 
+def abort_probing(name: str, task: PageTask) -> None:
+    """Crash the worker when it checks whether the file called ``name`` opens (before rendering)."""
+    if Path(task.request.path).name == name and task.request.probe:
+        os.abort()
+
+
 def hang_on(name: str, task: PageTask) -> None:
     """Make the worker stuck on the file called ``name``."""
     if Path(task.request.path).name == name:

@@ -28,6 +28,7 @@ from qvl_cli.pages.rasterize import (
     PageImage,
     RenderedDocument,
     open_pages,
+    probe_document,
 )
 from qvl_cli.pages.windows import Window, WindowSettings, plan_windows
 
@@ -60,6 +61,7 @@ class RenderRequest:
     windows: WindowSettings = field(default_factory=WindowSettings)
     text: TextOptions | None = None  # read each page's text for evidence (extras["text"]); None: not
     sha256: str | None = field(default=None, repr=False)  # the file's hash: the OCR cache's key
+    probe: bool = False  # only check that the document opens (``TaskResult.protected``)
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,7 @@ class TaskResult:
     failure: FailedTask | None = None
     measured: DocumentPages | None = None
     windows: tuple[Window, ...] = ()
+    protected: bool = False  # a probe's answer: the PDF does not open without its password
 
     def packed(self) -> TaskResult:
         return replace(self, pages=tuple(page.packed() for page in self.pages))
@@ -148,6 +151,10 @@ def run_task(task: PageTask, progress: Progress | None = None) -> TaskResult:
     """
     tick = progress or _nothing
     try:
+        request = task.request
+        if request.probe:  # opening a hostile PDF can crash PDFium: done here too
+            protected = probe_document(request.path, request.password, request.limits, request.dpi)
+            return TaskResult(open_source(request.path), protected=protected)
         if task.pages is None:
             return _measure(task.request, tick)
         source = open_source(task.request.path)
@@ -282,6 +289,7 @@ class RenderResult:
     measured: DocumentPages | None = None
     windows: tuple[Window, ...] = ()
     text: bool = False  # the pages' text was read (extras["text"])
+    protected: bool = False  # a probe's answer (see RenderRequest.probe)
 
     def document(self) -> RenderedDocument:
         """The document as the model takes it (needs the pixels: ``keep_pixels``)."""
@@ -298,7 +306,9 @@ def collect(first: TaskResult, slices: list[TaskResult], request: RenderRequest)
         raise ValueError("the measuring task carries the source")
     pages = sorted([*first.pages, *(page for part in slices for page in part.pages)], key=lambda page: page.number)
     text = request.text is not None and request.text.mode != "off"
-    return RenderResult(first.source, first.page_count, first.plan, tuple(pages), first.measured, first.windows, text)
+    return RenderResult(
+        first.source, first.page_count, first.plan, tuple(pages), first.measured, first.windows, text, first.protected
+    )
 
 
 def split(slots: tuple[PageSlot, ...], size: int = SLICE_PAGES) -> list[tuple[PageSlot, ...]]:

@@ -20,7 +20,7 @@ from qvl_cli.evidence.grounding import ground, ocr_key, text_options
 from qvl_cli.pages.budgets import PixelBudget
 from qvl_cli.pages.inputs import file_sha256
 from qvl_cli.pages.pool import InlineRenderer, Renderer
-from qvl_cli.pages.rasterize import DEFAULT_PDF_DPI, InputLimits, RenderedDocument, probe_document
+from qvl_cli.pages.rasterize import DEFAULT_PDF_DPI, InputLimits, RenderedDocument
 from qvl_cli.pages.windows import WindowSettings
 from qvl_cli.pages.workers import RenderRequest
 from qvl_cli.runs.records import Envelope, FailureInfo, Usage
@@ -134,7 +134,10 @@ class Extractor:
         """Check that the document opens, cheaply (raises :class:`InputError`); True when it is
         password-protected."""
         options = self.options
-        return probe_document(path, options.password, options.limits, options.dpi)
+        request = RenderRequest(
+            str(path), options.budget, None, options.password, options.dpi, options.limits, probe=True
+        )
+        return self.renderer.run(request).protected  # in a render worker: a crash costs this document only
 
     def load(self, path: str | Path, budget: PixelBudget | None = None, sha256: str | None = None) -> LoadedDocument:
         """Render a document's pages, or plan the windows of a long one, and read the pages' text

@@ -16,7 +16,7 @@ import pytest
 from fake_backend import FakeBackend
 from pdf_factory import PageSpec, write_pdf
 from PIL import Image, ImageDraw
-from render_hooks import abort_on, hang_on, log_task
+from render_hooks import abort_on, abort_probing, hang_on, log_task
 
 from qvl_cli.backends.contract import Generation, GenerationRequest
 from qvl_cli.errors import InputError
@@ -119,6 +119,12 @@ def test_a_worker_that_crashes_fails_its_document_and_the_batch_goes_on(tmp_path
     assert bad["valid"] is False and bad["error"]["type"] == "crash"
     assert "SIGABRT" in bad["error"]["message"] and bad["error"]["message"].startswith(str(paths[2]))
     assert all(r["valid"] and r.get("error") is None for i, r in enumerate(records) if i != 2)
+
+
+def test_a_crash_while_checking_that_a_file_opens_costs_that_document_only(tmp_path: Path) -> None:
+    paths = [short_pdf(tmp_path / f"doc{i}.pdf", str(i)) for i in range(3)]
+    records = run_batch(ProcessRenderer(2, hook=partial(abort_probing, "doc1.pdf")), paths, "off")
+    assert [(r.get("error") or {}).get("type") for r in records] == [None, "crash", None]
 
 
 def test_a_stuck_page_times_out_and_the_batch_goes_on(tmp_path: Path) -> None:
