@@ -242,21 +242,31 @@ def _draw_text_image(size: tuple[int, int], words: list[tuple[str, tuple[int, in
     return image
 
 
-def test_a_page_without_text_layer_is_read_with_ocr_and_cached(tmp_path: Path) -> None:
+def test_a_page_without_text_layer_is_read_with_ocr_and_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qvl_cli.evidence import ocr
+
     image = _draw_text_image((900, 500), [("INVOICE 2024-0117", (60, 60)), ("TOTAL 598.57", (60, 300))])
     pdf = tmp_path / "scan.pdf"
     image.save(pdf, resolution=100)
     document = render_document(pdf, PixelBudget())
     pages = [(0, document.pages[0].image)]
     options = TextOptions("auto", str(tmp_path / "ocr"))
+    real, calls = ocr.engine(), []
+    monkeypatch.setattr(ocr, "engine", lambda: lambda pixels: calls.append(pixels.shape) or real(pixels))
     (page,) = read_text(str(pdf), True, pages, options, sha256="abc")
+    assert len(calls) == 1
     assert page.source == "ocr"
     found = locate({"total": 598.57}, [page]).evidence["/total"]
     assert found is not None and found["source"] == "ocr"
     x0, y0, x1, y1 = found["boxes"][0]
     assert 0.1 < x0 < x1 < 0.6 and 0.55 < y0 < y1 < 0.75
-    assert list((tmp_path / "ocr").rglob("*.json"))  # cached: a second run reads it back
+    (cached,) = (tmp_path / "ocr").rglob("*.json")
+    assert json.loads(cached.read_text()) == page.to_dict()
     assert read_text(str(pdf), True, pages, options, sha256="abc") == (page,)
+    assert len(calls) == 1  # the second run read the cache, not the engine
+    read_text(str(pdf), True, pages, options, sha256="other content")
+    read_text(str(pdf), True, [(0, pages[0][1].resize((450, 250)))], options, sha256="abc")
+    assert len(calls) == 3  # another document, or the page at another size, is read again
 
 
 def test_exif_rotated_image_boxes_match_the_upright_page(tmp_path: Path) -> None:

@@ -124,3 +124,25 @@ def test_a_bad_evidence_mode_is_one_line(mode: str) -> None:
     result = cli("locate", "-", "--evidence", mode, stdin="")
     assert result.exit_code == 2
     assert result.stderr == f"qvl: error: --evidence: {mode!r} is not one of auto, text, ocr\n" and result.stdout == ""
+
+
+def test_a_second_run_reads_ocr_from_the_cache_not_the_engine(
+    small_scan: Path, isolated_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the OCR engine gone, the same scan is still located from the cache (``$QVL_CACHE_DIR/ocr``);
+    with an empty cache the same run fails, so the engine really was gone."""
+    from qvl_cli.evidence import ocr
+
+    line = jsonl({"file": str(small_scan), "data": DATA})
+    first = cli("locate", "-", stdin=line)
+    assert first.exit_code == 0 and list((isolated_cache / "ocr").rglob("*.json"))
+
+    def unavailable() -> None:
+        raise ocr.OcrUnavailableError("OCR engine removed for this test")
+
+    monkeypatch.setattr(ocr, "engine", unavailable)
+    again = cli("locate", "-", stdin=line)
+    assert again.exit_code == 0 and again.stdout == first.stdout and again.stderr == first.stderr
+    elsewhere = cli("locate", "-", stdin=line, env={"QVL_CACHE_DIR": str(tmp_path / "empty-cache")})
+    assert elsewhere.exit_code == 2
+    assert elsewhere.stderr.splitlines()[0] == "qvl: error: -:1: OCR engine removed for this test"
