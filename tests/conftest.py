@@ -56,6 +56,17 @@ def pytest_configure(config: pytest.Config) -> None:
     register_backend("fake", FakeBackend)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that reads the corpus must say so (``-m "not corpus"`` leaves it out)."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "corpus" in getattr(item, "fixturenames", ()) and item.get_closest_marker("corpus") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(f"tests using the corpus fixture without @pytest.mark.corpus: {', '.join(unmarked)}")
+
+
 def clear_qvl_environment(environ: MutableMapping[str, str]) -> None:
     for name in qvl_variables(environ):
         del environ[name]

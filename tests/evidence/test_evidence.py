@@ -213,6 +213,7 @@ def test_boxes_follow_the_page_as_rendered_after_rotate(tmp_path: Path, rotate: 
     assert rotated == pytest.approx(expected, abs=2e-4)
 
 
+@pytest.mark.corpus
 def test_encrypted_pdf_text_layer_with_its_password(corpus: Path) -> None:
     locked = corpus / "pypdf/docs/encryption/r6-both-passwords.pdf"
     (page,) = _text_of(locked, password="foo")
