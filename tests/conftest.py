@@ -8,12 +8,13 @@ import path (``pythonpath`` in pyproject.toml), as are the other helper modules 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,20 @@ def fake(*replies: object, delay: float = 0.0, oom_above_pixels: int = 0) -> dic
     if oom_above_pixels:
         env["QVL_FAKE_OOM_ABOVE_PIXELS"] = str(oom_above_pixels)
     return env
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """An in-process ``qvl -v`` points the root logger at that run's stderr, which then closes:
+    each test ends with the logging it started with, so later output stays clean."""
+    root, pil = logging.getLogger(), logging.getLogger("PIL")
+    before, level, pil_level = list(root.handlers), root.level, pil.level
+    yield
+    for handler in root.handlers[:]:
+        if handler not in before and type(handler) is logging.StreamHandler:
+            root.removeHandler(handler)
+    root.setLevel(level)
+    pil.setLevel(pil_level)
 
 
 @pytest.fixture(autouse=True)

@@ -91,7 +91,7 @@ def test_render(locked: Path, tmp_path: Path, args: list[str], error: str | None
 
 
 @pytest.mark.parametrize(("args", "error"), CASES)
-def test_locate(locked: Path, tmp_path: Path, args: list[str], error: str | None) -> None:
+def test_locate(locked: Path, args: list[str], error: str | None) -> None:
     line = {"file": str(locked), "data": {"code": "NW-2024-0117", "total": 12.5}}
     result = cli("locate", "-", *args, stdin=json.dumps(line) + "\n")
     (record,) = records(result.stdout)
