@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 from common import NullSink, add_model_arguments, load_backend
+from harness import Case, Ratio, arguments, compare
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     add_model_arguments(parser)
     parser.add_argument("--documents", type=int, default=24)
     parser.add_argument("--max-new-tokens", type=int, default=128)
@@ -44,16 +44,18 @@ def main() -> None:
 
     schema = load_schema("invoice")
     options = ExtractOptions(budget=PixelBudget(max_pixels=200_000), max_new_tokens=args.max_new_tokens, reasks=0)
-    rates = {}
-    for size in map(int, args.sizes.split(",")):
+
+    def run(size: int) -> None:
         extractor = Extractor(schema, load_prompt(None, schema), options, lambda: backend)
-        started = time.perf_counter()
         BatchRunner(extractor, {}, NullSink(), batch_size=size).run(paths)
-        rates[size] = len(paths) / (time.perf_counter() - started)
-    base = rates[min(rates)]
-    print(f"model: {model} on {args.device}; {len(paths)} single-page documents")
-    for size, rate in rates.items():
-        print(f"--batch-size {size}: {rate:6.2f} documents/s ({rate / base:.2f}x)")
+
+    sizes = [int(size) for size in args.sizes.split(",")]
+    cases = [
+        Case(f"--batch-size {size}", lambda s=size: run(s), f"qvl extract DOCS --batch-size {size}") for size in sizes
+    ]
+    ratios = [Ratio(f"{case.name} / {cases[0].name} time", case.name, cases[0].name) for case in cases[1:]]
+    info = {"model": model, "device": args.device, "documents": len(paths), "max_new_tokens": args.max_new_tokens}
+    compare("batching", cases, ratios, args, work=info)
 
 
 if __name__ == "__main__":

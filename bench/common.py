@@ -22,6 +22,7 @@ class NullSink:
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="checkpoint folder or hub id (default: a tiny random Qwen2-VL)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
 
 
 def load_backend(args: argparse.Namespace) -> tuple[Any, str]:
@@ -29,6 +30,10 @@ def load_backend(args: argparse.Namespace) -> tuple[Any, str]:
     from qvl_cli.backends.contract import ModelSettings
     from qvl_cli.backends.transformers import TransformersBackend
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     model = args.model
     if model is None:
         from tiny_model import build_tiny_qwen2_vl

@@ -14,10 +14,10 @@ absolute cost is compared with a forward pass tens of times longer.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 from common import ROOT, add_model_arguments, load_backend
+from harness import Case, Ratio, arguments, compare
 
 
 def run(backend, requests) -> tuple[float, int]:
@@ -32,11 +32,10 @@ def run(backend, requests) -> tuple[float, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     add_model_arguments(parser)
     parser.add_argument("--schemas", default="invoice,form,chart,multilingual")
     parser.add_argument("--max-new-tokens", type=int, default=256)
-    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
     from qvl_cli.backends.contract import GenerationRequest
@@ -56,17 +55,20 @@ def main() -> None:
             out.append(GenerationRequest((page,), prompt, args.max_new_tokens, schema.document, constrain))
         return out
 
-    run(backend, requests(True)[:1])  # warm-up: compiles the first grammar, fills caches
-    per_token = {True: [], False: []}
-    for _ in range(args.repeats):
-        for constrain in (False, True):
-            seconds, tokens = run(backend, requests(constrain))
-            per_token[constrain].append(seconds / max(tokens, 1))
-    free, constrained = statistics.median(per_token[False]), statistics.median(per_token[True])
-    print(f"model: {model} on {args.device}")
-    print(f"unconstrained: {free * 1000:.3f} ms per generated token")
-    print(f"constrained:   {constrained * 1000:.3f} ms per generated token")
-    print(f"overhead:      {(constrained - free) * 1000:.3f} ms per token, ratio {constrained / free:.2f}x")
+    def per_token(constrain: bool) -> float:
+        seconds, tokens = run(backend, requests(constrain))
+        return seconds / max(tokens, 1) * 1000
+
+    cases = [
+        Case("unconstrained", lambda: per_token(False), "generate with --no-constrain, 4 schemas"),
+        Case("constrained", lambda: per_token(True), "generate with the schema's grammar, 4 schemas"),
+    ]
+    ratios = [
+        Ratio("constrained / unconstrained", "constrained", "unconstrained", "<= 1.1 (on a real model)"),
+        Ratio("constrained - unconstrained", "constrained", "unconstrained", difference=True),
+    ]
+    info = {"model": model, "device": args.device, "schemas": args.schemas, "max_new_tokens": args.max_new_tokens}
+    compare("constrained_decoding", cases, ratios, args, unit="ms/token", work=info)
 
 
 if __name__ == "__main__":

@@ -1,26 +1,25 @@
-"""Peak memory does not grow with document length or batch size.
+"""Peak memory does not grow with document length or the number of documents.
 
 Runs `qvl extract` (fake backend, so the model's own memory is left out and the pipeline is
-measured: discovery, hashing, rendering, windows, prefetching, writing) and `qvl render` in a
-fresh process per case, the cases alternating, several rounds, and prints each case's median
-peak RSS (with min-max) and the ratio of the large case to the small one.
+measured: discovery, hashing, rendering in worker processes, windows, prefetching, writing) and
+`qvl render` in a fresh process per run. The figure is the main process's peak RSS plus the largest render worker's
+peak (an upper bound of what they held together). Goal: large / small case <= 1.5.
 
-    python bench/memory.py [--rounds 5]
+    python bench/memory.py [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import ROOT, Case, Ratio, arguments, compare
+
 sys.path.insert(0, str(ROOT / "tests"))
 
 
@@ -38,6 +37,7 @@ def child(args: list[str]) -> None:
     except SystemExit:
         pass
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kib += resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     sys.stderr.write(f"PEAK_MIB {peak_kib / 1024:.1f}\n")
 
 
@@ -51,12 +51,10 @@ def peak_mib(args: list[str]) -> float:
 
 
 def main() -> None:
+    args = arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0])).parse_args()
     from pdf_factory import PageSpec, write_pdf
     from PIL import Image, ImageDraw
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    rounds = parser.parse_args().rounds
     work = Path(tempfile.mkdtemp(prefix="qvl-bench-memory-"))
     page = PageSpec(lines=tuple(f"Line {i}: the quick brown fox jumps over the lazy dog" for i in range(40)))
     short = write_pdf(work / "short.pdf", [page] * 5)
@@ -71,7 +69,7 @@ def main() -> None:
 
     common = ["extract", "--schema", "form", "-o", str(work / "out.jsonl"), "--quiet"]
     full = ["--max-total-pixels", "0"]  # every page at the full --max-pixels budget
-    cases = {
+    commands = {
         "render 5 pages": ["render", str(short), "--out", str(work / "r5"), *full],
         "render 300 pages": ["render", str(long), "--out", str(work / "r300"), *full],
         "extract 5 pages": [*common, str(short)],
@@ -79,19 +77,16 @@ def main() -> None:
         "extract 10 files": [*common, str(work / "files10")],
         "extract 1,000 files": [*common, str(work / "files1000")],
     }
-    peaks: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(rounds):
-        for name, args in cases.items():  # alternating: every round runs every case once
-            peaks[name].append(peak_mib(args))
-            print(f"  {name}: {peaks[name][-1]:.1f} MiB", flush=True)
-    for name, values in peaks.items():
-        spread = f"min {min(values):.1f}, max {max(values):.1f}"
-        print(f"{name:>20}: peak RSS {statistics.median(values):7.1f} MiB ({spread})")
-    for small, large in (("render 5 pages", "render 300 pages"), ("extract 5 pages", "extract 300 pages"),
-                         ("extract 10 files", "extract 1,000 files")):  # fmt: skip
-        ratio = statistics.median(peaks[large]) / statistics.median(peaks[small])
-        print(f"{large} / {small}: {ratio:.2f}x")
-    print(json.dumps({"work": str(work)}))
+    cases = [
+        Case(name, lambda a=argv: peak_mib(a), "QVL_BACKEND=fake qvl " + " ".join(argv).replace(f"{work}/", ""))
+        for name, argv in commands.items()
+    ]
+    ratios = [
+        Ratio("render 300 / 5 pages", "render 300 pages", "render 5 pages", "<= 1.5"),
+        Ratio("extract 300 / 5 pages", "extract 300 pages", "extract 5 pages", "<= 1.5"),
+        Ratio("extract 1,000 / 10 files", "extract 1,000 files", "extract 10 files", "<= 1.5"),
+    ]
+    compare("memory", cases, ratios, args, unit="MiB", work={"backend": "fake", "render_workers": "default"})
 
 
 if __name__ == "__main__":

@@ -1,29 +1,34 @@
-"""Pipeline overhead: `qvl extract` end to end against a bare render-and-generate loop.
+"""Pipeline: does rendering starve the model? `qvl extract`'s batch against the model's time alone.
 
-The bare loop is what a minimal script does per document: render with pypdfium2, build the
-Qwen2-VL inputs, call `generate` with a fixed token count. qvl runs the same documents through
-its whole pipeline (hashing, rendering in a prefetch thread overlapped with generation, answer
-checking, confidence, records written), first without and then with constrained decoding.
-Target: qvl (unconstrained) / bare <= 1.1.
+Same documents, same model, same generated tokens (``--max-new-tokens`` forced, unconstrained)
+on every side:
+- model alone: the pages are rendered beforehand (untimed); only input building and `generate`;
+- qvl batch, render workers: the whole pipeline (hashing, rendering in worker processes ahead of
+  the model, answer checks, records), worker start-up included;
+- qvl batch, in-process rendering (`--render-workers 0`: one prefetch thread);
+- bare loop: render with pypdfium2, then generate, one document after the other.
+Goal: qvl with workers <= 1.1x the model alone.
 
-    python bench/pipeline.py [--model PATH --device cuda]
+    python bench/pipeline.py [--documents 12] [--pages 1] [--model PATH --device cuda]
 """
 
 from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 from common import NullSink, add_model_arguments, load_backend
+from harness import Case, Ratio, arguments, compare
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     add_model_arguments(parser)
     parser.add_argument("--documents", type=int, default=12)
+    parser.add_argument("--pages", type=int, default=1, help="pages per document")
     parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
     import pypdfium2 as pdfium
@@ -31,7 +36,9 @@ def main() -> None:
     from pdf_factory import PageSpec, write_pdf
 
     from qvl_cli.backends.qwen2_vl_inputs import build_inputs
-    from qvl_cli.pages.budgets import PixelBudget, fit_size
+    from qvl_cli.pages.budgets import PixelBudget
+    from qvl_cli.pages.pool import InlineRenderer, ProcessRenderer
+    from qvl_cli.pages.rasterize import render_document
     from qvl_cli.runs.batch import BatchRunner
     from qvl_cli.runs.document import ExtractOptions, Extractor
     from qvl_cli.schemas.catalog import load_schema
@@ -41,52 +48,63 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="qvl-bench-pipeline-"))
     lines = tuple(f"Line {i}: 2 x Widget {i} at 12.50 EUR" for i in range(30))
     paths = [
-        write_pdf(work / f"doc{i:02d}.pdf", [PageSpec(lines=(f"INVOICE {i}", *lines))]) for i in range(args.documents)
+        write_pdf(
+            work / f"doc{i:02d}.pdf", [PageSpec(lines=(f"INVOICE {i} PAGE {p}", *lines)) for p in range(args.pages)]
+        )
+        for i in range(args.documents)
     ]
     budget = PixelBudget(max_pixels=400_000)
     schema = load_schema("invoice")
-    prompt = load_prompt(None, schema).render(schema, 1)
+    prompt = load_prompt(None, schema).render(schema, args.pages)
     config = backend._greedy(args.max_new_tokens)
-    config.min_new_tokens = args.max_new_tokens  # same amount of generation in both runs
+    config.min_new_tokens = args.max_new_tokens  # the same amount of generation on every side
+    backend._greedy = lambda n: config  # type: ignore[method-assign]
+    rendered = [[page.image for page in render_document(path, budget).pages] for path in paths]
 
-    def bare() -> float:
-        started = time.perf_counter()
-        for path in paths:
+    def generate(images: list) -> None:
+        inputs = build_inputs(backend.tokenizer, backend.image_processor, images, prompt)
+        with torch.inference_mode():
+            backend.model.generate(**inputs, generation_config=config)
+
+    def model_alone() -> None:
+        for images in rendered:
+            generate(images)
+
+    def bare() -> None:
+        for path, images in zip(paths, rendered, strict=True):
             pdf = pdfium.PdfDocument(str(path))
-            page = pdf[0]
-            width, height = fit_size(page.get_width() * 200 / 72, page.get_height() * 200 / 72,
-                                     budget.min_pixels, budget.max_pixels)  # fmt: skip
-            image = page.render(scale=width / page.get_width()).to_pil().convert("RGB").resize((width, height))
-            inputs = build_inputs(backend.tokenizer, backend.image_processor, [image], prompt)
-            with torch.inference_mode():
-                backend.model.generate(**inputs, generation_config=config)
+            pages = []
+            for index, image in enumerate(images):
+                page = pdf[index]
+                scaled = page.render(scale=image.width / page.get_width()).to_pil().convert("RGB")
+                pages.append(scaled.resize(image.size))
+            generate(pages)
             pdf.close()
-        return time.perf_counter() - started
 
-    def qvl(constrain: bool) -> float:
-        options = ExtractOptions(budget=budget, max_new_tokens=args.max_new_tokens, constrain=constrain, reasks=0)
-        extractor = Extractor(schema, load_prompt(None, schema), options, lambda: backend)
-        original = backend._greedy
-        backend._greedy = lambda n: config  # type: ignore[method-assign]
+    def qvl(workers: int) -> None:
+        options = ExtractOptions(budget=budget, max_new_tokens=args.max_new_tokens, constrain=False, reasks=0)
+        renderer = ProcessRenderer(workers) if workers else InlineRenderer()
+        extractor = Extractor(schema, load_prompt(None, schema), options, lambda: backend, renderer)
         try:
-            started = time.perf_counter()
             BatchRunner(extractor, {}, NullSink()).run(paths)
-            return time.perf_counter() - started
         finally:
-            backend._greedy = original  # type: ignore[method-assign]
+            renderer.close()
 
-    bare()  # warm-up
-    qvl(True)
-    bare_seconds = min(bare() for _ in range(2))
-    free_seconds = min(qvl(False) for _ in range(2))
-    constrained_seconds = min(qvl(True) for _ in range(2))
-    n = len(paths)
-    print(f"model: {model} on {args.device}; {n} one-page PDFs, {args.max_new_tokens} new tokens each")
-    print(f"bare render + generate loop:  {n / bare_seconds:5.2f} documents/s")
-    ratio = free_seconds / bare_seconds
-    print(f"qvl, unconstrained:           {n / free_seconds:5.2f} documents/s   qvl/bare time {ratio:.2f}x")
-    print(f"qvl, constrained:             {n / constrained_seconds:5.2f} documents/s   "
-          f"qvl/bare time {constrained_seconds / bare_seconds:.2f}x")  # fmt: skip
+    name = f"qvl batch, {args.workers} render workers"
+    cases = [
+        Case("model alone (pages pre-rendered)", model_alone, "build_inputs + model.generate per document"),
+        Case(name, lambda: qvl(args.workers), f"qvl extract DOCS --no-constrain --render-workers {args.workers}"),
+        Case("qvl batch, in-process rendering", lambda: qvl(0), "qvl extract DOCS --no-constrain --render-workers 0"),
+        Case("bare render + generate loop", bare, "pypdfium2 render + resize, then generate, per document"),
+    ]
+    ratios = [
+        Ratio("qvl workers / model alone", name, cases[0].name, "<= 1.1"),
+        Ratio("qvl in-process / model alone", cases[2].name, cases[0].name),
+        Ratio("qvl workers / bare loop", name, cases[3].name, "<= 1.1"),
+    ]
+    info = {"model": model, "device": args.device, "documents": args.documents, "pages_per_document": args.pages,
+            "new_tokens": args.max_new_tokens, "max_pixels": budget.max_pixels}  # fmt: skip
+    compare("pipeline", cases, ratios, args, work=info)
 
 
 if __name__ == "__main__":

@@ -1,93 +1,125 @@
-"""Page rendering speed: qvl's pipeline against a bare pypdfium2 loop and against pdftoppm.
+"""Rendering: `qvl render` with worker processes against one process, pypdfium2's CLI, a bare
+pypdfium2 loop and pdftoppm.
 
-All three produce the same pixels per page (qvl's budgeted size). qvl's pipeline includes
-opening, measuring, budget planning and RGB conversion; the bare loop is the least any
-pypdfium2 user writes; pdftoppm (poppler, what pdf2image wraps) writes PPM files, the cheapest
-format it has. Targets: qvl / bare >= 0.95, qvl / pdftoppm >= 2.
+Same work on every side: the same 300 A4 text pages, written as PNG files of 840 x 1176 pixels
+(qvl's default budget for A4 at 200 dpi), one whole process per side per run (start-up
+included). pypdfium2's CLI scales uniformly, so it renders at 840 px wide and crops the 12 extra
+rows away; pdftoppm scales each axis to the size. Every side's output sizes are checked.
+Goals: workers >= 1.7x qvl's one process on 2 cores, >= 1.5x pypdfium2's CLI with the same
+number of processes, >= 2x pdftoppm.
 
-    python bench/rendering.py [PDF ...]     # default: the multi-page PDFs in ../shared/corpus
+    python bench/rendering.py [--pages 300] [--workers 2] [--repeats 5]
 """
 
 from __future__ import annotations
 
+import argparse
+import math
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
+from functools import partial
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "corpus"
+from harness import ROOT, Case, Ratio, arguments, compare, run_command
+
+WIDTH, HEIGHT = 840, 1176
+A4 = (595.28, 841.89)
 
 
-def corpus_pdfs() -> list[Path]:
-    pdfs = [p for p in sorted(CORPUS.rglob("*.pdf")) if "encrypt" not in p.name and "password" not in p.name]
-    return pdfs + [ROOT / "examples" / "invoice.pdf"]
+def bare(pdf: str, out: str) -> None:
+    """The least a pypdfium2 user writes for these sizes: each page into a bitmap of the size, PNG."""
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    document = pdfium.PdfDocument(pdf)
+    for index in range(len(document)):
+        page = document[index]
+        bitmap = pdfium.PdfBitmap.new_native(WIDTH, HEIGHT, pdfium_c.FPDFBitmap_BGR, rev_byteorder=True)
+        bitmap.fill_rect((255, 255, 255, 255), 0, 0, WIDTH, HEIGHT)
+        pdfium_c.FPDF_RenderPageBitmap(bitmap, page, 0, 0, WIDTH, HEIGHT, 0, pdfium_c.FPDF_ANNOT)
+        bitmap.to_pil().save(f"{out}/page-{index + 1:03d}.png")
 
 
-def best_of(runs: int, action) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return min(times)
+def make_pdf(path: Path, pages: int) -> Path:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from pdf_factory import PageSpec, write_pdf
+
+    lines = tuple(f"Line {i}: 2 x Widget {i} at 12.50 EUR, delivered 2026-11-{i % 28 + 1:02d}" for i in range(45))
+    return write_pdf(path, [PageSpec(*A4, lines=(f"INVOICE PAGE {n + 1}", *lines)) for n in range(pages)])
+
+
+def check_sizes(folder: Path, pages: int) -> None:
+    from PIL import Image
+
+    files = sorted(folder.glob("*.png"))
+    sizes = {Image.open(f).size for f in files}
+    if len(files) != pages or sizes != {(WIDTH, HEIGHT)}:
+        raise SystemExit(f"{folder}: {len(files)} PNGs of sizes {sizes}, expected {pages} of {WIDTH} x {HEIGHT}")
 
 
 def main() -> None:
-    import pypdfium2 as pdfium
+    parser = arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+    parser.add_argument("--pages", type=int, default=300)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
 
-    from qvl_cli.errors import InputError
-    from qvl_cli.pages.budgets import PixelBudget
-    from qvl_cli.pages.rasterize import render_document
+    work = Path(tempfile.mkdtemp(prefix="qvl-bench-render-"))
+    pdf = str(make_pdf(work / "a4.pdf", args.pages))
+    python = sys.executable
+    scale = (WIDTH - 0.001) / A4[0]  # pypdfium2 rounds sizes up
+    crop = (math.ceil(A4[1] * scale) - HEIGHT - 0.001) / scale  # points off the bottom: HEIGHT rows left
+    n = str(args.workers)
+    sides = {
+        f"qvl render, {n} workers": [python, "-m", "qvl_cli", "render", pdf, "--out", "{out}",
+                                     "--max-total-pixels", "0", "--render-workers", n],
+        "qvl render, one process": [python, "-m", "qvl_cli", "render", pdf, "--out", "{out}",
+                                    "--max-total-pixels", "0", "--render-workers", "0"],
+        f"pypdfium2 render --processes {n}": [python, "-m", "pypdfium2_cli", "render", pdf, "-o", "{out}",
+                                              "--format", "png", "--scale", repr(scale),
+                                              "--crop", "0", repr(crop), "0", "0", "--processes", n],
+        "bare pypdfium2 loop": [python, __file__, "--bare", pdf, "{out}"],
+        "pdftoppm, one process": ["pdftoppm", "-png", "-scale-to-x", str(WIDTH), "-scale-to-y", str(HEIGHT),
+                                  pdf, "{out}/page"],
+    }  # fmt: skip
+    if not shutil.which("pdftoppm"):
+        print("pdftoppm not installed (apt-get install -y poppler-utils): left out")
+        del sides["pdftoppm, one process"]
+    cases = []
+    for number, (name, argv) in enumerate(sides.items()):
+        folder = work / f"out{number}"
+        command = [part.replace("{out}", str(folder)) for part in argv]
+        cases.append(Case(name, run_command(command), " ".join(_shown(argv, pdf)), partial(_empty, folder)))
+    for number, case in enumerate(cases):  # every side makes the same files before anything is timed
+        _empty(work / f"out{number}")
+        case.run()
+        check_sizes(work / f"out{number}", args.pages)
+    first = cases[0].name
+    ratios = [
+        Ratio(f"{cases[1].name} / workers", cases[1].name, first, ">= 1.7"),
+        Ratio(f"{cases[2].name} / qvl workers", cases[2].name, first, ">= 1.5"),
+        Ratio(f"{cases[3].name} / qvl workers", cases[3].name, first, ""),
+    ]
+    if len(cases) > 4:
+        ratios.append(Ratio("pdftoppm / qvl workers", cases[4].name, first, ">= 2"))
+    work_info = {"pages": args.pages, "size": f"{WIDTH}x{HEIGHT}", "format": "PNG", "processes": args.workers}
+    compare("rendering", cases, ratios, args, work=work_info)
+    shutil.rmtree(work, ignore_errors=True)
 
-    budget = PixelBudget(max_total_pixels=None)
-    candidates = [Path(p) for p in sys.argv[1:]] or corpus_pdfs()
-    jobs = []  # (path, [(index, width, height)])
-    for path in candidates:
-        try:
-            document = render_document(path, budget)
-        except InputError:
-            continue
-        jobs.append((path, [(page.number - 1, *page.size) for page in document.pages]))
-    pages = sum(len(sizes) for _, sizes in jobs)
 
-    def qvl() -> None:
-        for path, _ in jobs:
-            render_document(path, budget)
+def _empty(folder: Path) -> None:
+    """Each run writes into an empty folder (untimed)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
 
-    def bare() -> None:
-        for path, sizes in jobs:
-            pdf = pdfium.PdfDocument(str(path))
-            for index, width, _ in sizes:
-                page = pdf[index]
-                page.render(scale=width / page.get_width()).to_pil().convert("RGB")
-            pdf.close()
 
-    out = Path(tempfile.mkdtemp(prefix="qvl-bench-pdftoppm-"))
-
-    def poppler() -> None:
-        for number, (path, sizes) in enumerate(jobs):
-            for index, width, height in sizes:
-                subprocess.run(
-                    ["pdftoppm", "-f", str(index + 1), "-l", str(index + 1), "-scale-to-x", str(width),
-                     "-scale-to-y", str(height), str(path), str(out / f"{number}-{index}")],
-                    check=False, capture_output=True,
-                )  # fmt: skip
-
-    qvl_seconds = best_of(3, qvl)
-    bare_seconds = best_of(3, bare)
-    print(f"{len(jobs)} PDFs, {pages} pages at qvl's budgeted sizes (default budgets)")
-    print(f"qvl pipeline:     {pages / qvl_seconds:7.1f} pages/s")
-    print(f"bare pypdfium2:   {pages / bare_seconds:7.1f} pages/s   qvl/bare = {bare_seconds / qvl_seconds:.2f}")
-    if shutil.which("pdftoppm"):
-        poppler_seconds = best_of(1, poppler)
-        print(f"pdftoppm (PPM):   {pages / poppler_seconds:7.1f} pages/s   qvl/pdftoppm = "
-              f"{poppler_seconds / qvl_seconds:.2f}")  # fmt: skip
-    else:
-        print("pdftoppm: not installed (apt-get install poppler-utils), skipped")
+def _shown(argv: list[str], pdf: str) -> list[str]:
+    shown = [a.replace(pdf, "a4.pdf").replace("{out}", "OUT").replace(sys.executable, "python") for a in argv]
+    return [a.replace(__file__, "bench/rendering.py") for a in shown]
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 4 and sys.argv[1] == "--bare":
+        bare(sys.argv[2], sys.argv[3])
+    else:
+        main()

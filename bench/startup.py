@@ -1,31 +1,31 @@
-"""Start-up cost: `qvl --help` against `python -c pass` (target: under 0.3 s more).
+"""Start-up cost: `qvl --help` and `qvl extract --help` against `python -c pass` (goal: < 0.3 s more).
 
-python bench/startup.py
+python bench/startup.py [--repeats 10]
 """
 
 from __future__ import annotations
 
-import subprocess
+import argparse
 import sys
-import time
 
-
-def best_of(runs: int, command: list[str]) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run(command, capture_output=True, check=True)
-        times.append(time.perf_counter() - started)
-    return min(times)
+from harness import Case, Ratio, arguments, compare, run_command
 
 
 def main() -> None:
-    python = best_of(10, [sys.executable, "-c", "pass"])
-    qvl = best_of(10, [sys.executable, "-m", "qvl_cli", "--help"])
-    extract = best_of(10, [sys.executable, "-m", "qvl_cli", "extract", "--help"])
-    print(f"python -c pass:      {python * 1000:6.0f} ms")
-    print(f"qvl --help:          {qvl * 1000:6.0f} ms   (+{(qvl - python) * 1000:.0f} ms)")
-    print(f"qvl extract --help:  {extract * 1000:6.0f} ms   (+{(extract - python) * 1000:.0f} ms)")
+    parser = arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+    args = parser.parse_args()
+    python = sys.executable
+    cases = [
+        Case("python -c pass", run_command([python, "-c", "pass"]), "python -c pass"),
+        Case("qvl --help", run_command([python, "-m", "qvl_cli", "--help"]), "python -m qvl_cli --help"),
+        Case("qvl extract --help", run_command([python, "-m", "qvl_cli", "extract", "--help"]),
+             "python -m qvl_cli extract --help"),
+    ]  # fmt: skip
+    ratios = [
+        Ratio("qvl --help - python", cases[1].name, cases[0].name, "< 0.3 s", difference=True),
+        Ratio("qvl extract --help - python", cases[2].name, cases[0].name, difference=True),
+    ]
+    compare("startup", cases, ratios, args)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qvl_cli.backends.contract import create_backend
+from qvl_cli.pages.pool import open_renderer
 from qvl_cli.runs.batch import BatchRunner
 from qvl_cli.runs.cache import ResultCache, default_cache_dir, document_key, run_identity
 from qvl_cli.runs.document import ExtractOptions
@@ -47,8 +48,10 @@ class Extractor:
         prompt = load_prompt(self.settings.decoding.prompt, schema_doc)
         extract_options = ExtractOptions.from_settings(self.settings.render, self.settings.decoding)
         model = self.settings.model
+        render = self.settings.render
+        renderer = open_renderer(render.render_workers, render.render_timeout or None)  # processes start on first use
         self.engine = DocumentExtractor(
-            schema_doc, prompt, extract_options, lambda: create_backend(model.backend, model)
+            schema_doc, prompt, extract_options, lambda: create_backend(model.backend, model), renderer
         )
         self.identity = run_identity(
             schema_doc.sha256, prompt.sha256, model.backend, model, extract_options, self.engine.max_new_tokens
@@ -56,6 +59,18 @@ class Extractor:
         self.batch_size = self.settings.run.batch_size
         if model.backend == "openai":
             self.batch_size = max(self.batch_size, model.concurrency)  # requests in flight come from batches
+
+    def close(self) -> None:
+        """Stop the render worker processes (a later document starts new ones)."""
+        self.engine.renderer.close()
+        render = self.settings.render
+        self.engine.renderer = open_renderer(render.render_workers, render.render_timeout or None)
+
+    def __enter__(self) -> Extractor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def extract(self, source: Source, *, name: str = "<images>") -> Envelope:
         """One document: a path (PDF or image), or its pages as PIL images (named ``name``)."""
@@ -89,7 +104,8 @@ class Extractor:
 
 def extract(source: Source, schema: str | Path, **options: Any) -> Envelope:
     """Extract one document in one call (the model is loaded for it and released after)."""
-    return Extractor(schema, **options).extract(source)
+    with Extractor(schema, **options) as extractor:
+        return extractor.extract(source)
 
 
 def keyword_settings(options: dict[str, Any]) -> Settings:

@@ -57,6 +57,18 @@ class BudgetError(InputError):
     kind = "budget"
 
 
+class RenderCrashError(InputError):
+    """The worker process rendering a document died (a native crash, an abort, the OOM killer)."""
+
+    kind = "crash"
+
+
+class RenderTimeoutError(InputError):
+    """A page took longer than ``--render-timeout`` to render; its worker was stopped."""
+
+    kind = "timeout"
+
+
 class SchemaError(QvlError):
     """A schema or prompt cannot be found, read or used."""
 

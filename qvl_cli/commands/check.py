@@ -87,7 +87,10 @@ def results_for(run: ExtractRun, documents: Sequence[Path], write_sidecars: bool
         else:
             missing.append(document)
     if missing:
-        run.extractor.runner(collected).run(missing)
+        try:
+            run.extractor.runner(collected).run(missing)
+        finally:
+            run.extractor.close()  # no render worker outlives the rule
     if write_sidecars:
         for document in missing:
             record = collected.records.get(str(document))

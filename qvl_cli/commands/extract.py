@@ -78,6 +78,12 @@ class ExtractRun:
 
     def execute(self, inputs: Inputs, destination: Destination) -> int:
         """Extract every input, writing each record as soon as it is ready; returns the exit code."""
+        try:
+            return self._execute(inputs, destination)
+        finally:
+            self.extractor.close()  # no render worker outlives the run
+
+    def _execute(self, inputs: Inputs, destination: Destination) -> int:
         paths = inputs.expand()
         writer = destination.open()
         for note in getattr(writer, "notices", ()):

@@ -1,22 +1,18 @@
 """``qvl render``: the page images the model would see, to tune budgets.
 
-Each page is written as soon as it is rendered and then released, so memory stays flat however
-long the document.
+The render workers write each page as soon as it is rendered and then release it, so memory
+stays flat however long the document; only the page records come back to this process.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from qvl_cli.errors import OutputError
-from qvl_cli.pages.rasterize import measure_document
+from qvl_cli.pages.pool import open_renderer
 from qvl_cli.pages.windows import Window
-from qvl_cli.runs.windows import windows_of
+from qvl_cli.pages.workers import RenderedPage, RenderRequest
 from qvl_cli.settings import RenderSettings
-
-if TYPE_CHECKING:
-    from PIL import Image
 
 
 def render_pages(path: Path, out: Path, settings: RenderSettings) -> list[Path]:
@@ -27,32 +23,55 @@ def render_pages(path: Path, out: Path, settings: RenderSettings) -> list[Path]:
     from rich.console import Console
     from rich.table import Table
 
-    document = measure_document(path, settings.pages, settings.password, settings.dpi, settings.limits())
-    plan = windows_of(document, settings.budget(), settings.windows())
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create output folder: {exc.strerror or exc}", path=out) from None
-    table = Table(title=f"{path} ({document.page_count} pages)", title_justify="left")
+    request = RenderRequest(
+        str(path),
+        settings.budget(),
+        settings.pages,
+        settings.password,
+        settings.dpi,
+        settings.limits(),
+        png_dir=str(out),
+        keep_pixels=False,
+        windows=settings.windows(),
+    )
+    page_count, plan, pages = _render(request, settings)
+    table = Table(title=f"{path} ({page_count} pages)", title_justify="left")
     columns: tuple[str, ...] = ("page", "source size", "rendered size", "visual tokens", "file")
     if len(plan) > 1:
         columns = ("window", *columns)
     for column in columns:
         table.add_column(column, justify="left" if column == "file" else "right")
-    positions, sizes, window_numbers = _page_sizes(plan)
+    _, _, window_numbers = _page_sizes(plan)
     written = []
-    total_tokens = 0
-    for window_number, page in zip(window_numbers, document.render(positions, sizes), strict=True):
-        target = out / f"{path.stem}-p{page.number:03d}.png"
-        _save_png(page.image, target)
+    for window_number, page in zip(window_numbers, pages, strict=True):
+        target = Path(page.extras["file"])
         written.append(target)
-        total_tokens += page.visual_tokens
         row = [str(page.number), "{} x {}".format(*page.source_size), "{} x {}".format(*page.size)]
         row += [str(page.visual_tokens), str(target)]
         table.add_row(*([window_number] if len(plan) > 1 else []), *row)
+    total_tokens = sum(page.visual_tokens for page in pages)
     table.caption = f"{total_tokens} visual tokens in all{_note(plan)}"
     Console().print(table)
     return written
+
+
+def _render(request: RenderRequest, settings: RenderSettings) -> tuple[int, tuple[Window, ...], list[RenderedPage]]:
+    """Measure and plan in a worker; one window is rendered right away, the pages of several at
+    each page's size in its first window, spread over the workers."""
+    renderer = open_renderer(settings.render_workers, settings.render_timeout or None)
+    try:
+        result = renderer.run(request)
+        windows = result.windows
+        if result.measured is not None and len(windows) > 1:
+            positions, sizes, _ = _page_sizes(windows)
+            result = renderer.render_pages(request, result.measured, positions, sizes)
+    finally:
+        renderer.close()
+    return result.page_count, windows, list(result.pages)
 
 
 def _page_sizes(plan: tuple[Window, ...]) -> tuple[list[int], list[tuple[int, int]], list[str]]:
@@ -72,13 +91,3 @@ def _note(plan: tuple[Window, ...]) -> str:
         longest = max(window.stop - window.start for window in plan)
         return f"; {len(plan)} windows of up to {longest} pages, each within --max-total-pixels"
     return ", pages shrunk to fit --max-total-pixels" if plan[0].plan.shrunk else ""
-
-
-def _save_png(image: Image.Image, target: Path) -> None:
-    temp = target.with_name(f".{target.name}.tmp")
-    try:
-        image.save(temp, format="PNG")
-        temp.replace(target)
-    except OSError as exc:
-        temp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write page image: {exc.strerror or exc}", path=target) from None

@@ -10,8 +10,10 @@ from qvl_cli.answers.validation import Issue
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from pathlib import Path
 
     from qvl_cli.answers.normalize import Normalized
+    from qvl_cli.evidence.pages import TextOptions
     from qvl_cli.evidence.text import PageText
     from qvl_cli.pages.rasterize import RenderedDocument
 
@@ -30,6 +32,29 @@ def ocr_cache_dir() -> str:
     return str(default_cache_dir() / "ocr")
 
 
+def text_options(mode: str) -> TextOptions | None:
+    """How the render workers read page text for evidence (``None`` when ``mode`` is off)."""
+    if mode == "off":
+        return None
+    from qvl_cli.evidence.pages import TextOptions
+
+    return TextOptions(mode, ocr_cache_dir())
+
+
+def ocr_key(path: str | Path, sha256: str | None = None) -> str | None:
+    """The file's hash, which keys its pages' OCR in the cache (``None`` when unreadable)."""
+    if sha256 is not None:
+        return sha256
+    from pathlib import Path
+
+    from qvl_cli.pages.inputs import file_sha256
+
+    try:
+        return file_sha256(Path(path))
+    except OSError:
+        return None
+
+
 def with_page_text(
     document: RenderedDocument, mode: str, password: str | None = None, sha256: str | None = None
 ) -> RenderedDocument:
@@ -37,13 +62,8 @@ def with_page_text(
     if mode == "off":
         return document
     from qvl_cli.evidence.pages import TextOptions, document_text
-    from qvl_cli.pages.inputs import file_sha256
 
-    if sha256 is None:
-        try:
-            sha256 = file_sha256(document.source.path)
-        except OSError:
-            sha256 = None
+    sha256 = ocr_key(document.source.path, sha256)
     text = document_text(document, TextOptions(mode, ocr_cache_dir()), password, sha256)
     return replace(document, text=text)
 

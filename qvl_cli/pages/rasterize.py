@@ -40,6 +40,7 @@ class PageImage:
     source_size: tuple[int, int]  # native (width, height): pixels, or PDF points at the render DPI
     image: Image.Image
     text_chars: int = 0  # characters in the page's text layer (PDFs): a blank render with text is a font problem
+    extras: dict[str, Any] = field(default_factory=dict)  # per-page results made where it was rendered
 
     @property
     def size(self) -> tuple[int, int]:

@@ -1,8 +1,9 @@
 """Many documents through one model: prefetching, resume, result cache, summary.
 
 Records come out in input order, each written as soon as its document is done. While the model
-works on one document, a single worker thread hashes and renders the next one, so at most two
-documents' pages are in memory at any time, however long the batch.
+works on one document, prefetch threads hash the next ones and have them rendered (one thread per
+render worker process), so at most one document per render worker plus the one with the model
+are in memory at any time, however long the batch.
 """
 
 from __future__ import annotations
@@ -138,25 +139,27 @@ class BatchRunner:
         """Process every path; records are written in input order."""
         inputs = iter(paths)
         waiting: list[Job] = []  # rendered documents gathered for one batched generate call
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="qvl-prefetch") as pool:
-            pending: deque[Future[Job]] = deque()
-            try:
-                for _ in range(self.batch_size):
-                    self._submit(pool, inputs, pending)
-                while pending:
-                    job = pending.popleft().result()
-                    self._submit(pool, inputs, pending)  # render ahead while the model works
-                    if job.document is None:
-                        self._flush(waiting)  # keep input order: earlier documents first
-                        self._finish(job)
-                        continue
-                    waiting.append(job)
-                    if len(waiting) >= self.batch_size or not pending:
-                        self._flush(waiting)
-                self._flush(waiting)
-            finally:
-                for future in pending:
-                    future.cancel()
+        ahead = max(1, self.extractor.renderer.parallelism)
+        pool = ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="qvl-prefetch")
+        pending: deque[Future[Job]] = deque()
+        try:
+            for _ in range(self.batch_size + ahead - 1):
+                self._submit(pool, inputs, pending)
+            while pending:
+                job = pending.popleft().result()
+                self._submit(pool, inputs, pending)  # render ahead while the model works
+                if job.document is None:
+                    self._flush(waiting)  # keep input order: earlier documents first
+                    self._finish(job)
+                    continue
+                waiting.append(job)
+                if len(waiting) >= self.batch_size or not pending:
+                    self._flush(waiting)
+            self._flush(waiting)
+        finally:
+            # On an interrupt, documents still rendering are not waited for: closing the
+            # renderer cancels them and their threads end.
+            pool.shutdown(wait=False, cancel_futures=True)
         return self.summary
 
     def _flush(self, waiting: list[Job]) -> None:

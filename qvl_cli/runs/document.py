@@ -16,11 +16,13 @@ from qvl_cli.answers.guards import is_blank, token_budget
 from qvl_cli.answers.validation import Issue, make_validator
 from qvl_cli.backends.contract import Backend, Generation, GenerationRequest, Turn
 from qvl_cli.errors import DeviceMemoryError, InputError, ModelError, QvlError
-from qvl_cli.evidence.grounding import ground, with_page_text
+from qvl_cli.evidence.grounding import ground, ocr_key, text_options
 from qvl_cli.pages.budgets import PixelBudget
 from qvl_cli.pages.inputs import file_sha256
+from qvl_cli.pages.pool import InlineRenderer, Renderer
 from qvl_cli.pages.rasterize import DEFAULT_PDF_DPI, InputLimits, RenderedDocument, probe_document
 from qvl_cli.pages.windows import WindowSettings
+from qvl_cli.pages.workers import RenderRequest
 from qvl_cli.runs.records import Envelope, FailureInfo, Usage
 from qvl_cli.runs.windows import LoadedDocument, WindowedDocument, extract_windows, load_document
 from qvl_cli.schemas.catalog import Schema
@@ -99,8 +101,10 @@ class Extractor:
         prompt: Prompt,
         options: ExtractOptions,
         backend_factory: Callable[[], Backend],
+        renderer: Renderer | None = None,
     ):
         self.schema = schema
+        self.renderer = renderer or InlineRenderer()
         self.prompt = prompt
         self.options = options
         self.max_new_tokens = options.max_new_tokens or token_budget(schema.document)
@@ -134,20 +138,21 @@ class Extractor:
 
     def load(self, path: str | Path, budget: PixelBudget | None = None, sha256: str | None = None) -> LoadedDocument:
         """Render a document's pages, or plan the windows of a long one, and read the pages' text
-        for evidence (raises :class:`InputError`); safe in a worker thread."""
+        for evidence where they are rendered (raises :class:`InputError`); safe in a worker thread."""
         options = self.options
-        document = load_document(
-            path,
+        text = text_options(options.evidence)
+        request = RenderRequest(
+            str(path),
             budget or options.budget,
-            options.windows,
             options.pages,
             options.password,
             options.dpi,
             options.limits,
+            windows=options.windows,
+            text=text,
+            sha256=ocr_key(path, sha256) if text is not None else sha256,
         )
-        if isinstance(document, RenderedDocument):  # windowed documents carry no evidence yet
-            document = with_page_text(document, options.evidence, options.password, sha256)
-        return document
+        return load_document(self.renderer, request)
 
     def extract_document(self, document: LoadedDocument, started: float, sha256: str | None = None) -> Envelope:
         """Run the model on rendered pages. Out of device memory, the document is rendered again

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
-from pathlib import Path
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from qvl_cli.answers.assess import low_confidence_warnings, truncation_issues
@@ -20,16 +19,16 @@ from qvl_cli.answers.decoding import Closing
 from qvl_cli.answers.merge import Merged, Part, merge_parts
 from qvl_cli.answers.validation import Issue, make_validator
 from qvl_cli.backends.contract import GenerationRequest, Turn
-from qvl_cli.errors import InputError
-from qvl_cli.pages.budgets import PixelBudget
 from qvl_cli.pages.inputs import file_sha256
-from qvl_cli.pages.rasterize import DocumentPages, RenderedDocument, measure_document
-from qvl_cli.pages.windows import Window, WindowSettings, plan_windows
+from qvl_cli.pages.rasterize import DocumentPages, RenderedDocument
+from qvl_cli.pages.windows import Window
 from qvl_cli.runs.records import Envelope, Usage
 from qvl_cli.schemas.navigation import minimal_instance
 from qvl_cli.schemas.prompts import WINDOW_NOTE, window_note
 
 if TYPE_CHECKING:
+    from qvl_cli.pages.pool import Renderer
+    from qvl_cli.pages.workers import RenderRequest
     from qvl_cli.runs.document import Attempt, Extractor
 
 
@@ -39,6 +38,13 @@ class WindowedDocument:
 
     pages: DocumentPages
     windows: tuple[Window, ...]
+    render: Callable[[Window], RenderedDocument] | None = field(default=None, compare=False, repr=False)
+
+    def rendered(self, window: Window) -> RenderedDocument:
+        """The window's pages, rendered now (by the render workers when there are some)."""
+        if self.render is not None:
+            return self.render(window)
+        return self.pages.rendered(window.start, window.plan)
 
     @property
     def source(self) -> Any:
@@ -52,29 +58,19 @@ class WindowedDocument:
 LoadedDocument = RenderedDocument | WindowedDocument
 
 
-def load_document(
-    path: str | Path,
-    budget: PixelBudget,
-    settings: WindowSettings,
-    page_spec: str | None,
-    password: str | None,
-    dpi: float,
-    limits: Any,
-) -> LoadedDocument:
-    """Measure a document and plan its windows; one window is rendered now, several later."""
-    pages = measure_document(path, page_spec, password, dpi, limits)
-    windows = windows_of(pages, budget, settings)
-    if len(windows) == 1:
-        return pages.rendered(0, windows[0].plan)
-    return WindowedDocument(pages, windows)
+def load_document(renderer: Renderer, request: RenderRequest) -> LoadedDocument:
+    """Measure a document and plan its windows; one window is rendered now (its pages spread over
+    the render workers), several later, one at a time (their pages read no text: no evidence yet)."""
+    result = renderer.run(request)
+    if result.measured is None or len(result.windows) <= 1:
+        return result.document()
+    untexted = replace(request, text=None)
 
+    def render(window: Window) -> RenderedDocument:
+        return renderer.render_pages(untexted, pages, window.positions, window.plan.sizes, window.plan).document()
 
-def windows_of(pages: DocumentPages, budget: PixelBudget, settings: WindowSettings) -> tuple[Window, ...]:
-    """:func:`plan_windows` for a measured document; a page that cannot be sized names the file."""
-    try:
-        return plan_windows(list(pages.native_sizes), budget, settings)
-    except InputError as exc:
-        raise exc.for_file(pages.source.path) from None
+    pages = result.measured
+    return WindowedDocument(pages, result.windows, render)
 
 
 @dataclass(frozen=True)
@@ -106,7 +102,7 @@ def extract_windows(extractor: Extractor, document: WindowedDocument, started: f
     runs: list[WindowRun] = []
     pages: dict[int, dict[str, Any]] = {}
     for window in document.windows:
-        rendered = document.pages.rendered(window.start, window.plan)
+        rendered = document.rendered(window)
         request, blank = _request(extractor, rendered)
         for page in rendered.pages:
             pages.setdefault(page.number, page.describe() | {"blank": page.number in blank})
@@ -217,7 +213,7 @@ def _reask_whole(
     from qvl_cli.runs.document import reask_message
 
     run = _run_for(fixable[0].path, answer, runs)
-    rendered = document.pages.rendered(run.window.start, run.window.plan)
+    rendered = document.rendered(run.window)
     request, _ = _request(extractor, rendered)
     del rendered
     if request is None:

@@ -155,6 +155,22 @@ class RenderSettings:
         minimum=0,
         metavar="MIB",
     )
+    render_workers: int | None = setting(
+        None,
+        "Processes that render pages (default: the cores, at most 8; 0: render in the qvl process).",
+        INPUT,
+        env="QVL_RENDER_WORKERS",
+        minimum=0,
+        metavar="N",
+    )
+    render_timeout: float = setting(
+        120.0,
+        "Seconds a page may take to render (or to OCR) before its document fails (0: no limit; needs workers).",
+        INPUT,
+        env="QVL_RENDER_TIMEOUT",
+        minimum=0,
+        metavar="SECONDS",
+    )
 
     def __post_init__(self) -> None:
         check_record(self)

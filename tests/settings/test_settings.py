@@ -49,6 +49,8 @@ LAYERS: dict[str, tuple[Any, str | None, str | bool | None]] = {
     "password": (None, "pw-env", "pw-flag"),
     "max_pages": (5, "6", "7"),
     "max_file_size": (10, "11", "12"),
+    "render_workers": (0, "1", "2"),
+    "render_timeout": (30, "40", "50"),
     "prompt": ("generic-v1", None, "form-v1"),
     "max_new_tokens": (50, None, "60"),
     "constrain": (False, None, True),

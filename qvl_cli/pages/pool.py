@@ -1,0 +1,412 @@
+"""Render documents in worker processes, so a native crash or a stuck page costs one document.
+
+PDFium is not thread-safe, so parallel rendering uses processes. :class:`ProcessRenderer` keeps
+up to N workers (fresh interpreters started when first needed: nothing of this process, such as
+a model's threads or an unguarded ``__main__``, is inherited or re-run) and a dispatcher thread
+that hands them :class:`~qvl_cli.pages.workers.PageTask` s:
+a window the model waits for first, then earlier documents before later ones, the pages of a
+long document spread over all workers. A worker that
+dies fails its document with :class:`RenderCrashError` and is replaced; a page that takes
+longer than the timeout gets its worker killed and fails with :class:`RenderTimeoutError`.
+:class:`InlineRenderer` runs the same tasks in the calling thread (``--render-workers 0``).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from qvl_cli.errors import RenderCrashError, RenderTimeoutError
+from qvl_cli.pages.rasterize import RenderedDocument
+from qvl_cli.pages.workers import (
+    SLICE_PAGES,
+    PageSlot,
+    PageTask,
+    RenderRequest,
+    RenderResult,
+    TaskResult,
+    collect,
+    planned,
+    run_task,
+    split,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from multiprocessing.connection import Connection
+
+    from qvl_cli.pages.budgets import PagePlan
+    from qvl_cli.pages.rasterize import DocumentPages
+
+MAX_DEFAULT_WORKERS = 8
+PATH_ENV = "QVL_RENDER_WORKER_PATH"
+BOOT = f"import json, os, sys; sys.path[:] = json.loads(os.environ.pop({PATH_ENV!r})); \
+from qvl_cli.pages.workers import serve_fd; serve_fd(int(sys.argv[1]))"
+Hook = Callable[[PageTask], None]
+
+
+def default_workers() -> int:
+    """The cores this process may use, at most ``MAX_DEFAULT_WORKERS``."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_DEFAULT_WORKERS))
+
+
+class Renderer(Protocol):
+    """Turns render requests into documents; ``parallelism``: documents worth rendering at once."""
+
+    parallelism: int
+
+    def run(self, request: RenderRequest) -> RenderResult: ...
+
+    def render(self, request: RenderRequest) -> RenderedDocument: ...
+
+    def render_pages(
+        self,
+        request: RenderRequest,
+        measured: DocumentPages,
+        positions: Sequence[int],
+        sizes: Sequence[tuple[int, int]],
+        plan: PagePlan | None = None,
+    ) -> RenderResult: ...
+
+    def close(self) -> None: ...
+
+
+def open_renderer(workers: int | None, timeout: float | None = None) -> Renderer:
+    """``workers`` processes (started on first use; ``None``: :func:`default_workers`), or this
+    process when ``workers`` is 0."""
+    if workers is None:
+        workers = default_workers()
+    return ProcessRenderer(workers, timeout) if workers > 0 else InlineRenderer()
+
+
+class InlineRenderer:
+    """Renders in the calling thread (one document at a time: PDFium is not thread-safe)."""
+
+    parallelism = 1
+
+    def run(self, request: RenderRequest) -> RenderResult:
+        first = self._run(PageTask(request))
+        rest = [self._run(PageTask(request, first.todo))] if first.todo else []
+        return collect(first, rest, request)
+
+    def render(self, request: RenderRequest) -> RenderedDocument:
+        return self.run(request).document()
+
+    def render_pages(
+        self,
+        request: RenderRequest,
+        measured: DocumentPages,
+        positions: Sequence[int],
+        sizes: Sequence[tuple[int, int]],
+        plan: PagePlan | None = None,
+    ) -> RenderResult:
+        """Some pages of a measured document (one window of it), at these sizes."""
+        first = planned(measured, positions, sizes, plan)
+        return collect(first, [self._run(PageTask(request, first.todo))] if first.todo else [], request)
+
+    @staticmethod
+    def _run(task: PageTask) -> TaskResult:
+        result = run_task(task)  # takes the PDFium lock while it renders
+        if result.failure is not None:
+            raise result.failure.error()
+        return result
+
+    def close(self) -> None:
+        return None
+
+    def __enter__(self) -> InlineRenderer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass(eq=False)
+class _Document:
+    rank: tuple[int, int]  # (0 for a window the model waits for, else 1; input order): lowest first
+    request: RenderRequest
+    future: Future[RenderResult]
+    first: TaskResult | None = None
+    parts: list[TaskResult] = field(default_factory=list)
+    waiting: int = 0  # slices handed out or queued, not yet back
+
+
+@dataclass(eq=False)
+class _Worker:
+    process: subprocess.Popen[bytes]
+    conn: Connection
+    task: tuple[_Document, PageTask] | None = None
+    deadline: float = math.inf
+
+
+class ProcessRenderer:
+    """A pool of rendering processes fed by a dispatcher thread (see the module docstring)."""
+
+    def __init__(self, workers: int, timeout: float | None = None, *, hook: Hook | None = None):
+        import multiprocessing
+
+        if workers < 1:
+            raise ValueError("a process pool needs at least one worker")
+        self.parallelism = workers
+        self._timeout = timeout or math.inf
+        self._hook = hook  # runs in the worker before each task (tests use it to crash a worker)
+        self._lock = threading.Lock()
+        self._queue: list[tuple[tuple[int, int], int, _Document, PageTask]] = []
+        self._order = itertools.count()
+        self._documents = itertools.count()
+        self._workers: list[_Worker] = []
+        self._wake_r, self._wake_w = multiprocessing.Pipe(duplex=False)
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def run(self, request: RenderRequest) -> RenderResult:
+        return self.submit(request).result()
+
+    def render(self, request: RenderRequest) -> RenderedDocument:
+        return self.run(request).document()
+
+    def render_pages(
+        self,
+        request: RenderRequest,
+        measured: DocumentPages,
+        positions: Sequence[int],
+        sizes: Sequence[tuple[int, int]],
+        plan: PagePlan | None = None,
+    ) -> RenderResult:
+        """Some pages of a measured document (one window of it) at these sizes, spread over the
+        workers ahead of the documents rendered in advance: the model is waiting for them."""
+        return self.submit(request, planned(measured, positions, sizes, plan), urgent=True).result()
+
+    def submit(
+        self, request: RenderRequest, first: TaskResult | None = None, *, urgent: bool = False
+    ) -> Future[RenderResult]:
+        """Render ``request`` (measuring it first), or only ``first.todo`` when it is measured."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the renderer is closed")
+            document = _Document((0 if urgent else 1, next(self._documents)), request, Future(), first)
+            if first is None:
+                self._push(document, PageTask(request))
+            elif not first.todo:
+                document.future.set_result(collect(first, [], request))
+            for part in self._slices(first.todo) if first is not None else ():
+                self._push(document, PageTask(request, part))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._dispatch, name="qvl-render-dispatch", daemon=True)
+                self._thread.start()
+            self._wake()  # under the lock: one writer at a time on the wake-up pipe
+        return document.future
+
+    def close(self) -> None:
+        """Stop the workers (killing busy ones) and cancel documents not yet rendered."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._wake()
+        if self._thread is not None:
+            self._thread.join()
+        for worker in self._workers:
+            if worker.task is not None:
+                worker.process.kill()
+            worker.conn.close()  # an idle worker leaves when its pipe closes
+        for worker in self._workers:
+            _stop(worker)
+        unfinished = [entry[2] for entry in self._queue] + [w.task[0] for w in self._workers if w.task]
+        for document in unfinished:
+            document.future.cancel()
+        self._workers.clear()
+        self._queue.clear()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def __enter__(self) -> ProcessRenderer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _slices(self, todo: tuple[PageSlot, ...]) -> list[tuple[PageSlot, ...]]:
+        """Pages to render cut so that every worker gets some (at most ``SLICE_PAGES`` a slice)."""
+        return split(todo, max(1, min(SLICE_PAGES, math.ceil(len(todo) / self.parallelism))))
+
+    def _push(self, document: _Document, task: PageTask) -> None:
+        heapq.heappush(self._queue, (document.rank, next(self._order), document, task))
+        document.waiting += 1
+
+    def _wake(self) -> None:
+        try:
+            self._wake_w.send_bytes(b"")
+        except OSError:  # closed: nothing to wake
+            pass
+
+    def _dispatch(self) -> None:
+        from multiprocessing.connection import wait
+
+        while True:
+            with self._lock:
+                if self._closed:
+                    return
+                self._assign()
+                busy = [worker for worker in self._workers if worker.task is not None]
+            deadline = min((worker.deadline for worker in busy), default=math.inf)
+            waiting = None if deadline == math.inf else max(0.0, deadline - time.monotonic())
+            handles: list[Any] = [self._wake_r, *(w.conn for w in busy)]  # a dead worker's pipe reads EOF
+            ready = set(wait(handles, waiting))
+            if self._wake_r in ready:
+                while self._wake_r.poll():
+                    self._wake_r.recv_bytes()
+            with self._lock:
+                if self._closed:
+                    return
+                for worker in busy:
+                    self._check(worker, ready)
+
+    def _assign(self) -> None:
+        """Hand queued tasks to idle workers, starting workers up to the pool's size."""
+        while self._queue:
+            worker = next((w for w in self._workers if w.task is None), None)
+            if worker is None:
+                if len(self._workers) >= self.parallelism:
+                    return
+                worker = self._start()
+            _, _, document, task = heapq.heappop(self._queue)
+            if document.future.done():  # failed or cancelled: its other slices are moot
+                continue
+            try:
+                worker.conn.send(task)
+            except OSError:  # the idle worker died (e.g. the OOM killer): replace it, keep the task
+                heapq.heappush(self._queue, (document.rank, next(self._order), document, task))
+                self._discard(worker)
+                continue
+            worker.task = (document, task)
+            worker.deadline = time.monotonic() + self._timeout
+
+    def _start(self) -> _Worker:
+        import json
+        import multiprocessing
+
+        parent, child = multiprocessing.Pipe()
+        env = {**os.environ, PATH_ENV: json.dumps(sys.path)}
+        quiet = None if os.environ.get("QVL_DEBUG") else subprocess.DEVNULL
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-c", BOOT, str(child.fileno())],
+                pass_fds=[child.fileno()],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=quiet,
+                env=env,
+            )
+        finally:
+            child.close()
+        parent.send(self._hook)
+        worker = _Worker(process, parent)
+        self._workers.append(worker)
+        return worker
+
+    def _check(self, worker: _Worker, ready: set[Any]) -> None:
+        """Read what the worker sent; notice when it died or overran its page's time."""
+        try:
+            while worker.conn.poll():
+                message = worker.conn.recv_bytes()
+                if not message:  # a page done: the timeout counts from here
+                    worker.deadline = time.monotonic() + self._timeout
+                    continue
+                self._done(worker, pickle.loads(message))
+                return
+        except (EOFError, OSError):  # the pipe broke: the worker is gone
+            self._lost(worker, timed_out=False)
+            return
+        if time.monotonic() >= worker.deadline:
+            self._lost(worker, timed_out=True)
+
+    def _done(self, worker: _Worker, result: TaskResult) -> None:
+        if worker.task is None:
+            return
+        document, task = worker.task
+        worker.task, worker.deadline = None, math.inf
+        document.waiting -= 1
+        if document.future.done():
+            return
+        if result.failure is not None:
+            document.future.set_exception(result.failure.error())
+            return
+        if task.pages is None:
+            document.first = result
+            for part in self._slices(result.todo):
+                self._push(document, PageTask(document.request, part))
+        else:
+            document.parts.append(result)
+        if document.waiting == 0 and document.first is not None:
+            try:
+                document.future.set_result(collect(document.first, document.parts, document.request))
+            except Exception as exc:  # a malformed result must not stop the dispatcher
+                document.future.set_exception(exc)
+
+    def _lost(self, worker: _Worker, *, timed_out: bool) -> None:
+        """The worker died or is stuck: fail its document and let a new worker take its place."""
+        task, worker.task = worker.task, None
+        if timed_out:
+            worker.process.kill()
+        self._discard(worker)
+        if task is None:
+            return
+        document = task[0]
+        if not document.future.done():
+            path = document.request.path
+            error = _timeout_error(path, self._timeout) if timed_out else _crash_error(path, worker.process.returncode)
+            document.future.set_exception(error)
+
+    def _discard(self, worker: _Worker) -> None:
+        _stop(worker)
+        self._workers.remove(worker)
+
+
+def _stop(worker: _Worker) -> None:
+    """End a worker: idle ones leave when their pipe closes, busy ones are killed."""
+    if worker.task is not None:
+        worker.process.kill()
+    if not worker.conn.closed:
+        worker.conn.close()
+    try:
+        worker.process.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        worker.process.kill()
+        worker.process.wait()
+
+
+def _crash_error(path: str, exitcode: int | None) -> RenderCrashError:
+    if exitcode is not None and exitcode < 0:
+        try:
+            how = f"was killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            how = f"was killed by signal {-exitcode}"
+    else:
+        how = f"exited with code {exitcode}"
+    hint = "the file may be damaged, or the machine ran out of memory; the other documents go on"
+    return RenderCrashError(f"the page renderer {how} while rendering this document", path=path, hint=hint)
+
+
+def _timeout_error(path: str, seconds: float) -> RenderTimeoutError:
+    return RenderTimeoutError(
+        f"a page took longer than --render-timeout {seconds:g} s to render; the renderer was stopped",
+        path=path,
+        hint="raise --render-timeout, or leave this document out",
+    )

@@ -1,0 +1,349 @@
+"""The unit of rendering work a worker process runs: picklable tasks in, picklable pages out.
+
+A document is rendered in one or more :class:`PageTask` s. The first measures every selected
+page and plans its windows under the budgets (and renders the pages too when there are few in
+one window); the pages of a window are then rendered in slices, spread over the workers.
+:func:`run_task` is the one function a worker calls, so per-page work beyond the image (a PNG
+written to disk, the page's text for evidence, OCR included) happens there, right after the
+page is rendered, and its results travel back in :attr:`RenderedPage.extras`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qvl_cli.errors import InputError, QvlError
+from qvl_cli.pages.budgets import PagePlan, PixelBudget, visual_tokens
+from qvl_cli.pages.inputs import SourceFile, open_source, parse_page_ranges
+from qvl_cli.pages.rasterize import (
+    DEFAULT_PDF_DPI,
+    PDFIUM_LOCK,
+    DocumentPages,
+    InputLimits,
+    PageImage,
+    RenderedDocument,
+    open_pages,
+)
+from qvl_cli.pages.windows import Window, WindowSettings, plan_windows
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
+    from PIL import Image
+
+    from qvl_cli.evidence.pages import TextOptions
+    from qvl_cli.pages.rasterize import PageSource
+
+INLINE_PAGES = 8  # a document with at most this many selected pages is rendered by one task
+SLICE_PAGES = 8  # pages per task when a longer document is spread over the workers
+Progress = Callable[[], None]
+PageSlot = tuple[int, tuple[int, int], tuple[int, int]]  # (index, source size, rendered size)
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """One document to render, and what to do with each page."""
+
+    path: str
+    budget: PixelBudget = field(default_factory=PixelBudget)
+    page_spec: str | None = None
+    password: str | None = None
+    dpi: float = DEFAULT_PDF_DPI
+    limits: InputLimits = field(default_factory=InputLimits)
+    png_dir: str | None = None  # also write each page there as <stem>-p<NNN>.png (extras["file"])
+    keep_pixels: bool = True  # False: only the page records come back (e.g. when the PNGs are the output)
+    windows: WindowSettings = field(default_factory=WindowSettings)
+    text: TextOptions | None = None  # read each page's text for evidence (extras["text"]); None: not
+    sha256: str | None = field(default=None, repr=False)  # the file's hash: the OCR cache's key
+
+
+@dataclass(frozen=True)
+class PageTask:
+    """A slice of one document: ``pages`` to render, or ``None`` to measure and plan first."""
+
+    request: RenderRequest
+    pages: tuple[PageSlot, ...] | None = None
+
+
+@dataclass(frozen=True)
+class RenderedPage:
+    """One rendered page: a Pillow image in-process, raw pixels across a process boundary."""
+
+    number: int  # 1-based
+    source_size: tuple[int, int]
+    size: tuple[int, int]
+    image: Image.Image | None = None
+    mode: str = "RGB"
+    pixels: bytes = b""
+    text_chars: int = 0  # characters in the page's text layer
+    extras: dict[str, Any] = field(default_factory=dict)  # per-page results beyond the image
+
+    def packed(self) -> RenderedPage:
+        """Raw bytes instead of the image object (cheaper to send than PNG or a pickled image)."""
+        if self.image is None:
+            return self
+        return replace(self, image=None, mode=self.image.mode, pixels=self.image.tobytes())
+
+    def to_page_image(self) -> PageImage:
+        from PIL import Image
+
+        image = self.image
+        if image is None:
+            if not self.pixels:
+                raise ValueError(f"page {self.number} was rendered without keeping its pixels")
+            image = Image.frombuffer(self.mode, self.size, self.pixels, "raw", self.mode, 0, 1)
+        extras = {key: value for key, value in self.extras.items() if key != "text"}
+        return PageImage(self.number, self.source_size, image, self.text_chars, extras)
+
+    @property
+    def visual_tokens(self) -> int:
+        return visual_tokens(*self.size)
+
+
+@dataclass(frozen=True)
+class FailedTask:
+    """An input error raised in a worker, in a form that survives pickling."""
+
+    kind: type[QvlError]
+    message: str
+    path: str | None
+    hint: str | None
+
+    @classmethod
+    def of(cls, exc: QvlError) -> FailedTask:
+        return cls(type(exc), exc.message, exc.path, exc.hint)
+
+    def error(self) -> QvlError:
+        return self.kind(self.message, path=self.path, hint=self.hint)
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """What a task produced: the plan and windows (from the measuring task), pages, and pages
+    still to do."""
+
+    source: SourceFile | None = None
+    page_count: int = 0
+    plan: PagePlan | None = None  # None when the document has several windows
+    pages: tuple[RenderedPage, ...] = ()
+    todo: tuple[PageSlot, ...] = ()
+    failure: FailedTask | None = None
+    measured: DocumentPages | None = None
+    windows: tuple[Window, ...] = ()
+
+    def packed(self) -> TaskResult:
+        return replace(self, pages=tuple(page.packed() for page in self.pages))
+
+
+def run_task(task: PageTask, progress: Progress | None = None) -> TaskResult:
+    """Measure/plan or render one slice; input errors come back as ``failure``, never raised.
+
+    ``progress`` is called after each step (the plan, every page rendered, every page's text
+    read): the pool's per-page timeout counts from the last call.
+    """
+    tick = progress or _nothing
+    try:
+        if task.pages is None:
+            return _measure(task.request, tick)
+        source = open_source(task.request.path)
+        with _pdfium(source), open_pages(source, task.request.password, task.request.dpi) as pages:
+            rendered = _render(pages, task.request, source, task.pages, tick)
+        return TaskResult(source=source, pages=with_text(rendered, task.request, source, tick))
+    except QvlError as exc:
+        return TaskResult(failure=FailedTask.of(exc))
+
+
+def _measure(request: RenderRequest, tick: Progress) -> TaskResult:
+    """Measure the selected pages and plan the windows; a short single window is rendered too."""
+    source = open_source(request.path)
+    request.limits.enforce_on_file(source)
+    with _pdfium(source), open_pages(source, request.password, request.dpi) as pages:
+        indices = parse_page_ranges(request.page_spec, pages.page_count)
+        request.limits.enforce_on_pages(source, len(indices))
+        native = tuple(pages.native_size(i) for i in indices)
+        measured = DocumentPages(
+            source, pages.page_count, tuple(i + 1 for i in indices), native, request.password, request.dpi
+        )
+        windows = plan_document(measured, request.budget, request.windows)
+        tick()
+        if len(windows) > 1:  # rendered window by window, when each window's turn comes
+            return TaskResult(source, pages.page_count, None, measured=measured, windows=windows)
+        plan = windows[0].plan
+        slots = page_slots(measured, windows[0].positions, plan.sizes)
+        if len(slots) > INLINE_PAGES:
+            return TaskResult(source, pages.page_count, plan, todo=slots, measured=measured, windows=windows)
+        rendered = _render(pages, request, source, slots, tick)
+    rendered = with_text(rendered, request, source, tick)
+    return TaskResult(source, pages.page_count, plan, rendered, measured=measured, windows=windows)
+
+
+def plan_document(pages: DocumentPages, budget: PixelBudget, settings: WindowSettings) -> tuple[Window, ...]:
+    """:func:`plan_windows` for a measured document; a page that cannot be sized names the file."""
+    try:
+        return plan_windows(list(pages.native_sizes), budget, settings)
+    except InputError as exc:
+        raise exc.for_file(pages.source.path) from None
+
+
+def page_slots(
+    pages: DocumentPages, positions: Sequence[int], sizes: Sequence[tuple[int, int]]
+) -> tuple[PageSlot, ...]:
+    """The render slots of the pages at ``positions`` of the selection, at ``sizes``."""
+    slots = []
+    for position, size in zip(positions, sizes, strict=True):
+        w, h = pages.native_sizes[position]
+        slots.append((pages.numbers[position] - 1, (round(w), round(h)), size))
+    return tuple(slots)
+
+
+def planned(
+    measured: DocumentPages, positions: Sequence[int], sizes: Sequence[tuple[int, int]], plan: PagePlan | None
+) -> TaskResult:
+    """A measuring task's result for pages already measured: only ``todo`` is left to render."""
+    todo = page_slots(measured, positions, sizes)
+    return TaskResult(measured.source, measured.page_count, plan, todo=todo, measured=measured)
+
+
+def _pdfium(source: SourceFile) -> AbstractContextManager[Any]:
+    """PDFium is not thread-safe: the process-wide lock for PDFs (uncontended in a worker)."""
+    return PDFIUM_LOCK if source.is_pdf else nullcontext()
+
+
+def _render(
+    pages: PageSource, request: RenderRequest, source: SourceFile, slots: tuple[PageSlot, ...], tick: Progress
+) -> tuple[RenderedPage, ...]:
+    out = []
+    for index, source_size, size in slots:
+        image = pages.render(index, size)
+        extras = _page_extras(request, source, index + 1, image)
+        kept = image if request.keep_pixels or request.text is not None else None
+        out.append(RenderedPage(index + 1, source_size, size, kept, text_chars=pages.text_chars(index), extras=extras))
+        tick()
+    return tuple(out)
+
+
+def with_text(
+    pages: tuple[RenderedPage, ...], request: RenderRequest, source: SourceFile, tick: Progress
+) -> tuple[RenderedPage, ...]:
+    """Read each page's text for evidence where it was rendered (text layer, or OCR where the
+    page needs it), into ``extras["text"]``; outside the PDFium lock, one page at a time."""
+    if request.text is None or request.text.mode == "off":
+        return pages
+    from qvl_cli.evidence.pages import read_text
+
+    out = []
+    for page in pages:
+        assert page.image is not None  # kept for the text
+        [text] = read_text(
+            request.path, source.is_pdf, [(page.number - 1, page.image)], request.text, request.password, request.sha256
+        )
+        image = page.image if request.keep_pixels else None
+        out.append(replace(page, image=image, extras={**page.extras, "text": text}))
+        tick()
+    return tuple(out)
+
+
+def _page_extras(request: RenderRequest, source: SourceFile, number: int, image: Image.Image) -> dict[str, Any]:
+    """Per-page work done where the page was rendered; its results go in the page's ``extras``."""
+    extras: dict[str, Any] = {}
+    if request.png_dir is not None:
+        extras["file"] = str(save_png(image, Path(request.png_dir) / f"{source.path.stem}-p{number:03d}.png"))
+    return extras
+
+
+def save_png(image: Image.Image, target: Path) -> Path:
+    """Write ``target`` atomically (a temporary file renamed over it)."""
+    from qvl_cli.errors import OutputError
+
+    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        image.save(temp, format="PNG")
+        temp.replace(target)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write page image: {exc.strerror or exc}", path=target) from None
+    return target
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """The pages of one document (or one window) as they came back from the workers, in page
+    order; a document of several windows comes back measured and planned, without pages."""
+
+    source: SourceFile
+    page_count: int
+    plan: PagePlan | None
+    pages: tuple[RenderedPage, ...]
+    measured: DocumentPages | None = None
+    windows: tuple[Window, ...] = ()
+    text: bool = False  # the pages' text was read (extras["text"])
+
+    def document(self) -> RenderedDocument:
+        """The document as the model takes it (needs the pixels: ``keep_pixels``)."""
+        if self.plan is None:
+            raise ValueError("a document of several windows is rendered one window at a time")
+        images = tuple(page.to_page_image() for page in self.pages)
+        text = tuple(page.extras["text"] for page in self.pages) if self.text else None
+        return RenderedDocument(self.source, self.page_count, images, self.plan, text)
+
+
+def collect(first: TaskResult, slices: list[TaskResult], request: RenderRequest) -> RenderResult:
+    """The document from its measuring task and the slices rendered after it (in any order)."""
+    if first.source is None:
+        raise ValueError("the measuring task carries the source")
+    pages = sorted([*first.pages, *(page for part in slices for page in part.pages)], key=lambda page: page.number)
+    text = request.text is not None and request.text.mode != "off"
+    return RenderResult(first.source, first.page_count, first.plan, tuple(pages), first.measured, first.windows, text)
+
+
+def split(slots: tuple[PageSlot, ...], size: int = SLICE_PAGES) -> list[tuple[PageSlot, ...]]:
+    return [slots[start : start + size] for start in range(0, len(slots), size)]
+
+
+def _nothing() -> None:
+    return None
+
+
+def serve_fd(fd: int) -> None:
+    """A worker process's entry point: its end of the pipe is file descriptor ``fd``."""
+    from multiprocessing.connection import Connection
+
+    serve(Connection(fd))
+
+
+def serve(conn: Connection) -> None:
+    """A worker's loop: take a task, send an empty message after each page, send the result.
+
+    The first message is an optional hook run before each task (tests use it to crash or stall
+    a worker). Ctrl-C is the parent's to handle (it stops the workers), so SIGINT is ignored;
+    the worker leaves when the parent closes its pipe.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def tick() -> None:
+        conn.send_bytes(b"")
+
+    try:
+        hook: Callable[[PageTask], None] | None = conn.recv()
+        while True:
+            task: PageTask = conn.recv()
+            if hook is not None:
+                hook(task)
+            conn.send(_run_guarded(task, tick))
+    except (EOFError, OSError):
+        return
+
+
+def _run_guarded(task: PageTask, tick: Progress) -> TaskResult:
+    try:
+        return run_task(task, tick).packed()
+    except Exception as exc:  # an unexpected library error costs this document only
+        failure = FailedTask(InputError, f"cannot render: {type(exc).__name__}: {exc}", task.request.path, None)
+        return TaskResult(failure=failure)

@@ -1,0 +1,28 @@
+"""Hooks the tests install in render workers (picklable: module-level, arguments bound by partial)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from qvl_cli.pages.workers import PageTask
+
+
+def abort_on(name: str, task: PageTask) -> None:
+    """Crash the worker (SIGABRT, as a native crash would) on the file called ``name``."""
+    if Path(task.request.path).name == name:
+        os.abort()
+
+
+def hang_on(name: str, task: PageTask) -> None:
+    """Make the worker stuck on the file called ``name``."""
+    if Path(task.request.path).name == name:
+        time.sleep(600)
+
+
+def log_task(log: str, task: PageTask) -> None:
+    """Append the worker's pid and the pages it is about to render (``measure`` first) to ``log``."""
+    pages = "measure" if task.pages is None else " ".join(str(index + 1) for index, _, _ in task.pages)
+    with open(log, "a", encoding="utf-8") as out:
+        out.write(f"{os.getpid()} {pages}\n")
