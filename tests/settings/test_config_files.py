@@ -12,7 +12,8 @@ from conftest import ROOT, cli, fake, records
 from pdf_factory import PageSpec, write_pdf
 from PIL import Image
 
-from qvl_cli.settings import all_settings
+from qvl_cli.settings import RenderSettings, all_settings
+from qvl_cli.settings.declare import declared
 
 FORM = {"title": "T", "fields": [], "checkboxes": [], "signatures": []}
 # A US letter page at the default 200 dpi is 1700 x 2200; these budgets give these sizes.
@@ -120,5 +121,5 @@ def test_each_options_help_line_names_its_variable(command: str) -> None:
         if setting.spec.env and rows:
             shown += 1
             assert f"[env var: {setting.spec.env}]" in rows[0], setting.name
-    with_variables = [setting for setting in all_settings().values() if setting.spec.env]
-    assert shown == (len(with_variables) if command == "extract" else 9)  # render: budgets, pages, password
+    settings = all_settings().values() if command == "extract" else declared(RenderSettings)
+    assert shown == len([setting for setting in settings if setting.spec.env])
