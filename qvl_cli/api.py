@@ -7,7 +7,8 @@
 
 Settings are keyword arguments named as in ``.qvl.toml`` (``model``, ``backend``, ``base_url``,
 ``max_pixels``, ``max_new_tokens``...), checked like any other layer; the API itself reads no
-environment variable and no configuration file (pass ``settings=`` to use them). The command
+setting from the environment or a configuration file (pass ``settings=`` to use them; only the
+result cache's folder follows ``QVL_CACHE_DIR``). The command
 line runs on this same class.
 """
 

@@ -8,12 +8,13 @@ import path (``pythonpath`` in pyproject.toml), as are the other helper modules 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,17 @@ def pytest_configure(config: pytest.Config) -> None:
     from qvl_cli.backends.contract import register_backend
 
     register_backend("fake", FakeBackend)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that reads the corpus must say so (``-m "not corpus"`` leaves it out)."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "corpus" in getattr(item, "fixturenames", ()) and item.get_closest_marker("corpus") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(f"tests using the corpus fixture without @pytest.mark.corpus: {', '.join(unmarked)}")
 
 
 def clear_qvl_environment(environ: MutableMapping[str, str]) -> None:
@@ -118,6 +130,20 @@ def fake(*replies: object, delay: float = 0.0, oom_above_pixels: int = 0) -> dic
     if oom_above_pixels:
         env["QVL_FAKE_OOM_ABOVE_PIXELS"] = str(oom_above_pixels)
     return env
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """An in-process ``qvl -v`` points the root logger at that run's stderr, which then closes:
+    each test ends with the logging it started with, so later output stays clean."""
+    root, pil = logging.getLogger(), logging.getLogger("PIL")
+    before, level, pil_level = list(root.handlers), root.level, pil.level
+    yield
+    for handler in root.handlers[:]:
+        if handler not in before and type(handler) is logging.StreamHandler:
+            root.removeHandler(handler)
+    root.setLevel(level)
+    pil.setLevel(pil_level)
 
 
 @pytest.fixture(autouse=True)

@@ -13,14 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conftest import CORPUS
+
 from qvl_cli.answers.normalize import parse_amount, parse_date
 from qvl_cli.evidence.forms import fold
 
 Box = tuple[float, float, float, float]
-
-
-def corpus_root() -> Path:
-    return Path(os.environ.get("QVL_CORPUS", Path(__file__).resolve().parents[1].parent / "shared" / "corpus"))
 
 
 @dataclass
@@ -36,7 +34,7 @@ class Case:
 
 
 def sroie_cases(limit: int | None = None) -> list[Case]:
-    root = corpus_root() / "sroie"
+    root = CORPUS / "sroie"
     cases = []
     for image in sorted((root / "img").glob("*.jpg"))[:limit]:
         key = json.loads((root / "key" / f"{image.stem}.json").read_text(encoding="utf-8"))
@@ -94,7 +92,7 @@ def _gold_lines(name: str, value: Any, printed: str, lines: list[tuple[str, Box]
 
 def funsd_cases(limit: int | None = None) -> list[Case]:
     """Each form's linked question -> answer pairs as ``/fields/i/key`` and ``/fields/i/value``."""
-    root = corpus_root() / "funsd"
+    root = CORPUS / "funsd"
     cases = []
     for label in sorted((root / "labels").glob("*.json"))[:limit]:
         doc = json.loads(label.read_text(encoding="utf-8"))
@@ -147,7 +145,7 @@ INVOICE_FIELDS = {
 
 def invoice_cases() -> list[Case]:
     """invoice2data PDFs (text layer): labelled values as qvl writes them; no gold boxes."""
-    root = corpus_root() / "invoice2data"
+    root = CORPUS / "invoice2data"
     cases = []
     for label in sorted((root / "labels").glob("*.json")):
         document = root / "docs" / f"{label.stem}.pdf"

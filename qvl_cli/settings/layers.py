@@ -71,7 +71,10 @@ def file_layer(table: Mapping[str, Any], source: str, prefix: str = "", ignore: 
         if key in ignore:
             continue
         setting = settings.get(key)
-        if setting is None or not setting.spec.in_file:
+        if setting is not None and not setting.spec.in_file:
+            ways = " or ".join(filter(None, (f"pass {setting.flag}", setting.spec.env and f"set {setting.spec.env}")))
+            raise SettingsError("is not allowed in a configuration file", where=f"{source}: {prefix}{key}", hint=ways)
+        if setting is None:
             known = ", ".join([*ignore, *(name for name, s in settings.items() if s.spec.in_file)])
             raise SettingsError("unknown key", where=f"{source}: {prefix}{key}", hint=f"known: {known}")
         values[key] = value

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, cli, records
+from fake_backend import FakeBackend
+from fake_openai_server import FakeOpenAIServer
+from pdf_factory import PageSpec, write_pdf
 from PIL import Image
 
 from qvl_cli import Envelope, Extractor, extract
-from qvl_cli.settings import SettingsError
+from qvl_cli.backends.contract import register_backend
+from qvl_cli.errors import QvlError
+from qvl_cli.settings import ModelSettings, Settings, SettingsError
 
 EXAMPLE_MODEL_LINE = 'MODEL = "Qwen/Qwen2-VL-2B-Instruct"  # a hub id or a local folder'
 
@@ -24,23 +33,61 @@ def readme_example() -> str:
     return section[start : section.index("```", start)]
 
 
+def readme_steps() -> list[str]:
+    """The example in its steps, each opened by a comment: imports, one call, many documents, images."""
+    return re.split(r"\n\n(?=# )", readme_example().strip())
+
+
 @pytest.mark.slow
 def test_the_readme_example_runs_on_the_tiny_model(
     tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Each step of the example runs as written (with the tiny model), and each step's own result
+    is checked before the next step rebinds ``envelope``."""
     code = readme_example()
     assert EXAMPLE_MODEL_LINE in code
+    steps = readme_steps()
+    assert len(steps) == 4 and [step.splitlines()[0] for step in steps[1:]] == [
+        "# One call: load the model, extract one document, return its envelope.",
+        "# Many documents: the model is loaded once, on the first document that needs it.",
+        "# Pages you already have as images (a scanner, another PDF library): one image per page.",
+    ]
     monkeypatch.chdir(ROOT)
-    namespace: dict[str, object] = {}
-    exec(compile(code.replace(EXAMPLE_MODEL_LINE, f"MODEL = {str(tiny_model_dir)!r}"), "README.md", "exec"), namespace)
-    envelope, record = namespace["envelope"], namespace["record"]
-    assert isinstance(envelope, Envelope) and envelope.error is None
-    assert envelope.file == "scan-0001" and envelope.page_count == 1 and envelope.model is not None
-    assert envelope.model["id"] == str(tiny_model_dir) and envelope.usage.generated_tokens > 0
-    assert record == envelope.to_dict() and json.dumps(record)
-    printed = capsys.readouterr().out.splitlines()
-    assert len(printed) == 3
-    assert printed[1].startswith("examples/form.png ") and printed[2].startswith("examples/chart.png ")
+    namespace: dict[str, Any] = {}
+
+    def run(step: str) -> list[str]:
+        step = step.replace(EXAMPLE_MODEL_LINE, f"MODEL = {str(tiny_model_dir)!r}")
+        exec(compile(step, "README.md", "exec"), namespace)
+        return capsys.readouterr().out.splitlines()
+
+    assert run(steps[0]) == [] and namespace["MODEL"] == str(tiny_model_dir)
+
+    # One call.
+    printed = run(steps[1])
+    one = namespace["envelope"]
+    assert isinstance(one, Envelope) and one.error is None
+    assert one.file == "examples/invoice.pdf" and one.schema == "invoice" and one.page_count == 2
+    assert one.model is not None and one.model["id"] == str(tiny_model_dir)
+    assert one.budget is not None and one.budget["max_new_tokens"] == 256
+    assert 0 < one.usage.generated_tokens <= 256
+    assert printed == [f"{one.valid} {one.data} {one.errors}"]
+
+    # Many documents: one line each, in input order, from the extractor's own settings.
+    printed = run(steps[2])
+    extractor = namespace["extractor"]
+    last = namespace["envelope"]
+    assert extractor.settings.render.max_pixels == 500_000 and extractor.settings.run.cache is False
+    assert [line.split(" ")[0] for line in printed] == ["examples/form.png", "examples/chart.png"]
+    assert last.file == "examples/chart.png" and last.error is None and last is not one
+    assert printed[1] == f"examples/chart.png {last.valid} {last.usage.generated_tokens}"
+    assert all(page["size"][0] * page["size"][1] <= 500_000 for page in last.pages)
+
+    # Pages as images.
+    assert run(steps[3]) == []
+    scan, record = namespace["envelope"], namespace["record"]
+    assert scan.file == "scan-0001" and scan.page_count == 1 and scan.error is None
+    assert scan.schema == "form" and scan.usage.generated_tokens > 0
+    assert record == scan.to_dict() and json.loads(json.dumps(record)) == record
 
 
 def test_the_api_gives_the_envelope_the_cli_gives(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -149,3 +196,112 @@ def test_page_images_read_in_windows_get_evidence_from_ocr(monkeypatch: pytest.M
     found = envelope.evidence["/invoice_number"]
     assert found is not None and found["page"] == 3 and found["source"] == "ocr"
     assert envelope.valid and len(envelope.to_dict()["windows"]) == 2
+
+
+FORM = {"title": "Loan", "fields": [], "checkboxes": [], "signatures": []}
+
+
+def test_the_api_reads_no_environment_variable_and_no_configuration_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same settings in the environment and a .qvl.toml change what ``qvl extract`` does in
+    that folder, and not what the API does."""
+    pdf = write_pdf(tmp_path / "two.pdf", [PageSpec(lines=("Loan application", "Name: Maria"))] * 2)
+    (tmp_path / ".qvl.toml").write_text("max_new_tokens = 77\nreasks = 0\nmin_confidence = 0.99\n")
+    monkeypatch.chdir(tmp_path)
+    environment = {
+        "QVL_MODEL": "model-from-env",
+        "QVL_MAX_PIXELS": "200000",
+        "QVL_EVIDENCE": "off",
+        "QVL_MAX_PAGES": "5",
+        "QVL_PDF_PASSWORD": "unused",
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("QVL_FAKE_REPLIES", json.dumps([json.dumps(FORM)]))
+
+    assert Extractor("form").settings == Settings()
+    envelope = extract(pdf, schema="form", backend="fake", cache=False)
+    assert envelope.error is None and envelope.page_count == 2
+    assert envelope.model is not None and envelope.model["id"] == "Qwen/Qwen2-VL-2B-Instruct"
+    assert envelope.budget is not None and envelope.budget["max_pixels"] == 1003520
+    assert envelope.budget["max_new_tokens"] != 77 and envelope.evidence is not None
+
+    result = cli("extract", str(pdf), "-s", "form", "--backend", "fake", "--no-cache")  # the CLI reads both
+    assert result.exit_code == 0, result.output
+    (record,) = records(result.stdout)
+    assert record["model"]["id"] == "model-from-env" and record["budget"]["max_pixels"] == 200000
+    assert record["budget"]["max_new_tokens"] == 77 and record["evidence"] is None
+
+
+def test_a_document_that_cannot_be_read_gives_an_error_envelope_not_an_exception(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QVL_FAKE_REPLIES", json.dumps([json.dumps(FORM)]))
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.7\nnot really a PDF\n")
+    locked = write_pdf(tmp_path / "locked.pdf", [PageSpec(lines=("Loan",))], password="pw")
+    good = write_pdf(tmp_path / "good.pdf", [PageSpec(lines=("Loan",))])
+    extractor = Extractor("form", backend="fake", cache=False)
+    envelopes = extractor.extract_many([broken, locked, tmp_path / "missing.png", good])
+    assert [envelope.file for envelope in envelopes] == [
+        str(broken),
+        str(locked),
+        str(tmp_path / "missing.png"),
+        str(good),
+    ]
+    assert [envelope.status for envelope in envelopes] == ["input", "encrypted", "input", "valid"]
+    assert envelopes[1].error is not None and envelopes[1].to_dict()["error"] == {
+        "type": "encrypted",
+        "message": f"{locked}: PDF is encrypted (pass --password or set QVL_PDF_PASSWORD)",
+    }
+    assert all(envelope.data is None and not envelope.valid for envelope in envelopes[:3])
+    one = extract(locked, schema="form", backend="fake", password="wrong")
+    assert one.status == "encrypted" and one.to_dict()["error"]["message"].endswith("wrong password for encrypted PDF")
+    assert extract(locked, schema="form", backend="fake", password="pw").error is None
+
+
+def test_every_qvl_error_is_a_qvl_error_with_an_exit_code() -> None:
+    with pytest.raises(QvlError) as raised:
+        Extractor("form", max_pixels=10)
+    assert isinstance(raised.value, SettingsError) and raised.value.exit_code == 2
+    assert str(raised.value) == "max_pixels: 10 is less than the minimum 784"
+    with pytest.raises(QvlError, match="unknown schema"):
+        Extractor("no-such-schema")
+
+
+def test_the_model_is_loaded_once_on_the_first_document_that_needs_it(tmp_path: Path) -> None:
+    created: list[FakeBackend] = []
+
+    def counting(settings: ModelSettings) -> FakeBackend:
+        created.append(FakeBackend(settings, replies=[json.dumps(FORM)] * 3))
+        return created[-1]
+
+    register_backend("counting", counting)
+    extractor = Extractor("form", backend="counting", cache=False)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image")
+    assert extractor.extract_many([broken])[0].status == "input" and created == []  # nothing needed it yet
+    pages = [write_pdf(tmp_path / f"{n}.pdf", [PageSpec(lines=(f"Loan {n}",))]) for n in range(3)]
+    assert [envelope.status for envelope in extractor.extract_many(pages)] == ["valid"] * 3
+    assert len(created) == 1 and len(created[0].calls) == 3
+
+
+def test_the_openai_backend_through_the_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server answers; budgets apply to the images sent; the key is the one given (the API does
+    not read OPENAI_API_KEY)."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-the-environment")
+    pdf = write_pdf(tmp_path / "loan.pdf", [PageSpec(lines=("Loan application",))])
+    with FakeOpenAIServer() as server:
+        server.script.extend([("ok", json.dumps(FORM)), ("ok", json.dumps(FORM))])
+        options = {"backend": "openai", "base_url": server.url, "max_pixels": 100_000, "cache": False}
+        with_key = Extractor("form", api_key="sk-given", **options).extract(pdf)
+        without_key = Extractor("form", **options).extract(pdf)
+    for envelope in (with_key, without_key):
+        assert envelope.valid and envelope.data == FORM and envelope.error is None
+        assert envelope.model is not None and envelope.model["backend"] == "openai"
+        assert envelope.confidence is not None and set(envelope.confidence) == {f"/{key}" for key in FORM}
+    assert [headers["authorization"] for headers in server.headers] == ["Bearer sk-given", "Bearer not-needed"]
+    url = server.requests[0]["messages"][0]["content"][0]["image_url"]["url"]
+    with Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))) as image:
+        assert image.width * image.height <= 100_000 and list(image.size) == with_key.pages[0]["size"]

@@ -228,6 +228,7 @@ def test_max_total_pixels_is_reported(invoice_pdf: Path) -> None:
     assert "windows" not in envelope
 
 
+@pytest.mark.corpus
 def test_encrypted_pdf_password_from_environment(corpus: Path) -> None:
     locked = corpus / "pypdf/docs/encryption/r6-both-passwords.pdf"
     denied = cli("extract", str(locked), "-s", "form", env=fake({}))

@@ -213,6 +213,7 @@ def test_boxes_follow_the_page_as_rendered_after_rotate(tmp_path: Path, rotate: 
     assert rotated == pytest.approx(expected, abs=2e-4)
 
 
+@pytest.mark.corpus
 def test_encrypted_pdf_text_layer_with_its_password(corpus: Path) -> None:
     locked = corpus / "pypdf/docs/encryption/r6-both-passwords.pdf"
     (page,) = _text_of(locked, password="foo")
@@ -242,21 +243,31 @@ def _draw_text_image(size: tuple[int, int], words: list[tuple[str, tuple[int, in
     return image
 
 
-def test_a_page_without_text_layer_is_read_with_ocr_and_cached(tmp_path: Path) -> None:
+def test_a_page_without_text_layer_is_read_with_ocr_and_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qvl_cli.evidence import ocr
+
     image = _draw_text_image((900, 500), [("INVOICE 2024-0117", (60, 60)), ("TOTAL 598.57", (60, 300))])
     pdf = tmp_path / "scan.pdf"
     image.save(pdf, resolution=100)
     document = render_document(pdf, PixelBudget())
     pages = [(0, document.pages[0].image)]
     options = TextOptions("auto", str(tmp_path / "ocr"))
+    real, calls = ocr.engine(), []
+    monkeypatch.setattr(ocr, "engine", lambda: lambda pixels: calls.append(pixels.shape) or real(pixels))
     (page,) = read_text(str(pdf), True, pages, options, sha256="abc")
+    assert len(calls) == 1
     assert page.source == "ocr"
     found = locate({"total": 598.57}, [page]).evidence["/total"]
     assert found is not None and found["source"] == "ocr"
     x0, y0, x1, y1 = found["boxes"][0]
     assert 0.1 < x0 < x1 < 0.6 and 0.55 < y0 < y1 < 0.75
-    assert list((tmp_path / "ocr").rglob("*.json"))  # cached: a second run reads it back
+    (cached,) = (tmp_path / "ocr").rglob("*.json")
+    assert json.loads(cached.read_text()) == page.to_dict()
     assert read_text(str(pdf), True, pages, options, sha256="abc") == (page,)
+    assert len(calls) == 1  # the second run read the cache, not the engine
+    read_text(str(pdf), True, pages, options, sha256="other content")
+    read_text(str(pdf), True, [(0, pages[0][1].resize((450, 250)))], options, sha256="abc")
+    assert len(calls) == 3  # another document, or the page at another size, is read again
 
 
 def test_exif_rotated_image_boxes_match_the_upright_page(tmp_path: Path) -> None:
@@ -393,24 +404,62 @@ def test_evidence_option_is_checked() -> None:
     assert both.exit_code == 2 and "--require-evidence: needs evidence auto, text or ocr (not off)" in both.output
 
 
+# Every value is a constant: whatever the random weights prefer, constrained decoding writes exactly these.
+CONSTANT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "invoice_number": {"const": "INV-7"},
+        "total": {"const": 1234.5},
+        "order": {"const": "PO-404"},
+        "paid": {"const": True},
+    },
+    "required": ["invoice_number", "total", "order", "paid"],
+    "additionalProperties": False,
+}
+
+
+def _box_of(page: PageText, text: str) -> list[float]:
+    """The box of ``text`` on the page, from its characters' boxes in the text layer (no matching)."""
+    for line in page.lines:
+        if text in line.text:
+            start = line.text.index(text)
+            chars = line.chars[start : start + len(text)]
+            box = (
+                min(c[0] for c in chars),
+                min(c[1] for c in chars),
+                max(c[2] for c in chars),
+                max(c[3] for c in chars),
+            )
+            return [round(value, 4) for value in box]
+    raise AssertionError(f"{text!r} is not on the page")
+
+
 @pytest.mark.slow
-def test_extract_on_the_tiny_model_has_evidence_for_every_leaf(tiny_model_dir: Path, text_pdf: Path) -> None:
-    """Random weights write random values: the evidence map still covers every leaf, and each
-    value it did not find is a warning."""
-    result = run("extract", str(text_pdf), "-s", "invoice", "--model", str(tiny_model_dir),
+def test_extract_on_the_tiny_model_has_the_exact_evidence(tiny_model_dir: Path, text_pdf: Path, tmp_path: Path) -> None:
+    """Real generation on the tiny model, then grounding: each value found has its page, box,
+    printed text, source and score; a value printed nowhere is null and one warning; a boolean
+    is a judgement (null, no warning)."""
+    schema = tmp_path / "constants.json"
+    schema.write_text(json.dumps(CONSTANT_SCHEMA))
+    result = run("extract", str(text_pdf), "-s", str(schema), "--model", str(tiny_model_dir),
                  "--max-new-tokens", "120", "--max-pixels", "100000")  # fmt: skip
     envelope = json.loads(result.stdout)
-    from qvl_cli.evidence.locate import locate as relocate
-
-    data = envelope["data"]
-    expected = relocate(data, _text_of(text_pdf)).evidence
-    assert set(envelope["evidence"]) == set(expected)
-    missing = [p for p, e in envelope["evidence"].items() if e is None]
-    flagged = [w.split(" ")[0] for w in envelope["warnings"] if w.endswith("does not appear in the document")]
-    assert set(flagged) <= set(missing)
-    for found in envelope["evidence"].values():
-        if found is not None:
-            assert found["page"] == 1 and found["source"] == "text" and 0 <= found["score"] <= 1
+    assert envelope["data"] == {"invoice_number": "INV-7", "total": 1234.5, "order": "PO-404", "paid": True}
+    (page,) = _text_of(text_pdf)
+    assert envelope["evidence"] == {
+        "/invoice_number": {
+            "page": 1,
+            "boxes": [_box_of(page, "INV-7")],
+            "text": "INV-7",
+            "source": "text",
+            "score": 1.0,
+        },
+        "/total": {"page": 1, "boxes": [_box_of(page, "1,234.50")], "text": "1,234.50", "source": "text", "score": 1.0},
+        "/order": None,
+        "/paid": None,
+    }
+    assert envelope["warnings"] == ['/order "PO-404" does not appear in the document']
+    assert envelope["valid"] is True and result.exit_code == 0
 
 
 def test_which_text_pages_are_also_read_with_ocr() -> None:

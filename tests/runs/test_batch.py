@@ -119,21 +119,22 @@ def test_an_empty_path_list_on_stdin_is_an_error() -> None:
 
 
 def test_every_input_gets_exactly_one_record(folder: Path, tmp_path: Path) -> None:
-    """Needs no corpus: every kind of input made here (an encrypted PDF, which cannot be made
-    without a PDF library, is covered by the corpus test below)."""
+    """Needs no corpus: every kind of input is made here, an encrypted PDF included."""
     (folder / "locked.pdf").write_bytes(b"%PDF-1.7\n" + b"\x00" * 10)  # a second unreadable PDF
+    write_pdf(folder / "secret.pdf", [PageSpec()], password="pw")
     notes = folder / "notes.txt"
     result = qvl("extract", str(folder), str(notes), "-r", "-s", "form", env=fake_env())
     assert result.returncode == 2
     by_name = {Path(r["file"]).name: r for r in records(result.stdout)}
-    assert sorted(by_name) == ["a.pdf", "b.pdf", "broken.pdf", "c.png", "locked.pdf", "notes.txt"]
+    assert sorted(by_name) == ["a.pdf", "b.pdf", "broken.pdf", "c.png", "locked.pdf", "notes.txt", "secret.pdf"]
     assert by_name["a.pdf"]["valid"] and by_name["b.pdf"]["valid"] and by_name["c.png"]["valid"]
     assert by_name["broken.pdf"]["error"]["message"].endswith("cannot open PDF: the file is damaged or not a PDF")
     assert by_name["locked.pdf"]["error"]["type"] == "input"
+    assert by_name["secret.pdf"]["error"]["type"] == "encrypted"
     assert "not a supported document" in by_name["notes.txt"]["error"]["message"]
     assert all(r["key"] for r in by_name.values())
     summary = result.stderr.strip().splitlines()[-1]
-    assert summary.startswith("qvl: 6 documents: 3 valid, 0 invalid, 3 failed;")
+    assert summary.startswith("qvl: 7 documents: 3 valid, 0 invalid, 4 failed;")
     assert "pages/s" in summary
 
 

@@ -161,6 +161,12 @@ def statement(tmp_path: Path) -> Path:
     return write_pdf(tmp_path / "statement.pdf", pages)
 
 
+SPLIT_WARNING = (
+    "40 pages do not fit --max-total-pixels 1204224 at --min-page-pixels 200704: "
+    "read in 10 windows of up to 5 pages (1 shared by neighbours) and merged"
+)
+
+
 def window_answer(first: int, last: int, total_pages: int, **extra) -> str:
     items = [item for page in range(first, last + 1) for item in statement_items(page)]
     last_window = last == total_pages
@@ -202,8 +208,9 @@ def test_a_statement_across_40_pages_is_merged_in_order_without_duplicates(state
     first, last = spans[1]
     assert f"These images are pages {first} to {last} of a document of 40 pages" in fake.calls[1].prompt
     assert all(sum(w * h for w, h in call.image_sizes) <= SMALL.max_total_pixels for call in fake.calls)
-    assert any("read in" in warning and "windows" in warning for warning in envelope.warnings)
-    assert not any("disagree" in warning for warning in envelope.warnings)  # a row read in part is no conflict
+    assert [len(call.image_sizes) for call in fake.calls] == [last - first + 1 for first, last in spans]
+    # Only how the document was split: a row read in part is no conflict between windows.
+    assert envelope.warnings == (SPLIT_WARNING,)
 
 
 class ScoredBackend(FakeBackend):
@@ -240,11 +247,12 @@ def test_windows_disagreeing_on_a_total_keep_the_confident_one_and_warn(statemen
     assert envelope.data["total"] == 2460.0
     assert envelope.origin is not None and envelope.origin["/total"] == list(spans[-1])
     assert envelope.confidence is not None and envelope.confidence["/total"] == 1.0
-    disagreements = [w for w in envelope.warnings if w.startswith("windows disagree at /total")]
-    assert disagreements == [
-        f"windows disagree at /total: kept 2460.0 (pages {spans[-1][0]}-{spans[-1][1]}, confidence 1.00); "
-        f"also read 777.77 (pages {spans[0][0]}-{spans[0][1]}, confidence 0.30)"
-    ]
+    assert (spans[0], spans[-1]) == ((1, 5), (37, 40))
+    assert envelope.warnings == (
+        SPLIT_WARNING,
+        "windows disagree at /total: kept 2460.0 (pages 37-40, confidence 1.00); "
+        "also read 777.77 (pages 1-5, confidence 0.30)",
+    )
 
 
 def test_the_merged_answer_is_validated_and_reasked_as_a_whole(statement: Path, tmp_path: Path) -> None:
@@ -267,6 +275,13 @@ def test_the_merged_answer_is_validated_and_reasked_as_a_whole(statement: Path, 
     assert envelope.attempts == count + 1 and len(envelope.reasks) == 1
     first = document.windows[0]  # the window the first error's value came from was asked again
     pages = [document.pages.numbers[first.start], document.pages.numbers[first.stop - 1]]
+    assert len(fake.calls[-1].image_sizes) == first.stop - first.start  # its pages, no other
+    assert fake.calls[-1].image_sizes == fake.calls[0].image_sizes
+    assert "These images are pages 1 to 5 of a document of 40 pages" in fake.calls[-1].prompt
+    assert count == 8 and envelope.warnings == (
+        "40 pages do not fit --max-total-pixels 1204224 at --min-page-pixels 200704: "
+        "read in 8 windows of up to 5 pages (0 shared by neighbours) and merged",
+    )
     assert envelope.origin == {f"/rows/{i}": pages for i in range(4)}
 
 
@@ -312,7 +327,10 @@ def test_render_shows_windows_and_writes_every_page_above_the_floor(tmp_path: Pa
         with Image.open(file) as image:
             assert image.width * image.height >= FLOOR
     text = " ".join(result.output.split())
-    assert "window" in text and "4 windows of up to 5 pages" in text
+    assert "4449 visual tokens in all; 4 windows of up to 5 pages, each within --max-total-pixels" in text
+    rows = [line.split("│")[1:-1] for line in result.output.splitlines() if line.startswith("│")]
+    windows = [cells[0].strip() for cells in rows]  # the window column; a shared page shows both
+    assert windows == ["1", "1", "1", "1", "1,2", "2", "2", "2", "2,3", "3", "3", "3", "3,4", "4"]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,148 @@
+"""``qvl locate`` as users run it: its summary line on stderr, its error lines and exit codes, and
+``--evidence auto|text|ocr`` (a text layer, OCR, or the first where there is one)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import cli, records
+from pdf_factory import PageSpec, write_pdf
+
+DATA = {"number": "NW-2024-0117", "total": 598.57, "order": "ZZ-99"}
+NOT_FOUND = '/order "ZZ-99" does not appear in the document'
+
+
+@pytest.fixture
+def small_pdf(tmp_path: Path) -> Path:
+    return write_pdf(
+        tmp_path / "small.pdf", [PageSpec(width=300, height=100, lines=(f"Invoice {DATA['number']}", "Total 598.57"))]
+    )
+
+
+@pytest.fixture
+def small_scan(small_pdf: Path, tmp_path: Path) -> Path:
+    """The same page as a PNG: no text layer, only pixels."""
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(str(small_pdf))
+    path = tmp_path / "small.png"
+    pdf[0].render(scale=200 / 72).to_pil().save(path)
+    pdf.close()
+    return path
+
+
+def jsonl(*lines: object) -> str:
+    return "".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines)
+
+
+def test_the_summary_counts_values_and_failures(small_pdf: Path, tmp_path: Path) -> None:
+    source = tmp_path / "run.jsonl"
+    source.write_text(
+        jsonl(
+            {"file": str(small_pdf), "data": DATA},  # two values located, one not found
+            {"file": str(small_pdf), "data": None, "error": {"type": "model", "message": "x"}},  # nothing to locate
+            "not json",  # left out
+            {"file": str(small_pdf)},  # no data: left out
+            {"file": str(tmp_path / "gone.pdf"), "data": {"a": "b"}},  # written unchanged
+            {"file": str(small_pdf), "data": {"number": DATA["number"], "empty": "", "paid": True}},
+        )
+    )
+    result = cli("locate", str(source))
+    assert result.exit_code == 2
+    written = records(result.stdout)
+    assert [record.get("evidence", "absent") is None for record in written] == [False, True, False, False]
+    assert written[2] == {"file": str(tmp_path / "gone.pdf"), "data": {"a": "b"}}
+    assert written[0]["warnings"] == [NOT_FOUND] and written[3]["warnings"] == []
+    stderr = result.stderr.splitlines()
+    assert stderr[0].startswith(f"qvl: error: {source}:3: not a JSON object (") and stderr[0].endswith(
+        "); line left out"
+    )
+    assert stderr[1:] == [
+        f"qvl: error: {source}:4: a record needs 'file' and 'data'; line left out",
+        f"qvl: error: {source}:5: {tmp_path / 'gone.pdf'}: no such file",
+        # 4 records written; 3 values located (2 + 1; a boolean or empty string is never counted),
+        # 1 not found; 3 lines or records failed.
+        "qvl: 4 records: 3 values located, 1 not found, 3 records failed",
+    ]
+
+
+def test_all_found_exits_0_and_quiet_prints_nothing(small_pdf: Path) -> None:
+    line = jsonl({"file": str(small_pdf), "data": {"number": DATA["number"]}})
+    result = cli("locate", "-", stdin=line)
+    assert (result.exit_code, result.stderr) == (0, "qvl: 1 records: 1 values located, 0 not found, 0 records failed\n")
+    quiet = cli("locate", "-", "-q", stdin=line + jsonl({"file": "gone.pdf", "data": {}}))
+    assert quiet.exit_code == 2 and quiet.stderr == "" and len(records(quiet.stdout)) == 2
+
+
+def test_the_summary_goes_to_stderr_when_writing_a_file(small_pdf: Path, tmp_path: Path) -> None:
+    out = tmp_path / "located.jsonl"
+    result = cli("locate", "-", "-o", str(out), stdin=jsonl({"file": str(small_pdf), "data": DATA}))
+    assert result.exit_code == 0 and result.stdout == ""
+    assert result.stderr == "qvl: 1 records: 2 values located, 1 not found, 0 records failed\n"
+    assert records(out.read_text())[0]["warnings"] == [NOT_FOUND]
+
+
+def sources(result_stdout: str) -> dict[str, str | None]:
+    (record,) = records(result_stdout)
+    return {pointer: found and found["source"] for pointer, found in record["evidence"].items()}
+
+
+def test_evidence_text_reads_the_text_layer_and_never_runs_ocr(small_pdf: Path, small_scan: Path) -> None:
+    for mode in ("auto", "text"):
+        result = cli("locate", "-", "--evidence", mode, stdin=jsonl({"file": str(small_pdf), "data": DATA}))
+        assert sources(result.stdout) == {"/number": "text", "/total": "text", "/order": None}, mode
+    scan = cli("locate", "-", "--evidence", "text", stdin=jsonl({"file": str(small_scan), "data": DATA}))
+    assert sources(scan.stdout) == {"/number": None, "/total": None, "/order": None}  # no text layer, no OCR
+    assert scan.exit_code == 0 and scan.stderr == "qvl: 1 records: 0 values located, 3 not found, 0 records failed\n"
+
+
+def test_evidence_ocr_reads_pixels_even_where_a_text_layer_exists(small_pdf: Path) -> None:
+    line = jsonl({"file": str(small_pdf), "data": DATA})
+    by_text = records(cli("locate", "-", stdin=line).stdout)[0]["evidence"]
+    by_ocr = records(cli("locate", "-", "--evidence", "ocr", stdin=line).stdout)[0]["evidence"]
+    assert {pointer: found and found["source"] for pointer, found in by_ocr.items()} == {
+        "/number": "ocr",
+        "/total": "ocr",
+        "/order": None,
+    }
+    for pointer in ("/number", "/total"):
+        assert by_ocr[pointer]["text"] == by_text[pointer]["text"]
+        assert by_ocr[pointer]["boxes"][0] == pytest.approx(by_text[pointer]["boxes"][0], abs=0.03)  # same place
+
+
+def test_evidence_auto_reads_a_scan_with_ocr_and_the_environment_chooses_too(small_scan: Path) -> None:
+    line = jsonl({"file": str(small_scan), "data": DATA})
+    assert sources(cli("locate", "-", stdin=line).stdout) == {"/number": "ocr", "/total": "ocr", "/order": None}
+    from_env = cli("locate", "-", stdin=line, env={"QVL_EVIDENCE": "text"})
+    assert sources(from_env.stdout) == {"/number": None, "/total": None, "/order": None}
+
+
+@pytest.mark.parametrize("mode", ["off", "OCR", ""])
+def test_a_bad_evidence_mode_is_one_line(mode: str) -> None:
+    result = cli("locate", "-", "--evidence", mode, stdin="")
+    assert result.exit_code == 2
+    assert result.stderr == f"qvl: error: --evidence: {mode!r} is not one of auto, text, ocr\n" and result.stdout == ""
+
+
+def test_a_second_run_reads_ocr_from_the_cache_not_the_engine(
+    small_scan: Path, isolated_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the OCR engine gone, the same scan is still located from the cache (``$QVL_CACHE_DIR/ocr``);
+    with an empty cache the same run fails, so the engine really was gone."""
+    from qvl_cli.evidence import ocr
+
+    line = jsonl({"file": str(small_scan), "data": DATA})
+    first = cli("locate", "-", stdin=line)
+    assert first.exit_code == 0 and list((isolated_cache / "ocr").rglob("*.json"))
+
+    def unavailable() -> None:
+        raise ocr.OcrUnavailableError("OCR engine removed for this test")
+
+    monkeypatch.setattr(ocr, "engine", unavailable)
+    again = cli("locate", "-", stdin=line)
+    assert again.exit_code == 0 and again.stdout == first.stdout and again.stderr == first.stderr
+    elsewhere = cli("locate", "-", stdin=line, env={"QVL_CACHE_DIR": str(tmp_path / "empty-cache")})
+    assert elsewhere.exit_code == 2
+    assert elsewhere.stderr.splitlines()[0] == "qvl: error: -:1: OCR engine removed for this test"
