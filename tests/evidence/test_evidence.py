@@ -253,7 +253,9 @@ def test_a_page_without_text_layer_is_read_with_ocr_and_cached(tmp_path: Path, m
     pages = [(0, document.pages[0].image)]
     options = TextOptions("auto", str(tmp_path / "ocr"))
     real, calls = ocr.engine(), []
-    monkeypatch.setattr(ocr, "engine", lambda: lambda pixels: calls.append(pixels.shape) or real(pixels))
+    monkeypatch.setattr(
+        ocr, "engine", lambda: lambda pixels, **options: calls.append(pixels.shape) or real(pixels, **options)
+    )
     (page,) = read_text(str(pdf), True, pages, options, sha256="abc")
     assert len(calls) == 1
     assert page.source == "ocr"
