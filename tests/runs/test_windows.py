@@ -179,8 +179,10 @@ def window_answer(first: int, last: int, total_pages: int, **extra) -> str:
     )
 
 
+# The merge tests answer values the generated statement does not print, so evidence is off here;
+# tests/runs/test_window_evidence.py covers the evidence of windowed documents.
 def test_a_statement_across_40_pages_is_merged_in_order_without_duplicates(statement: Path) -> None:
-    options = {"budget": SMALL, "windows": WindowSettings(min_page_pixels=FLOOR)}
+    options = {"budget": SMALL, "evidence": "off", "windows": WindowSettings(min_page_pixels=FLOOR)}
     document = extractor(FakeBackend(), **options).load(statement)
     assert isinstance(document, WindowedDocument)
     spans = [(document.pages.numbers[w.start], document.pages.numbers[w.stop - 1]) for w in document.windows]
@@ -236,7 +238,7 @@ class ScoredBackend(FakeBackend):
 
 
 def test_windows_disagreeing_on_a_total_keep_the_confident_one_and_warn(statement: Path) -> None:
-    options = {"budget": SMALL, "windows": WindowSettings(min_page_pixels=FLOOR, window_pages=20)}
+    options = {"budget": SMALL, "evidence": "off", "windows": WindowSettings(min_page_pixels=FLOOR, window_pages=20)}
     document = extractor(FakeBackend(), **options).load(statement)
     assert isinstance(document, WindowedDocument)
     spans = [(document.pages.numbers[w.start], document.pages.numbers[w.stop - 1]) for w in document.windows]
@@ -259,7 +261,7 @@ def test_the_merged_answer_is_validated_and_reasked_as_a_whole(statement: Path, 
     schema = tmp_path / "rows.json"
     rows = {"type": "array", "maxItems": 4, "items": {"type": "string"}}
     schema.write_text(json.dumps({"type": "object", "properties": {"rows": rows}, "required": ["rows"]}))
-    options = {"budget": SMALL, "windows": WindowSettings(min_page_pixels=FLOOR, window_overlap=0)}
+    options = {"budget": SMALL, "evidence": "off", "windows": WindowSettings(min_page_pixels=FLOOR, window_overlap=0)}
     document = extractor(FakeBackend(), str(schema), **options).load(statement)
     assert isinstance(document, WindowedDocument) and len(document.windows) >= 2
     count = len(document.windows)
