@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import time
 from pathlib import Path
 
@@ -12,13 +13,19 @@ from qvl_cli.pages.workers import PageTask
 def abort_on(name: str, task: PageTask) -> None:
     """Crash the worker (SIGABRT, as a native crash would) on the file called ``name``."""
     if Path(task.request.path).name == name:
-        os.abort()
+        _abort()
 
 
 def abort_probing(name: str, task: PageTask) -> None:
     """Crash the worker when it checks whether the file called ``name`` opens (before rendering)."""
     if Path(task.request.path).name == name and task.request.probe:
-        os.abort()
+        _abort()
+
+
+def _abort() -> None:
+    """SIGABRT, as a native crash would, without leaving a core file behind."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    os.abort()
 
 
 def hang_on(name: str, task: PageTask) -> None:

@@ -329,7 +329,9 @@ class ProcessRenderer:
                 if not message:  # a page done: the timeout counts from here
                     worker.deadline = time.monotonic() + self._timeout
                     continue
-                self._done(worker, pickle.loads(message))
+                result = pickle.loads(message)
+                del message  # one slice's bytes at a time: images are built as slices arrive
+                self._done(worker, result.unpacked())
                 return
         except (EOFError, OSError):  # the pipe broke: the worker is gone
             self._lost(worker, timed_out=False)

@@ -91,14 +91,20 @@ class RenderedPage:
             return self
         return replace(self, image=None, mode=self.image.mode, pixels=self.image.tobytes())
 
-    def to_page_image(self) -> PageImage:
+    def unpacked(self) -> RenderedPage:
+        """The image object again, its raw bytes let go (so a window's bytes and images are never
+        all held at once)."""
+        if self.image is not None or not self.pixels:
+            return self
         from PIL import Image
 
-        image = self.image
+        image = Image.frombuffer(self.mode, self.size, self.pixels, "raw", self.mode, 0, 1)
+        return replace(self, image=image, pixels=b"")
+
+    def to_page_image(self) -> PageImage:
+        image = self.unpacked().image
         if image is None:
-            if not self.pixels:
-                raise ValueError(f"page {self.number} was rendered without keeping its pixels")
-            image = Image.frombuffer(self.mode, self.size, self.pixels, "raw", self.mode, 0, 1)
+            raise ValueError(f"page {self.number} was rendered without keeping its pixels")
         extras = {key: value for key, value in self.extras.items() if key != "text"}
         return PageImage(self.number, self.source_size, image, self.text_chars, extras)
 
@@ -141,6 +147,9 @@ class TaskResult:
 
     def packed(self) -> TaskResult:
         return replace(self, pages=tuple(page.packed() for page in self.pages))
+
+    def unpacked(self) -> TaskResult:
+        return replace(self, pages=tuple(page.unpacked() for page in self.pages))
 
 
 def run_task(task: PageTask, progress: Progress | None = None) -> TaskResult:
