@@ -3,9 +3,10 @@
 Runs `qvl extract` (fake backend, so the model's own memory is left out and the pipeline is
 measured: discovery, hashing, rendering in worker processes, windows, page text, prefetching,
 writing) and `qvl render` in a fresh process per run. The figure is the main process's peak RSS
-plus the largest render worker's peak (an upper bound of what they held together). Goals: long /
-small case <= 1.5. Page text is read from text layers only by default (`--evidence text`): OCR of
-a thousand images would take about an hour; `--evidence auto` includes it.
+plus the largest render worker's peak (with 2 workers, the other worker may hold as much again).
+Goals: long / short PDF <= 1.3, many / few files <= 1.5. Page text is read from text layers
+only by default (`--evidence text`): OCR of a thousand images would take about an hour;
+`--evidence auto` includes it.
 
     python bench/memory.py [--repeats 5] [--only pages|files] [--long 300] [--files 1000] [--evidence text]
 
