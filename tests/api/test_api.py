@@ -242,8 +242,8 @@ def test_a_document_that_cannot_be_read_gives_an_error_envelope_not_an_exception
     broken.write_bytes(b"%PDF-1.7\nnot really a PDF\n")
     locked = write_pdf(tmp_path / "locked.pdf", [PageSpec(lines=("Loan",))], password="pw")
     good = write_pdf(tmp_path / "good.pdf", [PageSpec(lines=("Loan",))])
-    extractor = Extractor("form", backend="fake", cache=False)
-    envelopes = extractor.extract_many([broken, locked, tmp_path / "missing.png", good])
+    with Extractor("form", backend="fake", cache=False) as extractor:
+        envelopes = extractor.extract_many([broken, locked, tmp_path / "missing.png", good])
     assert [envelope.file for envelope in envelopes] == [
         str(broken),
         str(locked),
@@ -278,12 +278,12 @@ def test_the_model_is_loaded_once_on_the_first_document_that_needs_it(tmp_path: 
         return created[-1]
 
     register_backend("counting", counting)
-    extractor = Extractor("form", backend="counting", cache=False)
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not an image")
-    assert extractor.extract_many([broken])[0].status == "input" and created == []  # nothing needed it yet
     pages = [write_pdf(tmp_path / f"{n}.pdf", [PageSpec(lines=(f"Loan {n}",))]) for n in range(3)]
-    assert [envelope.status for envelope in extractor.extract_many(pages)] == ["valid"] * 3
+    with Extractor("form", backend="counting", cache=False) as extractor:
+        assert extractor.extract_many([broken])[0].status == "input" and created == []  # nothing needed it yet
+        assert [envelope.status for envelope in extractor.extract_many(pages)] == ["valid"] * 3
     assert len(created) == 1 and len(created[0].calls) == 3
 
 
@@ -295,8 +295,10 @@ def test_the_openai_backend_through_the_api(tmp_path: Path, monkeypatch: pytest.
     with FakeOpenAIServer() as server:
         server.script.extend([("ok", json.dumps(FORM)), ("ok", json.dumps(FORM))])
         options = {"backend": "openai", "base_url": server.url, "max_pixels": 100_000, "cache": False}
-        with_key = Extractor("form", api_key="sk-given", **options).extract(pdf)
-        without_key = Extractor("form", **options).extract(pdf)
+        with Extractor("form", api_key="sk-given", **options) as extractor:
+            with_key = extractor.extract(pdf)
+        with Extractor("form", **options) as extractor:
+            without_key = extractor.extract(pdf)
     for envelope in (with_key, without_key):
         assert envelope.valid and envelope.data == FORM and envelope.error is None
         assert envelope.model is not None and envelope.model["backend"] == "openai"
