@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from qvl_cli.errors import RenderCrashError, RenderTimeoutError
 from qvl_cli.pages.rasterize import RenderedDocument
@@ -95,7 +95,27 @@ def open_renderer(workers: int | None, timeout: float | None = None) -> Renderer
     return ProcessRenderer(workers, timeout) if workers > 0 else InlineRenderer()
 
 
-class InlineRenderer:
+class _Rendering:
+    """What every renderer does the same way: a whole document from :meth:`run`, and closing
+    itself at the end of a ``with`` block."""
+
+    def run(self, request: RenderRequest) -> RenderResult:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        return None
+
+    def render(self, request: RenderRequest) -> RenderedDocument:
+        return self.run(request).document()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class InlineRenderer(_Rendering):
     """Renders in the calling thread (one document at a time: PDFium is not thread-safe)."""
 
     parallelism = 1
@@ -104,9 +124,6 @@ class InlineRenderer:
         first = self._run(PageTask(request))
         rest = [self._run(PageTask(request, first.todo))] if first.todo else []
         return collect(first, rest, request)
-
-    def render(self, request: RenderRequest) -> RenderedDocument:
-        return self.run(request).document()
 
     def render_pages(
         self,
@@ -127,15 +144,6 @@ class InlineRenderer:
             raise result.failure.error()
         return result
 
-    def close(self) -> None:
-        return None
-
-    def __enter__(self) -> InlineRenderer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 @dataclass(eq=False)
 class _Document:
@@ -155,7 +163,7 @@ class _Worker:
     deadline: float = math.inf
 
 
-class ProcessRenderer:
+class ProcessRenderer(_Rendering):
     """A pool of rendering processes fed by a dispatcher thread (see the module docstring)."""
 
     def __init__(self, workers: int, timeout: float | None = None, *, hook: Hook | None = None):
@@ -177,9 +185,6 @@ class ProcessRenderer:
 
     def run(self, request: RenderRequest) -> RenderResult:
         return self.submit(request).result()
-
-    def render(self, request: RenderRequest) -> RenderedDocument:
-        return self.run(request).document()
 
     def render_pages(
         self,
@@ -235,12 +240,6 @@ class ProcessRenderer:
         self._queue.clear()
         self._wake_r.close()
         self._wake_w.close()
-
-    def __enter__(self) -> ProcessRenderer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _slices(self, todo: tuple[PageSlot, ...]) -> list[tuple[PageSlot, ...]]:
         """Pages to render cut so that every worker gets some (at most ``SLICE_PAGES`` a slice)."""
