@@ -3,10 +3,14 @@ reports opened in a real browser with everything they try to do recorded."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from typer.testing import CliRunner
+
+from qvl_cli.cli import app
 from qvl_cli.pages.budgets import PixelBudget
 from qvl_cli.pages.rasterize import render_document
 
@@ -115,3 +119,13 @@ def open_report(browser: Any, path: Path, width: int = 1400, height: int = 900) 
 def _count(opened: Opened, requested: str, own: str) -> None:
     if requested != own and not requested.startswith("data:") and requested not in opened.requests:
         opened.requests.append(requested)
+
+
+def write_report(tmp_path: Path, records: list[dict[str, Any]], *args: str) -> Path:
+    """``qvl review`` of these records, written in ``tmp_path`` (the command must succeed)."""
+    source = tmp_path / "run.jsonl"
+    source.write_text("".join(json.dumps(record) + "\n" for record in records))
+    report = tmp_path / "review.html"
+    result = CliRunner().invoke(app, ["review", str(source), "-o", str(report), *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return report

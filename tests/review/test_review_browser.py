@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from review_helpers import PRINTED, invoice_record, open_report
+from review_helpers import PRINTED, invoice_record, open_report, write_report
 from typer.testing import CliRunner
 
 from qvl_cli.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = "</script><img src=x onerror=alert(1)>"
-
-
-def write_report(tmp_path: Path, records: list[dict[str, Any]], *args: str) -> Path:
-    source = tmp_path / "run.jsonl"
-    source.write_text("".join(json.dumps(record) + "\n" for record in records))
-    report = tmp_path / "review.html"
-    result = CliRunner().invoke(app, ["review", str(source), "-o", str(report), *args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return report
 
 
 def leaf_pointers(value: Any, pointer: str = "") -> list[str]:

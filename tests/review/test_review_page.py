@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import re
 from html import unescape
 from pathlib import Path
 from typing import Any
 
 import pytest
-from review_helpers import PRINTED, invoice_record, open_report
-from typer.testing import CliRunner
-
-from qvl_cli.cli import app
+from review_helpers import PRINTED, invoice_record, open_report, write_report
 
 # Each summary card as "<number> <what>" (the number is a <b>, set apart by CSS).
 CARD_TEXTS = """cards => cards.map(c => {
@@ -39,15 +35,6 @@ def three_records(pdf: Path) -> list[dict[str, Any]]:
         "error": {"type": "input", "message": "gone.pdf: no such file"},
     }
     return [valid, invalid, failed]
-
-
-def write_report(tmp_path: Path, records: list[dict[str, Any]], *args: str) -> Path:
-    source = tmp_path / "run.jsonl"
-    source.write_text("".join(json.dumps(record) + "\n" for record in records))
-    report = tmp_path / "review.html"
-    result = CliRunner().invoke(app, ["review", str(source), "-o", str(report), *args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return report
 
 
 def test_the_content_security_policy_allows_only_the_reports_own_script(tmp_path: Path, invoice_pdf: Path) -> None:
