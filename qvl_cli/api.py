@@ -56,9 +56,8 @@ class Extractor:
         self.identity = run_identity(
             schema_doc.sha256, prompt.sha256, model.backend, model, extract_options, self.engine.max_new_tokens
         )
-        self.batch_size = self.settings.run.batch_size
-        if model.backend == "openai":
-            self.batch_size = max(self.batch_size, model.concurrency)  # requests in flight come from batches
+        self.batch_size = self.settings.run.batch_size  # documents per generate call of a local model
+        self.in_flight = model.concurrency if model.backend == "openai" else 1  # documents at a server at once
 
     def close(self) -> None:
         """Stop the render worker processes (a later document starts new ones)."""
@@ -108,7 +107,9 @@ class Extractor:
     ) -> BatchRunner:
         """A batch runner over this extractor writing into ``sink`` (what the CLI uses)."""
         cache = ResultCache(default_cache_dir()) if self.settings.run.cache else None
-        return BatchRunner(self.engine, self.identity, sink, cache, recorded, on_record, self.batch_size)
+        return BatchRunner(
+            self.engine, self.identity, sink, cache, recorded, on_record, self.batch_size, in_flight=self.in_flight
+        )
 
 
 def extract(source: Source, schema: str | Path, **options: Any) -> Envelope:

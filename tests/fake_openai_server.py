@@ -1,8 +1,9 @@
 """A scriptable OpenAI-compatible server on 127.0.0.1 for testing error paths.
 
 Each POST to /v1/chat/completions takes the next scripted behaviour: ``("ok", text)``,
-``("status", code)``, ``("slow", seconds, text)``, ``("truncated",)`` (headers promise more bytes
-than are sent) or ``("garbage",)`` (not JSON). With the script empty it answers "{}".
+``("status", code)``, ``("slow", seconds, text)``, ``("wait", n, text)`` (answers once ``n`` more
+requests have arrived, or after 10 s; ``released`` says which), ``("truncated",)`` (headers promise
+more bytes than are sent) or ``("garbage",)`` (not JSON). With the script empty it answers "{}".
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class FakeOpenAIServer:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.lock = threading.Lock()
+        self.arrived = threading.Condition(self.lock)  # notified on each request
+        self.released: list[bool] = []  # per "wait" step: True when the awaited requests came
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -70,6 +73,10 @@ class FakeOpenAIServer:
                     server.requests.append(body)
                     server.headers.append({k.lower(): v for k, v in self.headers.items()})
                     step = server.script.popleft() if server.script else ("ok", "{}")
+                    server.arrived.notify_all()
+                    if step[0] == "wait":
+                        wanted = len(server.requests) + step[1]
+                        server.released.append(server.arrived.wait_for(lambda: len(server.requests) >= wanted, 10))
                 kind = step[0]
                 if kind == "status":
                     self._send(step[1], json.dumps({"error": {"message": f"scripted {step[1]}"}}).encode())
@@ -81,8 +88,8 @@ class FakeOpenAIServer:
                     self._send(200, data[: len(data) // 2], length=len(data))
                 elif kind == "garbage":
                     self._send(200, b"<html>not json</html>")
-                else:
-                    self._send(200, json.dumps(completion(step[1])).encode())
+                else:  # "ok" and "wait"
+                    self._send(200, json.dumps(completion(step[-1])).encode())
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

@@ -4,6 +4,10 @@ Records come out in input order, each written as soon as its document is done. W
 works on one document, prefetch threads hash the next ones and have them rendered (one thread per
 render worker process), so at most one document per render worker plus the one with the model
 are in memory at any time, however long the batch.
+
+With a server backend, ``in_flight`` documents are with the model at once, each in its own
+thread: a slow document holds back only its own record, not the requests behind it (a batch
+would wait for its slowest request before sending the next ones).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,6 +31,8 @@ from qvl_cli.runs.document import Extractor
 from qvl_cli.runs.records import Envelope
 from qvl_cli.runs.windows import LoadedDocument
 from qvl_cli.wording import plural
+
+HELD_RECORDS = 8  # finished records per document in flight that may wait for an earlier one
 
 
 class Sink(Protocol):
@@ -124,6 +130,7 @@ class BatchRunner:
         on_record: Callable[[Envelope], None] | None = None,
         batch_size: int = 1,
         on_skip: Callable[[Path], None] | None = None,
+        in_flight: int = 1,
     ):
         self.extractor = extractor
         self.identity = identity
@@ -133,10 +140,13 @@ class BatchRunner:
         self.on_record = on_record
         self.on_skip = on_skip  # a document already recorded (--resume): one fewer to do
         self.batch_size = max(1, batch_size)
+        self.in_flight = max(1, in_flight)
         self.summary = Summary()
 
     def run(self, paths: Iterable[Path]) -> Summary:
         """Process every path; records are written in input order."""
+        if self.in_flight > 1:
+            return self._run_in_flight(iter(paths))
         inputs = iter(paths)
         waiting: list[Job] = []  # rendered documents gathered for one batched generate call
         ahead = max(1, self.extractor.renderer.parallelism)
@@ -162,6 +172,60 @@ class BatchRunner:
             pool.shutdown(wait=False, cancel_futures=True)
         return self.summary
 
+    def _run_in_flight(self, inputs: Iterator[Path]) -> Summary:
+        """Up to ``in_flight`` documents with the model at once (one thread each), the next ones
+        rendering ahead; records still written in input order, each as soon as it is its turn.
+
+        Documents that hold pages (rendering or with the model) stay within ``in_flight`` plus
+        one per render worker; finished ones waiting for a slow earlier document keep only their
+        record, so the others go on meanwhile (up to ``HELD_RECORDS`` per document in flight).
+        """
+        ahead = max(1, self.extractor.renderer.parallelism)
+        busy_limit = self.in_flight + ahead
+        prefetch = ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="qvl-prefetch")
+        model = ThreadPoolExecutor(max_workers=self.in_flight, thread_name_prefix="qvl-document")
+        order: deque[Future[tuple[Job, Envelope | None]]] = deque()  # input order
+        exhausted = False
+        try:
+            while True:
+                while not exhausted and len(order) < busy_limit + HELD_RECORDS * self.in_flight:
+                    if sum(not future.done() for future in order) >= busy_limit:
+                        break
+                    path = next(inputs, None)
+                    exhausted = path is None
+                    if path is not None:
+                        order.append(model.submit(self._complete, prefetch.submit(self.prepare, path)))
+                if not order:
+                    return self.summary
+                while order and order[0].done():
+                    job, envelope = order.popleft().result()
+                    if envelope is None:
+                        self._finish(job)
+                    else:
+                        self._record(job, envelope)
+                if order and not order[0].done():
+                    wait([future for future in order if not future.done()], return_when=FIRST_COMPLETED)
+        finally:
+            for pool in (prefetch, model):
+                pool.shutdown(wait=False, cancel_futures=True)
+
+    def _complete(self, prepared: Future[Job]) -> tuple[Job, Envelope | None]:
+        """A model thread: wait for the document's rendering, then extract it (None when there
+        is nothing to extract: recorded, cached or failed). The pages are let go here."""
+        job = prepared.result()
+        if job.document is None:
+            return job, None
+        started = time.perf_counter() - job.render_seconds
+        envelope = self.extractor.extract_document(job.document, started, job.sha256)
+        return replace(job, document=None), envelope
+
+    def _record(self, job: Job, envelope: Envelope) -> None:
+        """Cache (when allowed) and write a document's record."""
+        record = replace(envelope, key=job.key)
+        if self.cache is not None and not envelope.failed and not job.protected:
+            self.cache.put(job.key, record)
+        self._emit(record)
+
     def _flush(self, waiting: list[Job]) -> None:
         """Run the model on the gathered documents and write their records."""
         if not waiting:
@@ -173,10 +237,7 @@ class BatchRunner:
         else:
             envelopes = self.extractor.extract_documents(items)
         for job, envelope in zip(waiting, envelopes, strict=True):
-            record = replace(envelope, key=job.key)
-            if self.cache is not None and not envelope.failed and not job.protected:
-                self.cache.put(job.key, record)
-            self._emit(record)
+            self._record(job, envelope)
         waiting.clear()
 
     def _submit(self, pool: ThreadPoolExecutor, inputs: Iterator[Path], pending: deque[Future[Job]]) -> None:

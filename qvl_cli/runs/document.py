@@ -6,6 +6,7 @@ express is re-asked (bounded) with the validation errors, and the best attempt i
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
@@ -110,13 +111,16 @@ class Extractor:
         self.max_new_tokens = options.max_new_tokens or token_budget(schema.document)
         self._backend_factory = backend_factory
         self._backend: Backend | None = None
+        self._backend_lock = threading.Lock()  # documents may run in several threads
         self._validate = make_validator(schema)
 
     @property
     def backend(self) -> Backend:
-        if self._backend is None:
-            self._backend = self._backend_factory()
-        return self._backend
+        """Created on first use (once, whichever thread asks first)."""
+        with self._backend_lock:
+            if self._backend is None:
+                self._backend = self._backend_factory()
+            return self._backend
 
     def extract(self, path: str | Path) -> Envelope:
         """The envelope for ``path``; bad input becomes an error envelope, never an exception.

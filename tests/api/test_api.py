@@ -307,3 +307,17 @@ def test_the_openai_backend_through_the_api(tmp_path: Path, monkeypatch: pytest.
     url = server.requests[0]["messages"][0]["content"][0]["image_url"]["url"]
     with Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))) as image:
         assert image.width * image.height <= 100_000 and list(image.size) == with_key.pages[0]["size"]
+
+
+def test_concurrency_keeps_documents_in_flight_through_the_api(tmp_path: Path) -> None:
+    """``concurrency`` documents at the server at once: the first request to arrive is answered
+    only after three more came, which needs the documents behind it sent meanwhile."""
+    pdfs = [write_pdf(tmp_path / f"f{i}.pdf", [PageSpec(lines=(f"Form {i}",))]) for i in range(5)]
+    with FakeOpenAIServer() as server:
+        server.script.extend([("wait", 3, json.dumps(FORM)), *[("ok", json.dumps(FORM))] * 4])
+        options = {"backend": "openai", "base_url": server.url, "concurrency": 2, "cache": False}
+        with Extractor("form", evidence="off", **options) as extractor:
+            envelopes = extractor.extract_many(pdfs)
+    assert server.released == [True]
+    assert [Path(envelope.file).name for envelope in envelopes] == [pdf.name for pdf in pdfs]
+    assert all(envelope.valid for envelope in envelopes)

@@ -117,3 +117,25 @@ def test_batch_with_concurrency_keeps_order_and_records_failures(server: FakeOpe
     assert len(errors) == 1 and errors[0]["type"] == "model" and "answered 400" in errors[0]["message"]
     assert sum(r["valid"] for r in records) == 2
     assert len(server.requests) == 9  # no document was asked twice
+
+
+def test_a_slow_document_does_not_hold_back_the_requests_behind_it(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    """With ``in_flight`` documents at the server, the first request to arrive is answered only
+    once three more have arrived: in batches of two that never happens (the next batch waits
+    for the slow one); document by document it does, and records still keep input order."""
+    docs = [write_pdf(tmp_path / f"d{i}.pdf", [PageSpec(lines=(f"form {i}",))]) for i in range(5)]
+    answers = [json.dumps(ANSWER | {"title": f"t{i}"}) for i in range(5)]
+    schema = load_schema("form")
+    client = backend(server, concurrency=2)
+    extractor = Extractor(schema, load_prompt(None, schema), ExtractOptions(reasks=0, evidence="off"), lambda: client)
+    records: list[dict] = []
+
+    class Sink:
+        def write(self, record: Envelope) -> None:
+            records.append(record.to_dict())
+
+    server.script.extend([("wait", 3, answers[0]), *[("ok", text) for text in answers[1:]]])
+    BatchRunner(extractor, {}, Sink(), in_flight=2).run(docs)
+    assert server.released == [True]
+    assert [Path(r["file"]).name for r in records] == [f"d{i}.pdf" for i in range(5)]
+    assert all(r["valid"] for r in records) and len(server.requests) == 5

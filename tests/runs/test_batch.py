@@ -8,8 +8,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import cli, fake, qvl, records
@@ -17,6 +19,7 @@ from fake_backend import FakeBackend
 from pdf_factory import PageSpec, write_pdf
 from PIL import Image
 
+from qvl_cli.backends.contract import Generation, GenerationRequest
 from qvl_cli.pages.discover import expand_inputs
 from qvl_cli.runs.batch import BatchRunner
 from qvl_cli.runs.document import ExtractOptions, Extractor
@@ -441,3 +444,71 @@ def test_an_encrypted_pdf_in_a_folder_gets_its_record(corpus: Path, tmp_path: Pa
     result = qvl("extract", str(tmp_path), "-s", "form", env=fake_env())
     by_name = {Path(r["file"]).name: r for r in records(result.stdout)}
     assert by_name["locked.pdf"]["error"]["type"] == "encrypted" and by_name["a.pdf"]["valid"]
+
+
+class HeldFirst(FakeBackend):
+    """The first request is answered only once ``others`` later ones have been (or after 10 s)."""
+
+    def __init__(self, others: int):
+        super().__init__(replies=[json.dumps(REPLY)] * 50)
+        self.others = others
+        self.asked = 0
+        self.answered = 0
+        self.released: list[bool] = []
+        self.turn = threading.Condition()
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        with self.turn:
+            self.asked += 1
+            first = self.asked == 1
+        if first:
+            with self.turn:
+                self.released.append(self.turn.wait_for(lambda: self.answered >= self.others, 10))
+        generation = super().generate(request)
+        with self.turn:
+            self.answered += 1
+            self.turn.notify_all()
+        return generation
+
+
+def test_documents_in_flight_go_past_a_slow_one_in_input_order_with_pages_bounded(tmp_path: Path) -> None:
+    """Three documents with the model at once: while the first waits, six later ones are
+    answered; one record per input, in input order; documents holding pages stay within the
+    documents in flight plus one rendered ahead."""
+    docs = [make_pdf(tmp_path / f"d{i}.pdf", str(i)) for i in range(10)]
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.7\n" + b"\x00" * 100)
+    docs.insert(4, broken)
+    backend = HeldFirst(others=6)
+    schema = load_schema("form")
+    extractor = Extractor(schema, load_prompt(None, schema), ExtractOptions(evidence="off"), lambda: backend)
+    holding, most, lock = [0], [0], threading.Lock()
+    load, extract = extractor.load, extractor.extract_document
+
+    def counted_load(*args: Any, **kwargs: Any) -> Any:
+        document = load(*args, **kwargs)
+        with lock:
+            holding[0] += 1
+            most[0] = max(most[0], holding[0])
+        return document
+
+    def counted_extract(*args: Any, **kwargs: Any) -> Envelope:
+        try:
+            return extract(*args, **kwargs)
+        finally:
+            with lock:
+                holding[0] -= 1
+
+    extractor.load, extractor.extract_document = counted_load, counted_extract  # type: ignore[method-assign]
+    written: list[Envelope] = []
+
+    class Sink:
+        def write(self, record: Envelope) -> None:
+            written.append(record)
+
+    summary = BatchRunner(extractor, {}, Sink(), in_flight=3).run(docs)
+    assert backend.released == [True]
+    assert [Path(record.file).name for record in written] == [doc.name for doc in docs]
+    assert [record.status for record in written] == ["valid"] * 4 + ["input"] + ["valid"] * 6
+    assert summary.documents == 11 and summary.failed == 1
+    assert most[0] <= 3 + extractor.renderer.parallelism
