@@ -120,12 +120,15 @@ def _version(name: str) -> str | None:
         return None
 
 
-def run_command(argv: Sequence[str], env: dict[str, str] | None = None) -> Callable[[], None]:
-    """A case body that runs a whole process and fails loudly if it fails."""
+def run_command(
+    argv: Sequence[str], env: dict[str, str] | None = None, accept: Sequence[int] = (0,)
+) -> Callable[[], None]:
+    """A case body that runs a whole process and fails loudly if it fails (an exit code not in
+    ``accept``)."""
 
     def run() -> None:
         result = subprocess.run(list(argv), capture_output=True, text=True, env={**os.environ, **(env or {})})
-        if result.returncode != 0:
+        if result.returncode not in accept:
             raise SystemExit(f"benchmark command failed ({result.returncode}): {' '.join(argv)}\n{result.stderr}")
 
     return run

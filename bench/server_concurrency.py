@@ -1,10 +1,14 @@
 """Server backend: `qvl extract --backend openai --concurrency N` against a bare async client.
 
 Starts vLLM (from QVL_VLLM_PYTHON, see `.ci/vllm-env`) serving the tiny random Qwen2-VL on
-127.0.0.1. Every side sends the same requests (same page images, prompt, schema, token limit)
-to the same server:
-- qvl at --concurrency N: the whole pipeline (rendering, requests, answer checks, records);
-- a bare `openai.AsyncOpenAI` client with N requests in flight, images encoded beforehand;
+127.0.0.1, pinned to the first core; every client side is pinned to the others, as a server on its
+own GPU would leave the client's CPU alone. The documents are PDFs of 1 to 3 pages, so requests
+take different times, as real ones do. Every side is a whole process sending the same requests
+(same page images, prompt, schema, token limit) to the same server:
+- qvl at --concurrency N: the real CLI (hashing, rendering in workers, requests, answer checks,
+  records; evidence off: the bare client locates nothing either);
+- a bare `openai.AsyncOpenAI` client with N requests in flight, request bodies built beforehand
+  by qvl's own request code (untimed) and read from a file;
 - qvl at --concurrency 1.
 Goal: qvl at N >= 0.95x the bare client's throughput (qvl adds no bottleneck at scale).
 
@@ -14,12 +18,14 @@ Goal: qvl at N >= 0.95x the bare client's throughput (qvl adds no bottleneck at 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
-from common import NullSink
-from harness import Case, Ratio, arguments, compare
+import common  # noqa: F401 - puts tests/ on the path
+from harness import Case, Ratio, arguments, compare, run_command
 
 SCHEMA = {
     "type": "object",
@@ -27,114 +33,149 @@ SCHEMA = {
     "required": ["total"],
     "properties": {"total": {"type": ["number", "null"]}},
 }
+PAGE_POINTS = (336, 224)  # small pages: the tiny model's server time stays in proportion
 
 
 def main() -> None:
     parser = arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--documents", type=int, default=32)
+    parser.add_argument("--documents", type=int, default=200)
     parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--bare", nargs=3, metavar=("URL", "BODIES", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.bare:
+        url, bodies, in_flight = args.bare
+        return send_all(url, json.loads(Path(bodies).read_text()), int(in_flight))
     python = os.environ.get("QVL_VLLM_PYTHON")
     if not python:
         raise SystemExit("set QVL_VLLM_PYTHON to a Python with vLLM (bash .ci/vllm-env DIR)")
-    from PIL import Image, ImageDraw
     from tiny_model import build_tiny_qwen2_vl
     from vllm_server import start_vllm, stop
 
     work = Path(tempfile.mkdtemp(prefix="qvl-bench-server-"))
     model = str(build_tiny_qwen2_vl(work / "model"))
-    paths = []
-    for i in range(args.documents):
-        image = Image.new("RGB", (336, 224), "white")
-        ImageDraw.Draw(image).text((10, 10), f"Receipt {i}\nTotal {i}.50 EUR", fill="black")
-        paths.append(work / f"r{i:02d}.png")
-        image.save(paths[-1])
-    process, url = start_vllm(python, model, work / "server.log")
+    paths = write_documents(work, args.documents)
+    server_cores, client_cores = split_cores()
+    pinned = write_pinned_python(work, python, server_cores)
+    process, url = start_vllm(pinned, model, work / "server.log")
     try:
-        run_cases(args, url, paths)
+        if client_cores:
+            os.sched_setaffinity(0, client_cores)  # inherited by every side's process
+        run_cases(args, url, work, paths, server_cores, client_cores)
     finally:
         stop(process)
 
 
-def run_cases(args: argparse.Namespace, url: str, paths: list[Path]) -> None:
-    import asyncio
+def split_cores() -> tuple[set[int], set[int]]:
+    """The first core for the server, the rest for the clients (none pinned on one core)."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return set(cores), set()
+    return {cores[0]}, set(cores[1:])
 
-    import openai
 
-    from qvl_cli.backends.contract import GenerationRequest, ModelSettings
-    from qvl_cli.backends.openai_server import OpenAIBackend
-    from qvl_cli.pages.pool import ProcessRenderer
-    from qvl_cli.runs.batch import BatchRunner
-    from qvl_cli.runs.document import ExtractOptions, Extractor
-    from qvl_cli.schemas.catalog import Schema
-    from qvl_cli.schemas.prompts import load_prompt
+def write_pinned_python(work: Path, python: str, cores: set[int]) -> str:
+    """A launcher running ``python`` on ``cores`` only (vLLM's own threads included)."""
+    launcher = work / "python-pinned"
+    launcher.write_text(f'#!/bin/sh\nexec taskset -c {",".join(map(str, sorted(cores)))} "{python}" "$@"\n')
+    launcher.chmod(0o755)
+    return str(launcher)
 
-    schema = Schema("receipt", SCHEMA, "bench", "")
-    prompt = load_prompt(None, schema)
-    options = ExtractOptions(max_new_tokens=args.max_new_tokens, reasks=0)
 
-    def qvl(concurrency: int) -> None:
-        backend = OpenAIBackend(ModelSettings(base_url=url, concurrency=concurrency))
-        with ProcessRenderer(2) as renderer:
-            extractor = Extractor(schema, prompt, options, lambda: backend, renderer)
-            BatchRunner(extractor, {}, NullSink(), batch_size=concurrency).run(paths)
+def write_documents(work: Path, count: int) -> list[Path]:
+    """PDFs of 1, 2 or 3 pages, each page with its own receipt number."""
+    from pdf_factory import PageSpec, write_pdf
 
-    # The bare client sends exactly what qvl's backend sends for each page.
-    probe = OpenAIBackend(ModelSettings(base_url=url))
-    bodies = []
-    for path in paths:
-        document = Extractor(schema, prompt, options, lambda: probe).load(path)
-        request = Extractor(schema, prompt, options, lambda: probe).prepare(document, 0.0).request
-        if not isinstance(request, GenerationRequest):
-            raise SystemExit(f"{path}: blank page in the benchmark set")
-        bodies.append(request_body(probe, request))
+    docs = work / "docs"
+    docs.mkdir()
+    paths = []
+    for i in range(count):
+        pages = [
+            PageSpec(*PAGE_POINTS, lines=(f"Receipt {i}-{page}", f"Total {i}.{page}0 EUR")) for page in range(1 + i % 3)
+        ]
+        paths.append(write_pdf(docs / f"r{i:03d}.pdf", pages))
+    return paths
 
-    def bare() -> None:
-        async def send_all() -> None:
-            client = openai.AsyncOpenAI(base_url=url, api_key="not-needed")
-            limit = asyncio.Semaphore(args.concurrency)
 
-            async def send(body: dict) -> None:
-                async with limit:
-                    await client.chat.completions.create(**body)
-
-            await asyncio.gather(*(send(body) for body in bodies))
-            await client.close()
-
-        asyncio.run(send_all())
-
+def run_cases(
+    args: argparse.Namespace, url: str, work: Path, paths: list[Path], server_cores: set[int], client_cores: set[int]
+) -> None:
+    schema = work / "receipt.json"
+    schema.write_text(json.dumps(SCHEMA))
+    flags = ["--schema", str(schema), "--backend", "openai", "--base-url", url, "--max-new-tokens",
+             str(args.max_new_tokens), "--reask", "0", "--evidence", "off", "--no-cache", "--quiet"]  # fmt: skip
+    bodies = work / "bodies.json"
+    bodies.write_text(json.dumps([request_body(url, flags, path) for path in paths]))
     n = args.concurrency
+
+    def qvl(concurrency: int) -> list[str]:
+        out = work / f"out-{concurrency}.jsonl"
+        return [sys.executable, "-m", "qvl_cli", "extract", str(work / "docs"), *flags,
+                "--concurrency", str(concurrency), "-o", str(out)]  # fmt: skip
+
+    bare = [sys.executable, __file__, "--bare", url, str(bodies), str(n)]
+    shown = "qvl extract DOCS --backend openai --evidence off --no-cache --reask 0"
     cases = [
-        Case(f"qvl --concurrency {n}", lambda: qvl(n), f"qvl extract DOCS --backend openai --concurrency {n}"),
-        Case(f"bare async client, {n} in flight", bare, "openai.AsyncOpenAI, asyncio.gather under a semaphore"),
-        Case("qvl --concurrency 1", lambda: qvl(1), "qvl extract DOCS --backend openai --concurrency 1"),
-    ]
+        Case(f"qvl --concurrency {n}", run_command(qvl(n), accept=(0, 1)), f"{shown} --concurrency {n}"),
+        Case(f"bare async client, {n} in flight", run_command(bare), f"server_concurrency.py --bare URL BODIES {n}"),
+        Case("qvl --concurrency 1", run_command(qvl(1), accept=(0, 1)), f"{shown} --concurrency 1"),
+    ]  # fmt: skip
     ratios = [
         Ratio(f"qvl throughput / bare client at {n}", cases[1].name, cases[0].name, ">= 0.95"),
         Ratio(f"qvl at 1 / qvl at {n} time", cases[2].name, cases[0].name),
     ]
-    info = {"server": "vLLM (CPU), tiny random Qwen2-VL", "documents": len(paths), "max_tokens": args.max_new_tokens}
+    info = {
+        "server": f"vLLM (CPU, cores {sorted(server_cores)}), tiny random Qwen2-VL",
+        "clients": f"cores {sorted(client_cores)}" if client_cores else "not pinned (one core)",
+        "documents": f"{len(paths)} PDFs of 1-3 pages",
+        "max_tokens": args.max_new_tokens,
+    }
     compare("server_concurrency", cases, ratios, args, work=info)
 
 
-def request_body(backend: object, request: object) -> dict:
-    """The chat completion arguments qvl's OpenAI backend builds for ``request``."""
+def request_body(url: str, flags: list[str], path: Path) -> dict:
+    """The chat completion arguments qvl's OpenAI backend sends for ``path`` with ``flags``."""
     from qvl_cli.answers.decoding import grammar_schema
+    from qvl_cli.api import Extractor
     from qvl_cli.backends.openai_server import messages_for
 
-    body = {
-        "model": backend.model,  # type: ignore[attr-defined]
-        "messages": messages_for(request),  # type: ignore[arg-type]
-        "max_tokens": request.max_new_tokens,  # type: ignore[attr-defined]
-        "temperature": 0.0,
-        "logprobs": True,
-        "response_format": {
-            "type": "json_schema",
-            "json_schema": {"name": "qvl_answer", "schema": grammar_schema(SCHEMA), "strict": True},
-        },
-    }
-    return body
+    schema_path, max_tokens = flags[1], int(flags[flags.index("--max-new-tokens") + 1])
+    options = {"backend": "openai", "base_url": url, "max_new_tokens": max_tokens, "reasks": 0, "evidence": "off"}
+    with Extractor(schema_path, render_workers=0, **options) as extractor:
+        engine = extractor.engine
+        request = engine.prepare(engine.load(path), 0.0).request
+        assert request is not None, f"{path}: blank page in the benchmark set"
+        return {
+            "model": engine.backend.model,  # type: ignore[attr-defined]
+            "messages": messages_for(request),
+            "max_tokens": request.max_new_tokens,
+            "temperature": 0.0,
+            "logprobs": True,
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "qvl_answer", "schema": grammar_schema(SCHEMA), "strict": True},
+            },
+        }
+
+
+def send_all(url: str, bodies: list[dict], in_flight: int) -> None:
+    """The bare client: every body sent with ``in_flight`` requests at the server at once."""
+    import asyncio
+
+    import openai
+
+    async def run() -> None:
+        client = openai.AsyncOpenAI(base_url=url, api_key="not-needed")
+        limit = asyncio.Semaphore(in_flight)
+
+        async def send(body: dict) -> None:
+            async with limit:
+                await client.chat.completions.create(**body)
+
+        await asyncio.gather(*(send(body) for body in bodies))
+        await client.close()
+
+    asyncio.run(run())
 
 
 if __name__ == "__main__":
