@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -139,3 +142,26 @@ def test_a_slow_document_does_not_hold_back_the_requests_behind_it(server: FakeO
     assert server.released == [True]
     assert [Path(r["file"]).name for r in records] == [f"d{i}.pdf" for i in range(5)]
     assert all(r["valid"] for r in records) and len(server.requests) == 5
+
+
+def test_ctrl_c_with_documents_in_flight_keeps_whole_records_and_exits_130(
+    server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """Ctrl-C while four documents are at a slow server: finished records stay whole, the
+    documents not yet sent are not waited for, exit 130 with the interrupted line."""
+    docs = [write_pdf(tmp_path / f"d{i:02d}.pdf", [PageSpec(lines=(f"form {i}",))]) for i in range(20)]
+    server.script.extend([("slow", 1.0, json.dumps(ANSWER))] * 20)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qvl_cli", "extract", *map(str, docs), "-s", "form", "--backend", "openai",
+         "--base-url", server.url, "--concurrency", "4", "--no-cache", "--evidence", "off"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    first_line = process.stdout.readline() if process.stdout else ""
+    process.send_signal(signal.SIGINT)
+    rest, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    lines = [first_line, *rest.splitlines(keepends=True)]
+    done = len([line for line in lines if line.strip()])
+    assert all(line.endswith("\n") and json.loads(line)["valid"] for line in lines if line.strip())
+    assert 1 <= done < 20 and len(server.requests) < 20  # the rest was never sent
+    assert f"qvl: interrupted after {done} of 20 documents\n" in stderr and "Traceback" not in stderr
