@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from conftest import fake
+from pdf_factory import PageSpec, write_pdf
+
 # A complete, valid answer for the built-in invoice schema.
 VALID_INVOICE = {
     "vendor": {"name": "ACME", "address": None, "tax_id": None},
@@ -15,3 +20,17 @@ VALID_INVOICE = {
     "tax": None,
     "total": 10.5,
 }
+
+
+# A valid answer for the built-in form schema, and a one-page form to extract it from.
+FORM_REPLY = {"title": "T", "fields": [], "checkboxes": [], "signatures": []}
+
+
+def fake_env(count: int = 50, delay: float = 0.0) -> dict[str, str]:
+    """Environment for a `qvl` process on the fake backend answering ``FORM_REPLY``."""
+    return fake(*[FORM_REPLY] * count, delay=delay)
+
+
+def make_pdf(path: Path, label: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_pdf(path, [PageSpec(lines=(f"FORM {label}", "Name: Maria"))])

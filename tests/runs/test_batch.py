@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,26 +16,16 @@ from conftest import cli, fake, qvl, records
 from fake_backend import FakeBackend
 from pdf_factory import PageSpec, write_pdf
 from PIL import Image
+from samples import FORM_REPLY, fake_env, make_pdf
 
 from qvl_cli.backends.contract import Generation, GenerationRequest
 from qvl_cli.pages.discover import expand_inputs
 from qvl_cli.runs.batch import BatchRunner
 from qvl_cli.runs.document import ExtractOptions, Extractor
 from qvl_cli.runs.records import Envelope
-from qvl_cli.runs.writers import AppendingFileWriter, DirectoryWriter, StreamWriter, safe_stem
+from qvl_cli.runs.writers import DirectoryWriter, StreamWriter, safe_stem
 from qvl_cli.schemas.catalog import load_schema
 from qvl_cli.schemas.prompts import load_prompt
-
-REPLY = {"title": "T", "fields": [], "checkboxes": [], "signatures": []}
-
-
-def fake_env(count: int = 50, delay: float = 0.0) -> dict[str, str]:
-    return fake(*[REPLY] * count, delay=delay)
-
-
-def make_pdf(path: Path, label: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return write_pdf(path, [PageSpec(lines=(f"FORM {label}", "Name: Maria"))])
 
 
 @pytest.fixture
@@ -179,153 +167,6 @@ def test_output_names_cannot_escape_the_folder(tmp_path: Path, name: str, stem: 
     assert written.parent == tmp_path and written.name == f"{stem}.json"
 
 
-def run_until_killed(args: list[str], moment: float) -> None:
-    """Start qvl, kill it with SIGKILL (no chance to clean up) ``moment`` seconds later."""
-    process = subprocess.Popen(args, env={**os.environ, **fake_env(delay=0.2)}, stderr=subprocess.DEVNULL)
-    try:
-        process.wait(timeout=moment)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    process.wait()
-
-
-def assert_resume_records_every_input_once(docs: list[Path], out: Path) -> None:
-    before = out.read_text().count("\n") if out.exists() else 0
-    rerun = qvl("extract", *map(str, docs), "-s", "form", "-o", str(out), "--resume", env=fake_env())
-    assert rerun.returncode == 0, rerun.stderr
-    final = records(out.read_text())
-    assert sorted(r["file"] for r in final) == sorted(map(str, docs))
-    if before:
-        assert f"{before} already recorded)" in rerun.stderr
-
-
-@pytest.mark.parametrize("seed", [1, 2, 3, 4])
-def test_resume_after_kill_at_a_random_moment_records_every_input_exactly_once(tmp_path: Path, seed: int) -> None:
-    import random
-
-    docs = [make_pdf(tmp_path / f"doc{i:02d}.pdf", str(i)) for i in range(8)]
-    out = tmp_path / "out.jsonl"
-    args = [sys.executable, "-m", "qvl_cli", "extract", *map(str, docs), "-s", "form", "-o", str(out), "--resume"]
-    moment = random.Random(seed).uniform(0.5, 4.0)  # start-up, model loading, or mid-batch
-    run_until_killed(args, moment)
-    assert_resume_records_every_input_once(docs, out)
-
-
-STALL_MID_WRITE = """
-import os, runpy, sys, time
-real_write = os.write
-def write(fd, data):
-    if len(data) > 100 and os.fstat(fd).st_size > 0:  # the second record, into a non-empty file
-        real_write(fd, bytes(data)[: len(data) // 2])
-        open(os.environ["STALLED"], "w").close()
-        time.sleep(120)
-    return real_write(fd, data)
-os.write = write
-sys.argv = ["qvl", *sys.argv[1:]]
-runpy.run_module("qvl_cli", run_name="__main__")
-"""
-
-
-def test_resume_after_kill_in_the_middle_of_a_write(tmp_path: Path) -> None:
-    docs = [make_pdf(tmp_path / f"doc{i:02d}.pdf", str(i)) for i in range(4)]
-    out, stalled = tmp_path / "out.jsonl", tmp_path / "stalled"
-    args = [sys.executable, "-c", STALL_MID_WRITE, "extract", *map(str, docs), "-s", "form", "-o", str(out), "--resume"]
-    process = subprocess.Popen(args, env={**os.environ, **fake_env(), "STALLED": str(stalled)}, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while not stalled.exists() and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    assert stalled.exists(), process.stderr.read() if process.stderr else ""
-    process.kill()
-    process.wait()
-    text = out.read_text()
-    assert text.count("\n") == 1 and not text.endswith("\n")  # one whole record, half of the next
-    assert_resume_records_every_input_once(docs, out)
-
-
-def test_leftover_temporary_output_of_a_killed_run_is_cleaned_and_named(tmp_path: Path) -> None:
-    docs = [make_pdf(tmp_path / f"doc{i}.pdf", str(i)) for i in range(10)]
-    out = tmp_path / "out.jsonl"
-    args = [sys.executable, "-m", "qvl_cli", "extract", *map(str, docs), "-s", "form", "-o", str(out)]
-    process = subprocess.Popen(args, env={**os.environ, **fake_env(delay=0.3)}, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    temps: list[Path] = []
-    while time.monotonic() < deadline and not temps:
-        temps = [p for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl.") and p.stat().st_size]
-        time.sleep(0.05)
-    process.kill()
-    process.wait()
-    assert temps and temps[0].exists() and not out.exists()
-    rerun = qvl("extract", *map(str, docs[:2]), "-s", "form", "-o", str(out), env=fake_env())
-    assert rerun.returncode == 0, rerun.stderr
-    assert f"qvl: removed {temps[0]}, left by an earlier run that was killed" in rerun.stderr
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".out")) == []
-    assert len(records(out.read_text())) == 2
-
-
-@pytest.mark.parametrize("content", ["name,total\nACME,10\n", '{"a": 1}\n{"b": 2}\n', "notes without newline"])
-def test_resume_refuses_a_file_without_qvl_records(tmp_path: Path, content: str) -> None:
-    doc = make_pdf(tmp_path / "a.pdf", "a")
-    out = tmp_path / "table.csv"
-    out.write_text(content)
-    result = qvl("extract", str(doc), "-s", "form", "-o", str(out), "--resume", env=fake_env())
-    assert result.returncode == 3
-    assert f"qvl: error: {out}: holds no qvl records; --resume appends only to a file that qvl extract -o wrote" in (
-        result.stderr
-    )
-    assert out.read_text() == content  # untouched
-
-
-def test_resume_needs_an_output() -> None:
-    result = qvl("extract", "x.pdf", "-s", "form", "--resume")
-    assert result.returncode == 2
-    assert "--resume needs -o FILE or --output-dir DIR" in result.stderr
-
-
-def test_ctrl_c_keeps_finished_records_and_exits_130(tmp_path: Path) -> None:
-    docs = [make_pdf(tmp_path / f"doc{i}.pdf", str(i)) for i in range(20)]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "qvl_cli", "extract", *map(str, docs), "-s", "form"],
-        env={**os.environ, **fake_env(delay=0.3)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    first_line = process.stdout.readline()
-    process.send_signal(signal.SIGINT)
-    rest, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130
-    lines = [first_line, *rest.splitlines(keepends=True)]
-    assert all(line.endswith("\n") for line in lines)
-    done = len(records("".join(lines)))
-    assert 1 <= done < 20
-    assert f"qvl: interrupted after {done} of 20 documents\n" in stderr
-    assert f"qvl: {done} document{'s' * (done != 1)}: {done} valid" in stderr and "Traceback" not in stderr
-
-
-def test_sigterm_is_handled_like_ctrl_c(tmp_path: Path) -> None:
-    docs = [make_pdf(tmp_path / f"doc{i}.pdf", str(i)) for i in range(20)]
-    out = tmp_path / "out.jsonl"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "qvl_cli", "extract", *map(str, docs), "-s", "form", "-o", str(out)],
-        env={**os.environ, **fake_env(delay=0.3)},
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # until a record is in the (still temporary) output
-        temps = [p for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl.")]
-        if temps and temps[0].read_text().count("\n") >= 1:
-            break
-        time.sleep(0.05)
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130
-    done = len(records(out.read_text()))
-    assert 1 <= done < 20  # finished records committed, whole lines only
-    assert f"qvl: interrupted after {done} of 20 documents\n" in stderr
-    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-
-
 def runner_for(fake_factory, cache_dir: Path, sink) -> BatchRunner:
     from qvl_cli.runs.cache import ResultCache
 
@@ -337,7 +178,7 @@ def runner_for(fake_factory, cache_dir: Path, sink) -> BatchRunner:
 def test_cache_hit_skips_the_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     docs = [make_pdf(tmp_path / f"doc{i}.pdf", str(i)) for i in range(3)]
     sink = StreamWriter(sys.stdout)
-    first = runner_for(lambda: FakeBackend(replies=[json.dumps(REPLY)] * 3), tmp_path / "cache", sink)
+    first = runner_for(lambda: FakeBackend(replies=[json.dumps(FORM_REPLY)] * 3), tmp_path / "cache", sink)
     first.run(docs)
     fresh = records(capsys.readouterr().out)
 
@@ -352,7 +193,9 @@ def test_cache_hit_skips_the_model(tmp_path: Path, capsys: pytest.CaptureFixture
     assert [r["data"] for r in cached] == [r["data"] for r in fresh]
     make_pdf(docs[1], "changed")  # new content: a new key, so the model runs again
     calls = []
-    third = runner_for(lambda: calls.append(1) or FakeBackend(replies=[json.dumps(REPLY)]), tmp_path / "cache", sink)
+    third = runner_for(
+        lambda: calls.append(1) or FakeBackend(replies=[json.dumps(FORM_REPLY)]), tmp_path / "cache", sink
+    )
     assert third.run(docs).cached == 2 and calls == [1]
 
 
@@ -367,7 +210,7 @@ def test_no_cache_option(tmp_path: Path) -> None:
 
 def test_out_of_memory_degrades_the_budget_instead_of_failing(tmp_path: Path) -> None:
     doc = make_pdf(tmp_path / "big.pdf", "1")
-    env = fake(*[REPLY] * 50, oom_above_pixels=300_000)
+    env = fake(*[FORM_REPLY] * 50, oom_above_pixels=300_000)
     result = cli("extract", str(doc), "-s", "form", env=env)
     assert result.exit_code == 0, result.stderr
     (record,) = records(result.stdout)
@@ -378,19 +221,9 @@ def test_out_of_memory_degrades_the_budget_instead_of_failing(tmp_path: Path) ->
 
 def test_out_of_memory_at_the_floor_is_a_per_document_error(tmp_path: Path) -> None:
     docs = [make_pdf(tmp_path / f"doc{i}.pdf", str(i)) for i in range(2)]
-    result = cli("extract", *map(str, docs), "-s", "form", env=fake(*[REPLY] * 50, oom_above_pixels=1))
+    result = cli("extract", *map(str, docs), "-s", "form", env=fake(*[FORM_REPLY] * 50, oom_above_pixels=1))
     assert result.exit_code == 3
     assert [r["error"]["type"] for r in records(result.stdout)] == ["out_of_memory"] * 2
-
-
-def test_appending_writer_repairs_a_cut_line(tmp_path: Path) -> None:
-    target = tmp_path / "out.jsonl"
-    target.write_text('{"key": "k1", "valid": true}\n{"key": "k2", "val')
-    writer = AppendingFileWriter(target)
-    assert writer.recorded() == {"k1": 0}  # its exit code: valid
-    writer.write(Envelope(file="b.pdf", schema="form", valid=False, key="k2"))
-    writer.close()
-    assert [(r["key"], r["valid"]) for r in records(target.read_text())] == [("k1", True), ("k2", False)]
 
 
 @pytest.mark.slow
@@ -450,7 +283,7 @@ class HeldFirst(FakeBackend):
     """The first request is answered only once ``others`` later ones have been (or after 10 s)."""
 
     def __init__(self, others: int):
-        super().__init__(replies=[json.dumps(REPLY)] * 50)
+        super().__init__(replies=[json.dumps(FORM_REPLY)] * 50)
         self.others = others
         self.asked = 0
         self.answered = 0
