@@ -151,7 +151,8 @@ _Worker = WorkerProcess[tuple[_Document, PageTask]]  # on a slice of a document
 
 
 class ProcessRenderer(_Rendering):
-    """A pool of rendering processes fed by a dispatcher thread (see the module docstring)."""
+    """A pool of rendering processes fed by a dispatcher thread (see the module docstring);
+    ``ocr``: each worker builds its OCR engine as it starts (the run's evidence may need it)."""
 
     def __init__(
         self,
