@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qvl_cli.backends.contract import create_backend
-from qvl_cli.pages.pool import open_renderer
+from qvl_cli.pages.pool import Renderer, open_renderer
+from qvl_cli.pages.worker_process import OCR_MODES
 from qvl_cli.runs.batch import BatchRunner
 from qvl_cli.runs.cache import ResultCache, default_cache_dir, document_key, run_identity
 from qvl_cli.runs.document import ExtractOptions
@@ -48,10 +49,8 @@ class Extractor:
         prompt = load_prompt(self.settings.decoding.prompt, schema_doc)
         extract_options = ExtractOptions.from_settings(self.settings.render, self.settings.decoding)
         model = self.settings.model
-        render = self.settings.render
-        renderer = open_renderer(render.render_workers, render.render_timeout or None)  # processes start on first use
         self.engine = DocumentExtractor(
-            schema_doc, prompt, extract_options, lambda: create_backend(model.backend, model), renderer
+            schema_doc, prompt, extract_options, lambda: create_backend(model.backend, model), self._renderer()
         )
         self.identity = run_identity(
             schema_doc.sha256, prompt.sha256, model.backend, model, extract_options, self.engine.max_new_tokens
@@ -62,8 +61,13 @@ class Extractor:
     def close(self) -> None:
         """Stop the render worker processes (a later document starts new ones)."""
         self.engine.renderer.close()
+        self.engine.renderer = self._renderer()
+
+    def _renderer(self) -> Renderer:
+        """Render workers, started on first use (each builds its OCR engine if evidence may need it)."""
         render = self.settings.render
-        self.engine.renderer = open_renderer(render.render_workers, render.render_timeout or None)
+        ocr = self.settings.decoding.evidence in OCR_MODES
+        return open_renderer(render.render_workers, render.render_timeout or None, ocr=ocr)
 
     def __enter__(self) -> Extractor:
         return self

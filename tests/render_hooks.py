@@ -1,11 +1,18 @@
-"""Hooks the tests install in render workers (picklable: module-level, arguments bound by partial)."""
+"""Hooks the tests install in render workers (picklable: module-level, arguments bound by partial),
+and :func:`main`, which runs ``qvl`` with one of them in its render workers."""
 
 from __future__ import annotations
 
 import os
 import resource
+import signal
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from qvl_cli.pages.workers import PageTask
 
@@ -14,6 +21,12 @@ def abort_on(name: str, task: PageTask) -> None:
     """Crash the worker (SIGABRT, as a native crash would) on the file called ``name``."""
     if Path(task.request.path).name == name:
         _abort()
+
+
+def kill_on(name: str, task: PageTask) -> None:
+    """Kill the worker with SIGKILL (as the out-of-memory killer does) on the file called ``name``."""
+    if Path(task.request.path).name == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def abort_probing(name: str, task: PageTask) -> None:
@@ -29,9 +42,78 @@ def _abort() -> None:
 
 
 def hang_on(name: str, task: PageTask) -> None:
-    """Make the worker stuck on the file called ``name``."""
+    """Make the worker stuck on the file called ``name`` (``<file>.stuck`` appears when it is)."""
     if Path(task.request.path).name == name:
+        Path(f"{task.request.path}.stuck").touch()
         time.sleep(600)
+
+
+def pause(seconds: float) -> None:
+    """A slow start-up (as a busy machine's imports): installed as the worker's ``on_start``."""
+    time.sleep(seconds)
+
+
+def slow_pages(seconds: float, task: PageTask) -> None:
+    """Every page the worker renders from now on takes ``seconds`` longer."""
+    from qvl_cli.pages import workers
+
+    if getattr(workers.open_pages, "slowed", False):
+        return
+    opened = workers.open_pages
+
+    @contextmanager
+    def open_slow_pages(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        with opened(*args, **kwargs) as pages:
+            yield _SlowPages(pages, seconds)
+
+    open_slow_pages.slowed = True
+    workers.open_pages = open_slow_pages
+
+
+class _SlowPages:
+    def __init__(self, pages: Any, seconds: float) -> None:
+        self._pages, self._seconds = pages, seconds
+
+    def render(self, *args: Any, **kwargs: Any) -> Any:
+        time.sleep(self._seconds)
+        return self._pages.render(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pages, name)
+
+
+def hang_in_ocr(task: PageTask) -> None:
+    """OCR never finishes in this worker (rendering and text layers still work)."""
+    from qvl_cli.evidence import ocr
+
+    def stuck(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(600)
+
+    ocr.engine = lambda: stuck
+
+
+def slow_ocr_engine(seconds: float) -> None:
+    """Building the OCR engine takes ``seconds`` longer (installed as the worker's ``on_start``)."""
+    from qvl_cli.evidence import ocr
+
+    build, slowed = ocr.engine, []
+
+    def slow_build() -> Any:
+        if not slowed:
+            slowed.append(True)
+            time.sleep(seconds)
+        return build()
+
+    ocr.engine = slow_build
+
+
+def log_ocr_engine(log: str, task: PageTask) -> None:
+    """Append ``probe:`` or ``render:`` and whether this worker's OCR engine is built yet to ``log``."""
+    from qvl_cli.evidence import ocr
+
+    kind = "probe" if task.request.probe else "render"
+    with open(log, "a", encoding="utf-8") as out:
+        out.write(f"{kind}:{'absent' if ocr._ENGINE is None else 'built'}\n")
 
 
 def log_task(log: str, task: PageTask) -> None:
@@ -39,3 +121,23 @@ def log_task(log: str, task: PageTask) -> None:
     pages = "measure" if task.pages is None else " ".join(str(index + 1) for index, _, _ in task.pages)
     with open(log, "a", encoding="utf-8") as out:
         out.write(f"{os.getpid()} {pages}\n")
+
+
+HOOKED_QVL = "import render_hooks; render_hooks.main()"
+
+
+def main() -> None:
+    """``python -c HOOKED_QVL HOOK FILE-NAME QVL-ARGUMENTS...``: ``qvl`` itself, in this process,
+    with ``partial(HOOK, FILE-NAME)`` run in its render workers before each task."""
+    hook = partial(globals()[sys.argv[1]], sys.argv[2])
+    del sys.argv[1:3]
+    from qvl_cli.pages import pool
+
+    class HookedRenderer(pool.ProcessRenderer):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, hook=hook, **kwargs)
+
+    pool.ProcessRenderer = HookedRenderer
+    from qvl_cli.cli import main as qvl
+
+    qvl()

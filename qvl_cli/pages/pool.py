@@ -1,13 +1,13 @@
 """Render documents in worker processes, so a native crash or a stuck page costs one document.
 
 PDFium is not thread-safe, so parallel rendering uses processes. :class:`ProcessRenderer` keeps
-up to N workers (fresh interpreters started when first needed: nothing of this process, such as
-a model's threads or an unguarded ``__main__``, is inherited or re-run) and a dispatcher thread
-that hands them :class:`~qvl_cli.pages.workers.PageTask` s:
+up to N workers (:mod:`qvl_cli.pages.worker_process`, started when first needed) and a
+dispatcher thread that hands them :class:`~qvl_cli.pages.workers.PageTask` s:
 a window the model waits for first, then earlier documents before later ones, the pages of a
 long document spread over all workers. A worker that
 dies fails its document with :class:`RenderCrashError` and is replaced; a page that takes
-longer than the timeout gets its worker killed and fails with :class:`RenderTimeoutError`.
+longer than the timeout (counted from the worker's start-up's end, reset after each page) gets
+its worker killed and fails with :class:`RenderTimeoutError`.
 :class:`InlineRenderer` runs the same tasks in the calling thread (``--render-workers 0``).
 """
 
@@ -17,10 +17,6 @@ import heapq
 import itertools
 import math
 import os
-import pickle
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -28,8 +24,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
-from qvl_cli.errors import RenderCrashError, RenderTimeoutError
 from qvl_cli.pages.rasterize import RenderedDocument
+from qvl_cli.pages.worker_process import WorkerProcess, WorkerSetup
 from qvl_cli.pages.workers import (
     SLICE_PAGES,
     PageSlot,
@@ -45,15 +41,11 @@ from qvl_cli.pages.workers import (
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from multiprocessing.connection import Connection
 
     from qvl_cli.pages.budgets import PagePlan
     from qvl_cli.pages.rasterize import DocumentPages
 
 MAX_DEFAULT_WORKERS = 8
-PATH_ENV = "QVL_RENDER_WORKER_PATH"
-BOOT = f"import json, os, sys; sys.path[:] = json.loads(os.environ.pop({PATH_ENV!r})); \
-from qvl_cli.pages.workers import serve_fd; serve_fd(int(sys.argv[1]))"
 Hook = Callable[[PageTask], None]
 
 
@@ -87,12 +79,12 @@ class Renderer(Protocol):
     def close(self) -> None: ...
 
 
-def open_renderer(workers: int | None, timeout: float | None = None) -> Renderer:
-    """``workers`` processes (started on first use; ``None``: :func:`default_workers`), or this
-    process when ``workers`` is 0."""
+def open_renderer(workers: int | None, timeout: float | None = None, *, ocr: bool = False) -> Renderer:
+    """``workers`` processes (started on first use; ``None``: :func:`default_workers`; ``ocr``:
+    each builds its OCR engine as it starts), or this process when ``workers`` is 0."""
     if workers is None:
         workers = default_workers()
-    return ProcessRenderer(workers, timeout) if workers > 0 else InlineRenderer()
+    return ProcessRenderer(workers, timeout, ocr=ocr) if workers > 0 else InlineRenderer()
 
 
 class _Rendering:
@@ -155,25 +147,30 @@ class _Document:
     waiting: int = 0  # slices handed out or queued, not yet back
 
 
-@dataclass(eq=False)
-class _Worker:
-    process: subprocess.Popen[bytes]
-    conn: Connection
-    task: tuple[_Document, PageTask] | None = None
-    deadline: float = math.inf
+_Worker = WorkerProcess[tuple[_Document, PageTask]]  # on a slice of a document
 
 
 class ProcessRenderer(_Rendering):
-    """A pool of rendering processes fed by a dispatcher thread (see the module docstring)."""
+    """A pool of rendering processes fed by a dispatcher thread (see the module docstring);
+    ``ocr``: each worker builds its OCR engine as it starts (the run's evidence may need it)."""
 
-    def __init__(self, workers: int, timeout: float | None = None, *, hook: Hook | None = None):
+    def __init__(
+        self,
+        workers: int,
+        timeout: float | None = None,
+        *,
+        ocr: bool = False,
+        hook: Hook | None = None,
+        on_start: Callable[[], None] | None = None,
+    ):
         import multiprocessing
 
         if workers < 1:
             raise ValueError("a process pool needs at least one worker")
         self.parallelism = workers
         self._timeout = timeout or math.inf
-        self._hook = hook  # runs in the worker before each task (tests use it to crash a worker)
+        # hook: run in the worker before each task, on_start: before it is ready (tests use them)
+        self._setup = WorkerSetup(hook, on_start, ocr)
         self._lock = threading.Lock()
         self._queue: list[tuple[tuple[int, int], int, _Document, PageTask]] = []
         self._order = itertools.count()
@@ -228,12 +225,12 @@ class ProcessRenderer(_Rendering):
         if self._thread is not None:
             self._thread.join()
         for worker in self._workers:
-            if worker.task is not None:
+            if worker.job is not None:
                 worker.process.kill()
             worker.conn.close()  # an idle worker leaves when its pipe closes
         for worker in self._workers:
-            _stop(worker)
-        unfinished = [entry[2] for entry in self._queue] + [w.task[0] for w in self._workers if w.task]
+            worker.stop()
+        unfinished = [entry[2] for entry in self._queue] + [w.job[0] for w in self._workers if w.job]
         for document in unfinished:
             document.future.cancel()
         self._workers.clear()
@@ -263,7 +260,7 @@ class ProcessRenderer(_Rendering):
                 if self._closed:
                     return
                 self._assign()
-                busy = [worker for worker in self._workers if worker.task is not None]
+                busy = [worker for worker in self._workers if worker.job is not None]
             deadline = min((worker.deadline for worker in busy), default=math.inf)
             waiting = None if deadline == math.inf else max(0.0, deadline - time.monotonic())
             handles: list[Any] = [self._wake_r, *(w.conn for w in busy)]  # a dead worker's pipe reads EOF
@@ -275,74 +272,39 @@ class ProcessRenderer(_Rendering):
                 if self._closed:
                     return
                 for worker in busy:
-                    self._check(worker, ready)
+                    self._check(worker)
 
     def _assign(self) -> None:
         """Hand queued tasks to idle workers, starting workers up to the pool's size."""
         while self._queue:
-            worker = next((w for w in self._workers if w.task is None), None)
+            worker = next((w for w in self._workers if w.job is None), None)
             if worker is None:
                 if len(self._workers) >= self.parallelism:
                     return
-                worker = self._start()
+                worker = WorkerProcess(self._setup, self._timeout)
+                self._workers.append(worker)
             _, _, document, task = heapq.heappop(self._queue)
             if document.future.done():  # failed or cancelled: its other slices are moot
                 continue
-            try:
-                worker.conn.send(task)
-            except OSError:  # the idle worker died (e.g. the OOM killer): replace it, keep the task
+            if not worker.give((document, task), task):  # the idle worker died: replace it, keep the task
                 heapq.heappush(self._queue, (document.rank, next(self._order), document, task))
                 self._discard(worker)
-                continue
-            worker.task = (document, task)
-            worker.deadline = time.monotonic() + self._timeout
 
-    def _start(self) -> _Worker:
-        import json
-        import multiprocessing
-
-        parent, child = multiprocessing.Pipe()
-        env = {**os.environ, PATH_ENV: json.dumps(sys.path)}
-        quiet = None if os.environ.get("QVL_DEBUG") else subprocess.DEVNULL
-        try:
-            process = subprocess.Popen(
-                [sys.executable, "-c", BOOT, str(child.fileno())],
-                pass_fds=[child.fileno()],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=quiet,
-                env=env,
-            )
-        finally:
-            child.close()
-        parent.send(self._hook)
-        worker = _Worker(process, parent)
-        self._workers.append(worker)
-        return worker
-
-    def _check(self, worker: _Worker, ready: set[Any]) -> None:
+    def _check(self, worker: _Worker) -> None:
         """Read what the worker sent; notice when it died or overran its page's time."""
+        job = worker.job
         try:
-            while worker.conn.poll():
-                message = worker.conn.recv_bytes()
-                if not message:  # a page done: the timeout counts from here
-                    worker.deadline = time.monotonic() + self._timeout
-                    continue
-                result = pickle.loads(message)
-                del message  # one slice's bytes at a time: images are built as slices arrive
-                self._done(worker, result.unpacked())
-                return
+            result = worker.receive()
         except (EOFError, OSError):  # the pipe broke: the worker is gone
             self._lost(worker, timed_out=False)
             return
-        if time.monotonic() >= worker.deadline:
+        if result is not None and job is not None:
+            self._done(job, result)
+        elif worker.overdue():
             self._lost(worker, timed_out=True)
 
-    def _done(self, worker: _Worker, result: TaskResult) -> None:
-        if worker.task is None:
-            return
-        document, task = worker.task
-        worker.task, worker.deadline = None, math.inf
+    def _done(self, job: tuple[_Document, PageTask], result: TaskResult) -> None:
+        document, task = job
         document.waiting -= 1
         if document.future.done():
             return
@@ -363,51 +325,11 @@ class ProcessRenderer(_Rendering):
 
     def _lost(self, worker: _Worker, *, timed_out: bool) -> None:
         """The worker died or is stuck: fail its document and let a new worker take its place."""
-        task, worker.task = worker.task, None
-        if timed_out:
-            worker.process.kill()
-        self._discard(worker)
-        if task is None:
-            return
-        document = task[0]
-        if not document.future.done():
-            path = document.request.path
-            error = _timeout_error(path, self._timeout) if timed_out else _crash_error(path, worker.process.returncode)
-            document.future.set_exception(error)
+        job = worker.job
+        self._discard(worker)  # kills a busy worker
+        if job is not None and not job[0].future.done():
+            job[0].future.set_exception(worker.failure(job[0].request.path, timed_out=timed_out))
 
     def _discard(self, worker: _Worker) -> None:
-        _stop(worker)
+        worker.stop()
         self._workers.remove(worker)
-
-
-def _stop(worker: _Worker) -> None:
-    """End a worker: idle ones leave when their pipe closes, busy ones are killed."""
-    if worker.task is not None:
-        worker.process.kill()
-    if not worker.conn.closed:
-        worker.conn.close()
-    try:
-        worker.process.wait(timeout=2)
-    except subprocess.TimeoutExpired:
-        worker.process.kill()
-        worker.process.wait()
-
-
-def _crash_error(path: str, exitcode: int | None) -> RenderCrashError:
-    if exitcode is not None and exitcode < 0:
-        try:
-            how = f"was killed by {signal.Signals(-exitcode).name}"
-        except ValueError:
-            how = f"was killed by signal {-exitcode}"
-    else:
-        how = f"exited with code {exitcode}"
-    hint = "the file may be damaged, or the machine ran out of memory; the other documents go on"
-    return RenderCrashError(f"the page renderer {how} while rendering this document", path=path, hint=hint)
-
-
-def _timeout_error(path: str, seconds: float) -> RenderTimeoutError:
-    return RenderTimeoutError(
-        f"a page took longer than --render-timeout {seconds:g} s to render; the renderer was stopped",
-        path=path,
-        hint="raise --render-timeout, or leave this document out",
-    )

@@ -33,8 +33,6 @@ from qvl_cli.pages.rasterize import (
 from qvl_cli.pages.windows import Window, WindowSettings, plan_windows
 
 if TYPE_CHECKING:
-    from multiprocessing.connection import Connection
-
     from PIL import Image
 
     from qvl_cli.evidence.pages import TextOptions
@@ -326,43 +324,3 @@ def split(slots: tuple[PageSlot, ...], size: int = SLICE_PAGES) -> list[tuple[Pa
 
 def _nothing() -> None:
     return None
-
-
-def serve_fd(fd: int) -> None:
-    """A worker process's entry point: its end of the pipe is file descriptor ``fd``."""
-    from multiprocessing.connection import Connection
-
-    serve(Connection(fd))
-
-
-def serve(conn: Connection) -> None:
-    """A worker's loop: take a task, send an empty message after each page, send the result.
-
-    The first message is an optional hook run before each task (tests use it to crash or stall
-    a worker). Ctrl-C is the parent's to handle (it stops the workers), so SIGINT is ignored;
-    the worker leaves when the parent closes its pipe.
-    """
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def tick() -> None:
-        conn.send_bytes(b"")
-
-    try:
-        hook: Callable[[PageTask], None] | None = conn.recv()
-        while True:
-            task: PageTask = conn.recv()
-            if hook is not None:
-                hook(task)
-            conn.send(_run_guarded(task, tick))
-    except (EOFError, OSError):
-        return
-
-
-def _run_guarded(task: PageTask, tick: Progress) -> TaskResult:
-    try:
-        return run_task(task, tick).packed()
-    except Exception as exc:  # an unexpected library error costs this document only
-        failure = FailedTask(InputError, f"cannot render: {type(exc).__name__}: {exc}", task.request.path, None)
-        return TaskResult(failure=failure)

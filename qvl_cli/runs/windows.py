@@ -112,7 +112,7 @@ def extract_windows(extractor: Extractor, document: WindowedDocument, started: f
             pages.setdefault(page.number, page.describe() | {"blank": page.number in blank})
         attempts = tuple(extractor.attempts(request)) if request is not None else ()
         runs.append(WindowRun(window, rendered.pages[0].number, rendered.pages[-1].number, attempts))
-        del rendered, request  # this window's images go before the next window's are rendered
+        del rendered, request, page  # this window's images go before the next window's are rendered
     answer = _merged_answer(extractor, runs)
     reasks: list[dict[str, Any]] = []
     if answer.fixable and extractor.options.reasks > 0:

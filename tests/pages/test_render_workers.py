@@ -1,22 +1,20 @@
-"""Rendering in worker processes: same pixels as in-process, crashes and stuck pages cost one
-document, options checked, and no worker outlives qvl."""
+"""Rendering in worker processes: same pixels and records as in-process, pages spread over the
+workers, input errors and options checked, OCR done where a page is rendered (crashes, timeouts
+and interrupts: test_render_worker_failures.py)."""
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from functools import partial
 from pathlib import Path
 
 import pytest
 from fake_backend import FakeBackend
-from pdf_factory import PageSpec, write_pdf
-from PIL import Image, ImageDraw
-from render_hooks import abort_on, abort_probing, hang_on, log_task
+from render_helpers import BUDGET, REPLY, long_pdf, photo, run_batch, short_pdf
+from render_hooks import log_task
 
 from qvl_cli.backends.contract import Generation, GenerationRequest
 from qvl_cli.errors import InputError
@@ -24,31 +22,12 @@ from qvl_cli.pages.budgets import PixelBudget
 from qvl_cli.pages.pool import InlineRenderer, ProcessRenderer, default_workers
 from qvl_cli.pages.windows import LEAST_MIN_PAGE_PIXELS, WindowSettings
 from qvl_cli.pages.workers import INLINE_PAGES, RenderRequest
-from qvl_cli.runs.batch import BatchRunner
 from qvl_cli.runs.document import ExtractOptions, Extractor
 from qvl_cli.runs.windows import WindowedDocument
 from qvl_cli.schemas.catalog import load_schema
 from qvl_cli.schemas.prompts import load_prompt
 
 ROOT = Path(__file__).resolve().parents[2]
-BUDGET = PixelBudget(max_pixels=120_000, max_total_pixels=None)
-REPLY = {"title": "T", "fields": [], "checkboxes": [], "signatures": []}
-
-
-def long_pdf(path: Path, pages: int) -> Path:
-    specs = [PageSpec(lines=(f"PAGE {n}", *(f"line {i} of page {n}" for i in range(20)))) for n in range(pages)]
-    return write_pdf(path, specs)
-
-
-def short_pdf(path: Path, label: str) -> Path:
-    return write_pdf(path, [PageSpec(lines=(f"FORM {label}", "Name: Maria"))])
-
-
-def photo(path: Path) -> Path:
-    image = Image.new("RGB", (640, 480), "white")
-    ImageDraw.Draw(image).text((40, 40), "Receipt\nTotal 12.50", fill="black")
-    image.save(path)
-    return path
 
 
 def pixels(document) -> list[tuple[int, tuple[int, int], tuple[int, int], str, bytes]]:
@@ -86,67 +65,18 @@ def test_input_errors_in_a_worker_are_the_same_errors(tmp_path: Path) -> None:
     assert caught.value.path == str(broken) and caught.value.kind == "input"
 
 
-def extractor(renderer, evidence: str = "auto") -> Extractor:
-    schema = load_schema("form")
-    fake = FakeBackend(replies=[json.dumps(REPLY)] * 20)
-    options = ExtractOptions(budget=BUDGET, evidence=evidence)
-    return Extractor(schema, load_prompt(None, schema), options, lambda: fake, renderer)
-
-
-class Records:
-    def __init__(self) -> None:
-        self.records: list[dict] = []
-
-    def write(self, record) -> None:
-        self.records.append(record.to_dict())
-
-
-def run_batch(renderer, paths: list[Path], evidence: str = "auto") -> list[dict]:
-    sink = Records()
-    try:
-        BatchRunner(extractor(renderer, evidence), {}, sink).run(paths)
-    finally:
-        renderer.close()
-    return sink.records
-
-
-def test_a_worker_that_crashes_fails_its_document_and_the_batch_goes_on(tmp_path: Path) -> None:
-    paths = [short_pdf(tmp_path / f"doc{i}.pdf", str(i)) for i in range(5)]
-    paths.insert(2, long_pdf(tmp_path / "bad.pdf", 3))
-    records = run_batch(ProcessRenderer(2, hook=partial(abort_on, "bad.pdf")), paths)
-    assert [Path(r["file"]).name for r in records] == [p.name for p in paths]
-    bad = records[2]
-    assert bad["valid"] is False and bad["error"]["type"] == "crash"
-    assert "SIGABRT" in bad["error"]["message"] and bad["error"]["message"].startswith(str(paths[2]))
-    assert all(r["valid"] and r.get("error") is None for i, r in enumerate(records) if i != 2)
-
-
-def test_a_crash_while_checking_that_a_file_opens_costs_that_document_only(tmp_path: Path) -> None:
-    paths = [short_pdf(tmp_path / f"doc{i}.pdf", str(i)) for i in range(3)]
-    records = run_batch(ProcessRenderer(2, hook=partial(abort_probing, "doc1.pdf")), paths, "off")
-    assert [(r.get("error") or {}).get("type") for r in records] == [None, "crash", None]
-
-
-def test_a_stuck_page_times_out_and_the_batch_goes_on(tmp_path: Path) -> None:
-    paths = [short_pdf(tmp_path / "a.pdf", "a"), short_pdf(tmp_path / "stuck.pdf", "s"), photo(tmp_path / "c.png")]
-    started = time.monotonic()
-    # 5 s: a fresh worker's start-up counts against its first task, and takes about 1 s on a busy
-    # machine; evidence off, since the photo's OCR (its engine loaded first) takes seconds too
-    records = run_batch(ProcessRenderer(2, timeout=5.0, hook=partial(hang_on, "stuck.pdf")), paths, "off")
-    assert time.monotonic() - started < 60
-    assert [(r.get("error") or {}).get("type") for r in records] == [None, "timeout", None]
-    assert "--render-timeout 5 s" in records[1]["error"]["message"]
-    assert records[0]["valid"] and records[2]["valid"]
-
-
-def test_records_are_identical_with_and_without_workers(tmp_path: Path) -> None:
+def test_records_are_identical_with_and_without_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     paths = [long_pdf(tmp_path / "long.pdf", 2 * INLINE_PAGES + 3), photo(tmp_path / "p.png")]
     paths += [short_pdf(tmp_path / f"d{i}.pdf", str(i)) for i in range(3)]
 
-    def comparable(records: list[dict]) -> list[dict]:
+    def run(renderer, cache: Path) -> list[dict]:
+        monkeypatch.setenv("QVL_CACHE_DIR", str(cache))  # each run OCRs for itself: no shared cache
+        records = run_batch(renderer, paths)
+        assert len(list((cache / "ocr").rglob("*.json"))) == 1  # the photo, OCRed in this run
         return [{k: v for k, v in r.items() if k != "seconds"} for r in records]
 
-    assert comparable(run_batch(ProcessRenderer(2), paths)) == comparable(run_batch(InlineRenderer(), paths))
+    spread, inline = run(ProcessRenderer(2), tmp_path / "workers"), run(InlineRenderer(), tmp_path / "inline")
+    assert spread == inline
 
 
 class LoggingBackend(FakeBackend):
@@ -240,57 +170,6 @@ def test_qvl_render_writes_the_same_images_with_workers(tmp_path: Path) -> None:
     assert names == [f"doc-p{n:03d}.png" for n in range(1, INLINE_PAGES + 3)]
     for name in names:
         assert (tmp_path / "0" / name).read_bytes() == (tmp_path / "2" / name).read_bytes()
-
-
-def descendants(pid: int) -> set[int]:
-    """Every process below ``pid`` (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc (Linux)")
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupt_stops_every_worker(tmp_path: Path, sig: signal.Signals) -> None:
-    docs = [long_pdf(tmp_path / f"doc{i}.pdf", 30) for i in range(6)]
-    env = {"QVL_BACKEND": "fake", "QVL_FAKE_REPLIES": json.dumps([json.dumps(REPLY)] * 10)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "qvl_cli", "extract", *map(str, docs), "-s", "form", "--max-total-pixels", "0",
-         "--render-workers", "2", "-o", str(tmp_path / "out.jsonl")],
-        env={**os.environ, **env}, stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )  # fmt: skip
-    seen: set[int] = set()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(seen) < 2:  # the two workers
-        seen |= descendants(process.pid)
-        time.sleep(0.05)
-    assert len(seen) >= 2, "the render workers did not start"
-    os.killpg(process.pid, sig)  # as a terminal's Ctrl-C does: the whole process group
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
-    assert "Traceback" not in stderr
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(alive(pid) for pid in seen):
-        time.sleep(0.1)
-    assert not [pid for pid in seen if alive(pid)]
 
 
 def test_workers_never_rerun_the_callers_script(tmp_path: Path) -> None:

@@ -1,0 +1,219 @@
+"""One render worker process, both ends: the loop it runs, and the handle the pool keeps of it.
+
+A worker is a fresh interpreter (nothing of the qvl process is inherited or re-run). It imports
+the rendering libraries, builds the OCR engine when the run's evidence may need it, and only then
+says it is ready: the per-page timeout never counts start-up. Messages to the qvl process: an
+empty one after each page (the timeout counts from the last), ``READY``, ``SETUP`` (building the
+OCR engine for a task that needs it: start-up again), and a task's pickled result.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from qvl_cli.errors import InputError, RenderCrashError, RenderTimeoutError
+from qvl_cli.pages.workers import FailedTask, PageTask, Progress, RenderRequest, TaskResult, run_task
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
+TICK, READY, SETUP = b"", b"ready", b"setup"
+START_SECONDS = 120.0  # a worker's start-up (imports, OCR engine) is bounded apart, by this much
+OCR_MODES = ("auto", "ocr")  # evidence modes that may need OCR
+PATH_ENV = "QVL_RENDER_WORKER_PATH"
+BOOT = f"import json, os, sys; sys.path[:] = json.loads(os.environ.pop({PATH_ENV!r})); \
+from qvl_cli.pages.worker_process import serve_fd; serve_fd(int(sys.argv[1]))"
+Job = TypeVar("Job")
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    """The first message a worker gets."""
+
+    hook: Callable[[PageTask], None] | None = None  # run before each task (tests: crash or stall)
+    on_start: Callable[[], None] | None = None  # run before READY (tests: a slow start-up)
+    ocr: bool = False  # build the OCR engine before READY
+
+
+def may_need_ocr(request: RenderRequest) -> bool:
+    return request.text is not None and request.text.mode in OCR_MODES
+
+
+class WorkerProcess(Generic[Job]):
+    """The qvl process's handle on one worker: its pipe, the job it is on, and until when it may
+    stay silent (``deadline``: start-up bounded by ``START_SECONDS``, each page by ``timeout``)."""
+
+    def __init__(self, setup: WorkerSetup, timeout: float = math.inf) -> None:
+        import json
+        import multiprocessing
+
+        self.timeout = timeout
+        self.start_limit = max(START_SECONDS, timeout)
+        parent, child = multiprocessing.Pipe()
+        env = {**os.environ, PATH_ENV: json.dumps(sys.path)}
+        quiet = None if os.environ.get("QVL_DEBUG") else subprocess.DEVNULL
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", BOOT, str(child.fileno())],
+                pass_fds=[child.fileno()],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=quiet,
+                env=env,
+            )
+        finally:
+            child.close()
+        self.conn: Connection = parent
+        self.job: Job | None = None
+        self.ready = False  # started (and set up for its task); until then the start-up limit applies
+        self._since = time.monotonic()  # since when the worker is silent
+        parent.send(setup)
+
+    @property
+    def deadline(self) -> float:
+        if self.job is None:
+            return math.inf
+        return self._since + (self.timeout if self.ready else self.start_limit)
+
+    def give(self, job: Job, task: PageTask) -> bool:
+        """Hand the worker a task; False when it is gone (e.g. the OOM killer took it while idle)."""
+        try:
+            self.conn.send(task)
+        except OSError:
+            return False
+        self.job = job
+        if self.ready:
+            self._since = time.monotonic()
+        return True
+
+    def receive(self) -> TaskResult | None:
+        """The task's result when it is back (its images built), else ``None``; raises
+        ``EOFError``/``OSError`` when the worker is gone."""
+        while self.conn.poll():
+            message = self.conn.recv_bytes()
+            if message in (TICK, READY, SETUP):
+                self.ready = message != SETUP
+                self._since = time.monotonic()
+                continue
+            result: TaskResult = pickle.loads(message)
+            del message  # one slice's bytes at a time: images are built as slices arrive
+            self.job = None
+            return result.unpacked()
+        return None
+
+    def overdue(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+    def failure(self, path: str, *, timed_out: bool) -> InputError:
+        """The error of the document this worker was on when it died or overran (after :meth:`stop`)."""
+        if not timed_out:
+            return _crash_error(path, self.process.returncode)
+        if not self.ready:
+            return RenderTimeoutError(
+                f"the page renderer did not start within {self.start_limit:g} s",
+                path=path,
+                hint="the machine may be overloaded: use fewer --render-workers",
+            )
+        return RenderTimeoutError(
+            f"a page took longer than --render-timeout {self.timeout:g} s to render; the renderer was stopped",
+            path=path,
+            hint="raise --render-timeout, or leave this document out",
+        )
+
+    def stop(self) -> None:
+        """End the worker: an idle one leaves when its pipe closes, a busy one is killed."""
+        if self.job is not None:
+            self.process.kill()
+        if not self.conn.closed:
+            self.conn.close()
+        try:
+            self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _crash_error(path: str, exitcode: int | None) -> RenderCrashError:
+    if exitcode is not None and exitcode < 0:
+        try:
+            how = f"was killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            how = f"was killed by signal {-exitcode}"
+    else:
+        how = f"exited with code {exitcode}"
+    hint = "the file may be damaged, or the machine ran out of memory; the other documents go on"
+    return RenderCrashError(f"the page renderer {how} while rendering this document", path=path, hint=hint)
+
+
+def serve_fd(fd: int) -> None:
+    """A worker process's entry point: its end of the pipe is file descriptor ``fd``."""
+    from multiprocessing.connection import Connection
+
+    serve(Connection(fd))
+
+
+def serve(conn: Connection) -> None:
+    """A worker's loop: set up, say READY, then take a task, send an empty message after each
+    page, send the result. Ctrl-C is the parent's to handle (it stops the workers), so SIGINT is
+    ignored; the worker leaves when the parent closes its pipe."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def tick() -> None:
+        conn.send_bytes(TICK)
+
+    try:
+        setup: WorkerSetup = conn.recv()
+        _import_renderers()
+        if setup.on_start is not None:
+            setup.on_start()
+        if setup.ocr:
+            _build_ocr()
+        ocr = setup.ocr
+        conn.send_bytes(READY)
+        while True:
+            task: PageTask = conn.recv()
+            if not ocr and may_need_ocr(task.request):  # built once, outside the page's time
+                conn.send_bytes(SETUP)
+                _build_ocr()
+                ocr = True
+                conn.send_bytes(READY)
+            if setup.hook is not None:
+                setup.hook(task)
+            conn.send(_run_guarded(task, tick))
+    except (EOFError, OSError):
+        return
+
+
+def _import_renderers() -> None:
+    """What every task needs, imported before READY."""
+    import pypdfium2  # noqa: F401
+    from PIL import Image  # noqa: F401
+
+    import qvl_cli.evidence.pages  # noqa: F401
+
+
+def _build_ocr() -> None:
+    """Build this process's OCR engine now; when it cannot be built, a page that needs it says why."""
+    from qvl_cli.evidence.ocr import engine
+
+    try:
+        engine()
+    except Exception:  # raised again, as that document's error, when a page needs OCR
+        return
+
+
+def _run_guarded(task: PageTask, tick: Progress) -> TaskResult:
+    try:
+        return run_task(task, tick).packed()
+    except Exception as exc:  # an unexpected library error costs this document only
+        failure = FailedTask(InputError, f"cannot render: {type(exc).__name__}: {exc}", task.request.path, None)
+        return TaskResult(failure=failure)
