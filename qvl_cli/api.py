@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from qvl_cli.backends.contract import create_backend
 from qvl_cli.pages.pool import Renderer, open_renderer
-from qvl_cli.pages.worker_process import OCR_MODES
 from qvl_cli.runs.batch import BatchRunner
 from qvl_cli.runs.cache import ResultCache, default_cache_dir, document_key, run_identity
 from qvl_cli.runs.document import ExtractOptions
@@ -64,10 +63,9 @@ class Extractor:
         self.engine.renderer = self._renderer()
 
     def _renderer(self) -> Renderer:
-        """Render workers, started on first use (each builds its OCR engine if evidence may need it)."""
+        """Render workers, started on first use."""
         render = self.settings.render
-        ocr = self.settings.decoding.evidence in OCR_MODES
-        return open_renderer(render.render_workers, render.render_timeout or None, ocr=ocr)
+        return open_renderer(render.render_workers, render.render_timeout or None)
 
     def __enter__(self) -> Extractor:
         return self

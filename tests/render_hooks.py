@@ -96,15 +96,13 @@ def slow_ocr_engine(seconds: float) -> None:
     """Building the OCR engine takes ``seconds`` longer (installed as the worker's ``on_start``)."""
     from qvl_cli.evidence import ocr
 
-    build, slowed = ocr.engine, []
+    build = ocr.build_engine
 
     def slow_build() -> Any:
-        if not slowed:
-            slowed.append(True)
-            time.sleep(seconds)
+        time.sleep(seconds)
         return build()
 
-    ocr.engine = slow_build
+    ocr.build_engine = slow_build
 
 
 def log_ocr_engine(log: str, task: PageTask) -> None:

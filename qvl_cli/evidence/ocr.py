@@ -1,7 +1,8 @@
 """OCR of page images with rapidocr-onnxruntime (PP-OCR detection and recognition in ONNX,
 models inside the wheel, offline, CPU), cached by file content, page and image size.
 
-The engine is built once per process, on first use.
+The engine is built once per process, when a page first needs it (a render worker says so to
+the qvl process, so building, about a second, never counts against a page's timeout).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ ENGINE_NAME = "rapidocr-onnxruntime-3"  # part of the cache key: new engine, new
 _ENGINE: Any = None
 SPLIT_GAP = 1.5  # a gap this many line heights wide inside a detected line parts two columns
 _ENGINE_LOCK = threading.Lock()
+_BUILD_NOTICE: tuple[Callable[[], None], Callable[[], None]] | None = None  # before, after building
 
 
 class OcrUnavailableError(QvlError):
@@ -37,14 +39,34 @@ def engine() -> Any:
     global _ENGINE
     with _ENGINE_LOCK:
         if _ENGINE is None:
+            before, after = _BUILD_NOTICE or (_nothing, _nothing)
+            before()
             try:
-                from rapidocr_onnxruntime import RapidOCR
-            except ImportError:
-                raise OcrUnavailableError(
-                    "OCR needs rapidocr-onnxruntime", hint="pip install rapidocr-onnxruntime, or --evidence text"
-                ) from None
-            _ENGINE = RapidOCR()
+                _ENGINE = build_engine()
+            finally:
+                after()
         return _ENGINE
+
+
+def notify_builds(before: Callable[[], None], after: Callable[[], None]) -> None:
+    """Call ``before`` and ``after`` around building this process's engine (a render worker
+    stops its page clock meanwhile)."""
+    global _BUILD_NOTICE
+    _BUILD_NOTICE = (before, after)
+
+
+def build_engine() -> Any:
+    try:
+        from rapidocr_onnxruntime import RapidOCR
+    except ImportError:
+        raise OcrUnavailableError(
+            "OCR needs rapidocr-onnxruntime", hint="pip install rapidocr-onnxruntime, or --evidence text"
+        ) from None
+    return RapidOCR()
+
+
+def _nothing() -> None:
+    return None
 
 
 def ocr_lines(image: Image.Image) -> tuple[Line, ...]:

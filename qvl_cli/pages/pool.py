@@ -79,12 +79,12 @@ class Renderer(Protocol):
     def close(self) -> None: ...
 
 
-def open_renderer(workers: int | None, timeout: float | None = None, *, ocr: bool = False) -> Renderer:
-    """``workers`` processes (started on first use; ``None``: :func:`default_workers`; ``ocr``:
-    each builds its OCR engine as it starts), or this process when ``workers`` is 0."""
+def open_renderer(workers: int | None, timeout: float | None = None) -> Renderer:
+    """``workers`` processes (started on first use; ``None``: :func:`default_workers`), or this
+    process when ``workers`` is 0."""
     if workers is None:
         workers = default_workers()
-    return ProcessRenderer(workers, timeout, ocr=ocr) if workers > 0 else InlineRenderer()
+    return ProcessRenderer(workers, timeout) if workers > 0 else InlineRenderer()
 
 
 class _Rendering:
@@ -151,15 +151,13 @@ _Worker = WorkerProcess[tuple[_Document, PageTask]]  # on a slice of a document
 
 
 class ProcessRenderer(_Rendering):
-    """A pool of rendering processes fed by a dispatcher thread (see the module docstring);
-    ``ocr``: each worker builds its OCR engine as it starts (the run's evidence may need it)."""
+    """A pool of rendering processes fed by a dispatcher thread (see the module docstring)."""
 
     def __init__(
         self,
         workers: int,
         timeout: float | None = None,
         *,
-        ocr: bool = False,
         hook: Hook | None = None,
         on_start: Callable[[], None] | None = None,
     ):
@@ -170,7 +168,7 @@ class ProcessRenderer(_Rendering):
         self.parallelism = workers
         self._timeout = timeout or math.inf
         # hook: run in the worker before each task, on_start: before it is ready (tests use them)
-        self._setup = WorkerSetup(hook, on_start, ocr)
+        self._setup = WorkerSetup(hook, on_start)
         self._lock = threading.Lock()
         self._queue: list[tuple[tuple[int, int], int, _Document, PageTask]] = []
         self._order = itertools.count()

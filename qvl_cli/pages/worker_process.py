@@ -1,10 +1,10 @@
 """One render worker process, both ends: the loop it runs, and the handle the pool keeps of it.
 
 A worker is a fresh interpreter (nothing of the qvl process is inherited or re-run). It imports
-the rendering libraries, builds the OCR engine when the run's evidence may need it, and only then
-says it is ready: the per-page timeout never counts start-up. Messages to the qvl process: an
-empty one after each page (the timeout counts from the last), ``READY``, ``SETUP`` (building the
-OCR engine for a task that needs it: start-up again), and a task's pickled result.
+the rendering libraries and only then says it is ready: the per-page timeout never counts
+start-up. Messages to the qvl process: an empty one after each page (the timeout counts from the
+last), ``READY``, ``SETUP`` (building the OCR engine, when a page first needs it: start-up
+again until the next ``READY``), and a task's pickled result.
 """
 
 from __future__ import annotations
@@ -21,14 +21,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from qvl_cli.errors import InputError, RenderCrashError, RenderTimeoutError
-from qvl_cli.pages.workers import FailedTask, PageTask, Progress, RenderRequest, TaskResult, run_task
+from qvl_cli.pages.workers import FailedTask, PageTask, Progress, TaskResult, run_task
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
 TICK, READY, SETUP = b"", b"ready", b"setup"
 START_SECONDS = 120.0  # a worker's start-up (imports, OCR engine) is bounded apart, by this much
-OCR_MODES = ("auto", "ocr")  # evidence modes that may need OCR
 PATH_ENV = "QVL_RENDER_WORKER_PATH"
 BOOT = f"import json, os, sys; sys.path[:] = json.loads(os.environ.pop({PATH_ENV!r})); \
 from qvl_cli.pages.worker_process import serve_fd; serve_fd(int(sys.argv[1]))"
@@ -41,11 +40,6 @@ class WorkerSetup:
 
     hook: Callable[[PageTask], None] | None = None  # run before each task (tests: crash or stall)
     on_start: Callable[[], None] | None = None  # run before READY (tests: a slow start-up)
-    ocr: bool = False  # build the OCR engine before READY
-
-
-def may_need_ocr(request: RenderRequest) -> bool:
-    return request.text is not None and request.text.mode in OCR_MODES
 
 
 class WorkerProcess(Generic[Job]):
@@ -172,20 +166,12 @@ def serve(conn: Connection) -> None:
 
     try:
         setup: WorkerSetup = conn.recv()
-        _import_renderers()
+        _import_renderers(conn)
         if setup.on_start is not None:
             setup.on_start()
-        if setup.ocr:
-            _build_ocr()
-        ocr = setup.ocr
         conn.send_bytes(READY)
         while True:
             task: PageTask = conn.recv()
-            if not ocr and may_need_ocr(task.request):  # built once, outside the page's time
-                conn.send_bytes(SETUP)
-                _build_ocr()
-                ocr = True
-                conn.send_bytes(READY)
             if setup.hook is not None:
                 setup.hook(task)
             conn.send(_run_guarded(task, tick))
@@ -193,22 +179,16 @@ def serve(conn: Connection) -> None:
         return
 
 
-def _import_renderers() -> None:
-    """What every task needs, imported before READY."""
+def _import_renderers(conn: Connection) -> None:
+    """What every task needs, imported before READY; building the OCR engine, when a page first
+    needs it, is announced (``SETUP`` ... ``READY``) so that it is bounded as start-up."""
     import pypdfium2  # noqa: F401
     from PIL import Image  # noqa: F401
 
     import qvl_cli.evidence.pages  # noqa: F401
+    from qvl_cli.evidence.ocr import notify_builds
 
-
-def _build_ocr() -> None:
-    """Build this process's OCR engine now; when it cannot be built, a page that needs it says why."""
-    from qvl_cli.evidence.ocr import engine
-
-    try:
-        engine()
-    except Exception:  # raised again, as that document's error, when a page needs OCR
-        return
+    notify_builds(lambda: conn.send_bytes(SETUP), lambda: conn.send_bytes(READY))
 
 
 def _run_guarded(task: PageTask, tick: Progress) -> TaskResult:

@@ -116,26 +116,23 @@ def test_a_page_whose_ocr_hangs_times_out(tmp_path: Path) -> None:
     """The page is rendered, then its OCR never ends: a timeout record; the next document (a text
     layer: no OCR) is read by the worker that replaces it."""
     paths = [photo(tmp_path / "scan.png"), short_pdf(tmp_path / "b.pdf", "b")]
-    records = run_batch(ProcessRenderer(1, timeout=3.0, ocr=True, hook=hang_in_ocr), paths, "auto")
+    records = run_batch(ProcessRenderer(1, timeout=3.0, hook=hang_in_ocr), paths, "auto")
     assert [(r.get("error") or {}).get("type") for r in records] == ["timeout", None]
     assert records[1]["valid"]
 
 
-@pytest.mark.parametrize("at_start", [True, False])
-def test_the_ocr_engine_is_built_outside_a_page_timeout(tmp_path: Path, at_start: bool) -> None:
-    """Building the OCR engine takes longer than the page timeout here: it is built as the worker
-    starts when the run may need OCR (``ocr=True``), else before the first task that may, and in
-    neither case does the page time out."""
+def test_the_ocr_engine_is_built_when_a_page_needs_it_outside_the_page_timeout(tmp_path: Path) -> None:
+    """Building the OCR engine takes longer than the page timeout here: the worker builds it only
+    for the first page without a text layer (a text PDF never costs it), and the page does not
+    time out."""
     log = tmp_path / "engine.log"
-    scan = photo(tmp_path / "scan.png")
-    pool = ProcessRenderer(
-        1, timeout=4.0, ocr=at_start, hook=partial(log_ocr_engine, str(log)), on_start=partial(slow_ocr_engine, 6.0)
-    )
-    [record] = run_batch(pool, [scan], "auto")
-    assert record.get("error") is None, record["error"]
-    built = log.read_text().split()
-    # the first task checks that the file opens (no OCR): the engine is there only if built at start
-    assert built == (["probe:built", "render:built"] if at_start else ["probe:absent", "render:built"])
+    paths = [short_pdf(tmp_path / "text.pdf", "t"), photo(tmp_path / "scan.png"), photo(tmp_path / "scan2.png")]
+    hooks = {"hook": partial(log_ocr_engine, str(log)), "on_start": partial(slow_ocr_engine, 6.0)}
+    records = run_batch(ProcessRenderer(1, timeout=4.0, **hooks), paths, "auto")
+    assert [record.get("error") for record in records] == [None, None, None]
+    # before each task (a probe, then the render): absent until the first scan's render built it
+    expected = ["probe:absent", "render:absent"] * 2 + ["probe:built", "render:built"]
+    assert log.read_text().split() == expected
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc (Linux)")
