@@ -8,14 +8,15 @@ rows away; pdftoppm scales each axis to the size. Every side's output sizes are 
 files' size a page is printed (and saved with the results).
 
 PNG encoding is most of the work, so sides are compared at the same zlib level. qvl writes its
-PNGs itself (rows unfiltered, zlib at `--png-compression`, default 1). pypdfium2's CLI has no
+PNGs itself (rows unfiltered, grey pages such as these as greyscale, zlib at `--png-compression`,
+default 1). pypdfium2's CLI has no
 compression flag: with `--engine pil` it saves with Pillow's default (zlib level 6, adaptive row
 filters), with `--engine numpy+cv2` (its default when OpenCV is installed) with OpenCV's (zlib
 level 1, RLE strategy); pdftoppm's libpng writer uses level 9. So qvl at its default level 1 is
 compared with the OpenCV engine, qvl at level 6 with the Pillow engine, qvl at level 9 with
 pdftoppm, and qvl in one process with a bare pypdfium2 loop that saves with Pillow at level 1.
-The encoders differ in row filters and strategy even at one level: the printed sizes show what
-each side's files cost. Rasterizing and encoding are the same per-page work on every side, so
+The encoders differ in row filters, strategy and colour type even at one level: the printed
+sizes show what each side's files cost. Rasterizing and encoding are the same per-page work on every side, so
 the ratios to pypdfium2's CLI measure the encoders and qvl's overhead, not rendering.
 Goals: workers >= 1.7x qvl's one process on 2 cores, >= 1.5x pypdfium2's CLI with the same
 number of processes at the same zlib level, >= 2x pdftoppm at the same zlib level.

@@ -1,10 +1,11 @@
 """Lossless PNG files of rendered pages, fast.
 
-Rows are stored unfiltered (PNG filter type 0) and compressed by zlib at the chosen level. On
-rendered document pages (large flat areas, sharp text) this is both faster and about as small
-as Pillow's encoder, which tries five row filters on every row: on 840 x 1176 A4 text pages at
-level 1, about 12 ms and 264 KiB a page against Pillow's 24 ms and 281 KiB (its default, level
-6: 42 ms and 352 KiB). Modes without a plain 8-bit PNG colour type are written by Pillow.
+Rows are stored unfiltered (PNG filter type 0) and compressed by zlib at the chosen level; a
+page whose red, green and blue are equal everywhere (most rendered documents: black text on
+white) is stored as greyscale, a third of the data, decoding to the same RGB values. On rendered
+pages this is both faster and smaller than Pillow's encoder, which tries five row filters on
+every row and keeps all three channels. Modes without a plain 8-bit PNG colour type are written
+by Pillow.
 """
 
 from __future__ import annotations
@@ -16,27 +17,38 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from PIL import Image
 
-DEFAULT_LEVEL = 1  # zlib's fastest level: see the module docstring for the figures
+DEFAULT_LEVEL = 1  # zlib's fastest level (README.md, `qvl render`, has the figures)
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COLOR_TYPES = {"L": (0, 1), "RGB": (2, 3), "LA": (4, 2), "RGBA": (6, 4)}  # mode: (PNG colour type, bytes a pixel)
 
 
 def encode_png(image: Image.Image, level: int = DEFAULT_LEVEL) -> bytes:
-    """The PNG file of ``image``, its pixels exactly, zlib at ``level`` (0: stored .. 9: smallest)."""
+    """The PNG file of ``image``, zlib at ``level`` (0: stored .. 9: smallest): its pixels exactly,
+    a grey RGB image's as greyscale (the same colours)."""
     if not 0 <= level <= 9:
         raise ValueError(f"PNG compression level must be 0-9, not {level}")
     if image.mode not in COLOR_TYPES:
         return _pillow_png(image, level)
-    color_type, channels = COLOR_TYPES[image.mode]
+    raw, mode = _pixels(image)
+    color_type, channels = COLOR_TYPES[mode]
     width, height = image.size
     stride = width * channels
-    pixels = memoryview(image.tobytes())
+    pixels = memoryview(raw)
     parts: list[bytes | memoryview] = []
     for start in range(0, len(pixels), stride):
         parts += (b"\x00", pixels[start : start + stride])  # filter type 0, then the row as it is
     rows = b"".join(parts)
     header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
     return SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(rows, level)) + _chunk(b"IEND", b"")
+
+
+def _pixels(image: Image.Image) -> tuple[bytes, str]:
+    """The raw pixels and their mode: an RGB image whose three bands are equal as one band (L)."""
+    if image.mode == "RGB":
+        red, green, blue = (band.tobytes() for band in image.split())
+        if red == green == blue:
+            return red, "L"
+    return image.tobytes(), image.mode
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

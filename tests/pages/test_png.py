@@ -57,6 +57,16 @@ def test_every_level_keeps_every_pixel(mode: str, level: int) -> None:
     assert back.tobytes() == image.tobytes()
 
 
+def test_a_grey_page_is_stored_as_grey_and_one_coloured_pixel_keeps_it_rgb() -> None:
+    grey = noise("L", (64, 48)).convert("RGB")
+    back = decoded(encode_png(grey))
+    assert back.mode == "L" and back.convert("RGB").tobytes() == grey.tobytes()
+    stamped = grey.copy()
+    stamped.putpixel((63, 47), (200, 10, 10))  # the very last pixel: no early exit hides it
+    back = decoded(encode_png(stamped))
+    assert back.mode == "RGB" and back.tobytes() == stamped.tobytes()
+
+
 @pytest.mark.parametrize("level", [-1, 10])
 def test_a_level_outside_zlibs_range_is_refused(level: int) -> None:
     with pytest.raises(ValueError, match="must be 0-9"):
@@ -70,7 +80,8 @@ def test_rendered_pages_come_back_exactly_at_every_level(tmp_path: Path) -> None
     sizes = []
     for level in LEVELS:
         files = [encode_png(image, level) for image in pages]
-        assert [decoded(data).tobytes() for data in files] == [image.tobytes() for image in pages]
+        assert {decoded(data).mode for data in files} == {"L"}  # black text on white: stored as grey
+        assert [decoded(data).convert("RGB").tobytes() for data in files] == [image.tobytes() for image in pages]
         sizes.append(sum(map(len, files)))
     assert sizes[0] > 3 * sizes[1]  # level 0 stores the rows as they are; 1 compresses
     assert sizes[9] <= sizes[1]
@@ -84,7 +95,8 @@ def test_corpus_pages_come_back_exactly(corpus: Path) -> None:
     for path in documents:
         for page in render_document(path, BUDGET, page_spec="1").pages:
             for level in (0, 1, 6, 9):
-                assert decoded(encode_png(page.image, level)).tobytes() == page.image.tobytes(), (path, level)
+                back = decoded(encode_png(page.image, level)).convert("RGB")
+                assert back.tobytes() == page.image.tobytes(), (path, level)
             checked += 1
     assert checked == len(documents)
 
