@@ -4,10 +4,12 @@ model, evidence on against off.
 Page text is read by the render worker right after it renders the page (OCR only where a page
 needs it), so it overlaps model time; the batch comparison shows what is left of it. Same
 documents, same model, same generated tokens (``--max-new-tokens`` forced) on every side; the
-OCR cache is emptied before every run, so each "on" run OCRs its scans again:
+OCR cache is emptied before every run, so each "on" run OCRs its scans again. Each side is the
+pipeline `qvl extract` runs, called in this process with one loaded model (the results show the
+call: see common.qvl_batch):
 - evidence off, render workers;
 - evidence on (text layers, and OCR of the scanned documents), render workers;
-- evidence on, in-process rendering (``--render-workers 0``: text read in the prefetch thread).
+- evidence on, in-process rendering (no workers: text read in the prefetch thread).
 Goal: evidence on <= 1.1x evidence off. How much OCR can hide depends on the model's time per
 document against OCR's time per scanned page (about 3.5 s on 2 cores): with the tiny model, raise
 ``--max-new-tokens`` or lower ``--scan-every`` to see either side.
@@ -22,26 +24,13 @@ import argparse
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from common import ROOT, NullSink, add_model_arguments, load_backend
+from common import ROOT, add_model_arguments, batch_documents, force_new_tokens, load_backend, qvl_batch, scan_pdf
 from harness import Case, Ratio, arguments, compare
 
 CORPUS = Path(os.environ.get("QVL_CORPUS") or ROOT.parent / "shared" / "corpus")
-
-
-def scan_pdf(path: Path, title: str) -> Path:
-    """A one-page PDF that is only a picture of printed text (no text layer): it needs OCR."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    image = Image.new("RGB", (1275, 1650), "white")
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default(size=30)
-    for row, text in enumerate([title, *(f"{i + 1} x Widget {i} at 12.50 EUR" for i in range(20))]):
-        draw.text((90, 90 + 60 * row), text, fill="black", font=font)
-    image.save(path, resolution=150)
-    return path
 
 
 def page_costs(args: argparse.Namespace, work: Path) -> None:
@@ -83,41 +72,16 @@ def page_costs(args: argparse.Namespace, work: Path) -> None:
 
 
 def batch(args: argparse.Namespace, work: Path) -> None:
-    from pdf_factory import PageSpec, write_pdf
-
-    from qvl_cli.pages.pool import InlineRenderer, ProcessRenderer
-    from qvl_cli.runs.batch import BatchRunner
-    from qvl_cli.runs.document import ExtractOptions, Extractor
-    from qvl_cli.schemas.catalog import load_schema
-    from qvl_cli.schemas.prompts import load_prompt
+    from qvl_cli.runs.document import ExtractOptions
 
     backend, model = load_backend(args)
-    lines = tuple(f"Line {i}: 2 x Widget {i} at 12.50 EUR" for i in range(30))
-    paths, scans = [], 0
-    for i in range(args.documents):
-        target = work / f"d{i:02d}.pdf"
-        if args.scan_every > 0 and i % args.scan_every == args.scan_every - 1:
-            paths.append(scan_pdf(target, f"INVOICE {i}"))
-            scans += 1
-        else:
-            paths.append(write_pdf(target, [PageSpec(lines=(f"INVOICE {i}", *lines))]))
-    schema = load_schema("invoice")
-    config = backend._greedy(args.max_new_tokens)
-    config.min_new_tokens = args.max_new_tokens  # the same generation work in every run
-    backend._greedy = lambda n: config  # type: ignore[method-assign]
+    paths = batch_documents(work, args.documents, scan_every=args.scan_every)
+    scans = sum(path.stem.startswith("scan") for path in paths)
+    force_new_tokens(backend, args.max_new_tokens)
 
-    def run(evidence: str, workers: int) -> Any:
+    def run(evidence: str, workers: int) -> tuple[Callable[[], None], str]:
         options = ExtractOptions(max_new_tokens=args.max_new_tokens, reasks=0, evidence=evidence)
-
-        def once() -> None:
-            renderer = ProcessRenderer(workers) if workers else InlineRenderer()
-            extractor = Extractor(schema, load_prompt(None, schema), options, lambda: backend, renderer)
-            try:
-                BatchRunner(extractor, {}, NullSink()).run(paths)
-            finally:
-                renderer.close()
-
-        return once
+        return qvl_batch(backend, "invoice", paths, options, workers)
 
     def fresh_cache() -> None:
         """Every run as a fresh `qvl extract`: an empty OCR cache, the engine not yet built."""
@@ -128,9 +92,9 @@ def batch(args: argparse.Namespace, work: Path) -> None:
 
     w = args.workers
     cases = [
-        Case("evidence off", run("off", w), f"qvl extract DOCS --evidence off --render-workers {w}", fresh_cache),
-        Case("evidence on", run("auto", w), f"qvl extract DOCS --evidence auto --render-workers {w}", fresh_cache),
-        Case("evidence on, in-process", run("auto", 0), "qvl extract DOCS --render-workers 0", fresh_cache),
+        Case("evidence off", *run("off", w), fresh_cache),
+        Case("evidence on", *run("auto", w), fresh_cache),
+        Case("evidence on, in-process", *run("auto", 0), fresh_cache),
     ]
     ratios = [
         Ratio("evidence on / off", "evidence on", "evidence off", "<= 1.1"),

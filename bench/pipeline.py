@@ -3,9 +3,10 @@
 Same documents, same model, same generated tokens (``--max-new-tokens`` forced, unconstrained)
 on every side:
 - model alone: the pages are rendered beforehand (untimed); only input building and `generate`;
-- qvl batch, render workers: the whole pipeline (hashing, rendering in worker processes ahead of
-  the model, answer checks, records), worker start-up included;
-- qvl batch, in-process rendering (`--render-workers 0`: one prefetch thread);
+- qvl batch, render workers: the whole pipeline `qvl extract` runs (hashing, rendering in worker
+  processes ahead of the model, answer checks, records), worker start-up included, called in this
+  process with the loaded model (the results show the call: see common.qvl_batch);
+- qvl batch, in-process rendering (no workers: one prefetch thread);
 - bare loop: render with pypdfium2, then generate, one document after the other.
 Goal: qvl with workers <= 1.1x the model alone.
 
@@ -18,7 +19,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from common import NullSink, add_model_arguments, load_backend
+from common import add_model_arguments, batch_documents, force_new_tokens, load_backend, qvl_batch
 from harness import Case, Ratio, arguments, compare
 
 
@@ -33,32 +34,20 @@ def main() -> None:
 
     import pypdfium2 as pdfium
     import torch
-    from pdf_factory import PageSpec, write_pdf
 
     from qvl_cli.backends.qwen2_vl_inputs import build_inputs
     from qvl_cli.pages.budgets import PixelBudget
-    from qvl_cli.pages.pool import InlineRenderer, ProcessRenderer
     from qvl_cli.pages.rasterize import render_document
-    from qvl_cli.runs.batch import BatchRunner
-    from qvl_cli.runs.document import ExtractOptions, Extractor
+    from qvl_cli.runs.document import ExtractOptions
     from qvl_cli.schemas.catalog import load_schema
     from qvl_cli.schemas.prompts import load_prompt
 
     backend, model = load_backend(args)
-    work = Path(tempfile.mkdtemp(prefix="qvl-bench-pipeline-"))
-    lines = tuple(f"Line {i}: 2 x Widget {i} at 12.50 EUR" for i in range(30))
-    paths = [
-        write_pdf(
-            work / f"doc{i:02d}.pdf", [PageSpec(lines=(f"INVOICE {i} PAGE {p}", *lines)) for p in range(args.pages)]
-        )
-        for i in range(args.documents)
-    ]
+    paths = batch_documents(Path(tempfile.mkdtemp(prefix="qvl-bench-pipeline-")), args.documents, args.pages)
     budget = PixelBudget(max_pixels=400_000)
     schema = load_schema("invoice")
     prompt = load_prompt(None, schema).render(schema, args.pages)
-    config = backend._greedy(args.max_new_tokens)
-    config.min_new_tokens = args.max_new_tokens  # the same amount of generation on every side
-    backend._greedy = lambda n: config  # type: ignore[method-assign]
+    config = force_new_tokens(backend, args.max_new_tokens)
     rendered = [[page.image for page in render_document(path, budget).pages] for path in paths]
 
     def generate(images: list) -> None:
@@ -81,20 +70,12 @@ def main() -> None:
             generate(pages)
             pdf.close()
 
-    def qvl(workers: int) -> None:
-        options = ExtractOptions(budget=budget, max_new_tokens=args.max_new_tokens, constrain=False, reasks=0)
-        renderer = ProcessRenderer(workers) if workers else InlineRenderer()
-        extractor = Extractor(schema, load_prompt(None, schema), options, lambda: backend, renderer)
-        try:
-            BatchRunner(extractor, {}, NullSink()).run(paths)
-        finally:
-            renderer.close()
-
+    options = ExtractOptions(budget=budget, max_new_tokens=args.max_new_tokens, constrain=False, reasks=0)
     name = f"qvl batch, {args.workers} render workers"
     cases = [
         Case("model alone (pages pre-rendered)", model_alone, "build_inputs + model.generate per document"),
-        Case(name, lambda: qvl(args.workers), f"qvl extract DOCS --no-constrain --render-workers {args.workers}"),
-        Case("qvl batch, in-process rendering", lambda: qvl(0), "qvl extract DOCS --no-constrain --render-workers 0"),
+        Case(name, *qvl_batch(backend, "invoice", paths, options, args.workers)),
+        Case("qvl batch, in-process rendering", *qvl_batch(backend, "invoice", paths, options, 0)),
         Case("bare render + generate loop", bare, "pypdfium2 render + resize, then generate, per document"),
     ]
     ratios = [

@@ -26,6 +26,7 @@ from qvl_cli.settings.records import INPUT, RESULTS
 
 T = TypeVar("T")
 ALL_SETTINGS = (ModelSettings, RenderSettings, DecodingSettings, RunSettings)
+RENDER_ONLY = ("png_compression",)  # settings of `qvl render` alone (the page images it writes)
 
 tidy_help()
 app = typer.Typer(
@@ -74,7 +75,7 @@ def main_options(
 
 
 @app.command()
-@setting_options(*ALL_SETTINGS)
+@setting_options(*ALL_SETTINGS, exclude=RENDER_ONLY)
 def extract(
     paths: Annotated[
         list[str],
@@ -162,7 +163,7 @@ def validate(
 
 
 @app.command()
-@setting_options(*ALL_SETTINGS)
+@setting_options(*ALL_SETTINGS, exclude=RENDER_ONLY)
 def check(
     paths: Annotated[list[Path], typer.Argument(metavar="PATH", help="Documents to check (what pre-commit passes).")],
     config: Annotated[

@@ -35,6 +35,7 @@ def render_pages(path: Path, out: Path, settings: RenderSettings) -> list[Path]:
         settings.dpi,
         settings.limits(),
         png_dir=str(out),
+        png_compression=settings.png_compression,
         keep_pixels=False,
         windows=settings.windows(),
     )

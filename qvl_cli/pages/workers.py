@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from qvl_cli.errors import InputError, QvlError
 from qvl_cli.pages.budgets import PagePlan, PixelBudget, visual_tokens
 from qvl_cli.pages.inputs import SourceFile, open_source, parse_page_ranges
+from qvl_cli.pages.png import DEFAULT_LEVEL
 from qvl_cli.pages.rasterize import (
     DEFAULT_PDF_DPI,
     PDFIUM_LOCK,
@@ -55,6 +56,7 @@ class RenderRequest:
     dpi: float = DEFAULT_PDF_DPI
     limits: InputLimits = field(default_factory=InputLimits)
     png_dir: str | None = None  # also write each page there as <stem>-p<NNN>.png (extras["file"])
+    png_compression: int = DEFAULT_LEVEL  # zlib level of those files (0-9; pixels are the same at every level)
     keep_pixels: bool = True  # False: only the page records come back (e.g. when the PNGs are the output)
     windows: WindowSettings = field(default_factory=WindowSettings)
     text: TextOptions | None = None  # read each page's text for evidence (extras["text"]); None: not
@@ -231,12 +233,15 @@ def _pdfium(source: SourceFile) -> AbstractContextManager[Any]:
 def _render(
     pages: PageSource, request: RenderRequest, source: SourceFile, slots: tuple[PageSlot, ...], tick: Progress
 ) -> tuple[RenderedPage, ...]:
+    """Render the slots' pages; their text layer's characters are counted only when the pixels
+    come back (the blank-page check needs both; ``qvl render`` needs neither)."""
     out = []
     for index, source_size, size in slots:
         image = pages.render(index, size)
         extras = _page_extras(request, source, index + 1, image)
         kept = image if request.keep_pixels or request.text is not None else None
-        out.append(RenderedPage(index + 1, source_size, size, kept, text_chars=pages.text_chars(index), extras=extras))
+        chars = pages.text_chars(index) if request.keep_pixels else 0
+        out.append(RenderedPage(index + 1, source_size, size, kept, text_chars=chars, extras=extras))
         tick()
     return tuple(out)
 
@@ -266,17 +271,20 @@ def _page_extras(request: RenderRequest, source: SourceFile, number: int, image:
     """Per-page work done where the page was rendered; its results go in the page's ``extras``."""
     extras: dict[str, Any] = {}
     if request.png_dir is not None:
-        extras["file"] = str(save_png(image, Path(request.png_dir) / f"{source.path.stem}-p{number:03d}.png"))
+        target = Path(request.png_dir) / f"{source.path.stem}-p{number:03d}.png"
+        extras["file"] = str(save_png(image, target, request.png_compression))
     return extras
 
 
-def save_png(image: Image.Image, target: Path) -> Path:
-    """Write ``target`` atomically (a temporary file renamed over it)."""
+def save_png(image: Image.Image, target: Path, level: int = DEFAULT_LEVEL) -> Path:
+    """Write ``target`` atomically (a temporary file renamed over it), zlib at ``level``."""
     from qvl_cli.errors import OutputError
+    from qvl_cli.pages.png import encode_png
 
+    data = encode_png(image, level)
     temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        image.save(temp, format="PNG")
+        temp.write_bytes(data)
         temp.replace(target)
     except OSError as exc:
         temp.unlink(missing_ok=True)

@@ -171,6 +171,15 @@ class RenderSettings:
         minimum=0,
         metavar="SECONDS",
     )
+    png_compression: int = setting(
+        1,
+        "zlib level of the PNG files: 1 fastest, 9 smallest, 0 none (the pixels are the same at every level).",
+        RESULTS,
+        env="QVL_PNG_COMPRESSION",
+        minimum=0,
+        maximum=9,
+        metavar="0-9",
+    )
 
     def __post_init__(self) -> None:
         check_record(self)

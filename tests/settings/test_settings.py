@@ -51,6 +51,7 @@ LAYERS: dict[str, tuple[Any, str | None, str | bool | None]] = {
     "max_file_size": (10, "11", "12"),
     "render_workers": (0, "1", "2"),
     "render_timeout": (30, "40", "50"),
+    "png_compression": (9, "6", None),  # a flag of `qvl render` only (tests/pages/test_png.py)
     "prompt": ("generic-v1", None, "form-v1"),
     "max_new_tokens": (50, None, "60"),
     "constrain": (False, None, True),
