@@ -39,3 +39,29 @@ def log_task(log: str, task: PageTask) -> None:
     pages = "measure" if task.pages is None else " ".join(str(index + 1) for index, _, _ in task.pages)
     with open(log, "a", encoding="utf-8") as out:
         out.write(f"{os.getpid()} {pages}\n")
+
+
+def stall_ocr(name: str, task: PageTask) -> None:
+    """Make OCR stuck in the worker on the file called ``name`` (its pages still render)."""
+    if Path(task.request.path).name == name:
+        from qvl_cli.evidence import ocr
+
+        ocr.ocr_lines = _stuck  # type: ignore[assignment]
+
+
+def crash_in_ocr(name: str, task: PageTask) -> None:
+    """Crash the worker (SIGABRT) when it reads the file called ``name`` with OCR."""
+    if Path(task.request.path).name == name:
+        from qvl_cli.evidence import ocr
+
+        ocr.ocr_lines = _crash  # type: ignore[assignment]
+
+
+def _stuck(image: object) -> tuple[()]:
+    time.sleep(600)
+    return ()
+
+
+def _crash(image: object) -> tuple[()]:
+    _abort()
+    return ()
