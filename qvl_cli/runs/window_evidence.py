@@ -16,11 +16,8 @@ the pointer, the page it is printed on and the pages it was read from.
 
 from __future__ import annotations
 
-import pickle
 import tempfile
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Self
 
 from qvl_cli.evidence.grounding import Grounding, ground_pages, text_options
@@ -35,8 +32,9 @@ SPOOL_BYTES = 8 * 1024 * 1024  # text records beyond this go to a temporary file
 
 
 class PageTexts:
-    """The text records of a document's pages, kept compressed (in memory up to ``SPOOL_BYTES``,
-    then in an anonymous temporary file) and read back one page at a time."""
+    """The text records of a document's pages, kept packed (:func:`~qvl_cli.evidence.pages.pack_text`;
+    in memory up to ``SPOOL_BYTES``, then in an anonymous temporary file) and unpacked one page at
+    a time."""
 
     def __init__(self) -> None:
         self._file = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # closed by close()
@@ -47,25 +45,25 @@ class PageTexts:
         """The pages whose text is kept."""
         return frozenset(self._where)
 
-    def add(self, pages: Iterable[PageText]) -> None:
-        """Keep these pages' text (a page already kept keeps its first reading)."""
-        for page in pages:
-            if page.page in self._where:
+    def add(self, records: Iterable[tuple[int, bytes]]) -> None:
+        """Keep these packed records (page number, bytes); a page already kept keeps its first."""
+        for number, record in records:
+            if number in self._where:
                 continue
-            record = zlib.compress(pickle.dumps(page, protocol=pickle.HIGHEST_PROTOCOL), 1)
             self._file.seek(0, 2)
-            self._where[page.page] = (self._file.tell(), len(record))
+            self._where[number] = (self._file.tell(), len(record))
             self._file.write(record)
 
-    def read(self, numbers: Sequence[int]) -> Iterator[PageText]:
+    def read_pages(self, numbers: Sequence[int]) -> Iterator[PageText]:
         """The text of the pages ``numbers`` that are kept, in that order, one at a time."""
+        from qvl_cli.evidence.pages import unpack_text
+
         for number in numbers:
             if number not in self._where:
                 continue
             offset, length = self._where[number]
             self._file.seek(offset)
-            page: PageText = pickle.loads(zlib.decompress(self._file.read(length)))
-            yield page
+            yield unpack_text(self._file.read(length))
 
     def close(self) -> None:
         self._file.close()
@@ -94,19 +92,21 @@ def ground_windows(
 
 def drawn_here(
     pages: DocumentPages, mode: str, sha256: str | None
-) -> Callable[[Window, frozenset[int] | None], RenderedDocument]:
+) -> Callable[[Window, PageTexts | None], RenderedDocument]:
     """Render windows in this process (page images given in memory, which never go to the render
     workers), reading each new page's text as its window is drawn, as a worker would."""
 
-    def render(window: Window, text_done: frozenset[int] | None) -> RenderedDocument:
+    def render(window: Window, texts: PageTexts | None) -> RenderedDocument:
         rendered = pages.rendered(window.start, window.plan)
         options = text_options(mode)
-        if text_done is None or options is None:
+        if texts is None or options is None:
             return rendered
-        from qvl_cli.evidence.pages import read_text
+        from qvl_cli.evidence.pages import pack_text, read_text
 
-        fresh = [(page.number - 1, page.image) for page in rendered.pages if page.number not in text_done]
+        fresh = [(page.number - 1, page.image) for page in rendered.pages if page.number not in texts.numbers]
         path, is_pdf = str(pages.source.path), pages.source.is_pdf
-        return replace(rendered, text=read_text(path, is_pdf, fresh, options, pages.password, sha256))
+        read = read_text(path, is_pdf, fresh, options, pages.password, sha256)
+        texts.add((text.page, pack_text(text)) for text in read)
+        return rendered
 
     return render

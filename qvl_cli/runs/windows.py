@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from qvl_cli.runs.document import Attempt, Extractor
 
 
-# Renders a window's pages and reads the text of those not in the set (``None``: no text).
-WindowRender = Callable[[Window, frozenset[int] | None], RenderedDocument]
+# Renders a window's pages and adds the text of those not yet in the store to it (``None``: no text).
+WindowRender = Callable[[Window, PageTexts | None], RenderedDocument]
 
 
 @dataclass(frozen=True)
@@ -47,11 +47,11 @@ class WindowedDocument:
     windows: tuple[Window, ...]
     render: WindowRender | None = field(default=None, compare=False, repr=False)
 
-    def rendered(self, window: Window, text_done: frozenset[int] | None = None) -> RenderedDocument:
-        """The window's pages, rendered now (by the render workers when there are some), with
-        the text of its pages not in ``text_done`` read for evidence (``None``: no text read)."""
+    def rendered(self, window: Window, texts: PageTexts | None = None) -> RenderedDocument:
+        """The window's pages, rendered now (by the render workers when there are some); the
+        text of its pages not yet in ``texts`` is read there and added to it (``None``: no text)."""
         if self.render is not None:
-            return self.render(window, text_done)
+            return self.render(window, texts)
         return self.pages.rendered(window.start, window.plan)
 
     @property
@@ -74,9 +74,12 @@ def load_document(renderer: Renderer, request: RenderRequest) -> LoadedDocument:
     if result.measured is None or len(result.windows) <= 1:
         return result.document()
 
-    def render(window: Window, text_done: frozenset[int] | None) -> RenderedDocument:
-        text = replace(request, text_done=text_done) if text_done is not None else replace(request, text=None)
-        return renderer.render_pages(text, pages, window.positions, window.plan.sizes, window.plan).document()
+    def render(window: Window, texts: PageTexts | None) -> RenderedDocument:
+        asked = replace(request, text_done=texts.numbers) if texts is not None else replace(request, text=None)
+        result = renderer.render_pages(asked, pages, window.positions, window.plan.sizes, window.plan)
+        if texts is not None:  # kept packed: a window's text is never unpacked all at once
+            texts.add((page.number, page.extras["text"]) for page in result.pages if "text" in page.extras)
+        return replace(result, text=False).document()
 
     pages = result.measured
     return WindowedDocument(pages, result.windows, render)
@@ -113,8 +116,7 @@ def extract_windows(extractor: Extractor, document: WindowedDocument, started: f
     with PageTexts() as texts:  # the pages' text as the windows read it, for evidence
         for window in document.windows:
             release()  # the previous window's images are gone: give their memory back first
-            rendered = document.rendered(window, texts.numbers)
-            texts.add(rendered.text or ())
+            rendered = document.rendered(window, texts)
             request, blank = _request(extractor, rendered)
             for page in rendered.pages:
                 pages.setdefault(page.number, page.describe() | {"blank": page.number in blank})
@@ -128,7 +130,7 @@ def extract_windows(extractor: Extractor, document: WindowedDocument, started: f
             answer = _reask_whole(extractor, document, runs, answer, answer.fixable)
         release()
         grounding = ground_windows(
-            texts.read(document.pages.numbers),
+            texts.read_pages(document.pages.numbers),
             answer.data,
             extractor.schema.document,
             answer.normalized,

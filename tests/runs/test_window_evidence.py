@@ -18,7 +18,7 @@ from qvl_cli.cli import app
 from qvl_cli.evidence.grounding import ground_pages
 from qvl_cli.evidence.locate import locate
 from qvl_cli.evidence.ocr import LazyImage, ocr_page
-from qvl_cli.evidence.pages import TextOptions, streamed_text
+from qvl_cli.evidence.pages import TextOptions, pack_text, streamed_text
 from qvl_cli.evidence.text import PageText
 from qvl_cli.pages.budgets import PixelBudget
 from qvl_cli.pages.inputs import file_sha256
@@ -297,25 +297,36 @@ def test_windowed_text_layer_evidence_from_the_workers_is_what_was_read_after_th
     assert envelope.evidence == read_after_the_merge(statement, envelope, "auto", tmp_path / "ocr")
 
 
+class CountingTexts(PageTexts):
+    """Counts the pages whose text comes back from the renderer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read: Counter[int] = Counter()
+
+    def add(self, records):  # type: ignore[no-untyped-def]
+        records = list(records)
+        self.read.update(number for number, _ in records)
+        super().add(records)
+
+
 def test_a_page_shared_by_two_windows_is_read_once(statement: Path) -> None:
     with ProcessRenderer(2) as renderer:
         document = extractor(FakeBackend(), renderer).load(statement)
         assert isinstance(document, WindowedDocument)
-        read: Counter[int] = Counter()
-        with PageTexts() as texts:
+        with CountingTexts() as texts:
             for window in document.windows:
-                rendered = document.rendered(window, texts.numbers)
+                rendered = document.rendered(window, texts)
                 assert [page.number for page in rendered.pages] == [
                     document.pages.numbers[p] for p in window.positions
                 ]  # every page is drawn for the model, shared or not
-                read.update(page.page for page in rendered.text or ())
-                texts.add(rendered.text or ())
-            assert read == Counter(range(1, PAGES + 1))  # each page's text once
-            kept = list(texts.read(document.pages.numbers))
+                assert rendered.text is None  # kept packed in ``texts``, not unpacked with the window
+            assert texts.read == Counter(range(1, PAGES + 1))  # each page's text once
+            kept = list(texts.read_pages(document.pages.numbers))
+            document.rendered(document.windows[1])  # a re-ask's window: its text is not read again
+            assert texts.read == Counter(range(1, PAGES + 1))
         assert [page.page for page in kept] == list(range(1, PAGES + 1))
         assert kept[6].lines[1].text == "Transfer 7.1 7.01"
-        again = document.rendered(document.windows[1])  # a re-ask's window: its text is not read again
-        assert again.text is None
 
 
 @pytest.mark.parametrize(("hook", "kind"), [(stall_ocr, "timeout"), (crash_in_ocr, "crash")])
@@ -350,9 +361,12 @@ def test_page_texts_keep_the_first_reading_and_give_pages_back_in_the_order_aske
         boxes = tuple((i / 10, 0.1, (i + 1) / 10, 0.2) for i in range(len(text)))
         return PageText(number, "text", (Line(text, boxes),))
 
+    def packed(number: int, text: str) -> tuple[int, bytes]:
+        return number, pack_text(page(number, text))
+
     with PageTexts() as texts:
-        texts.add([page(2, "second"), page(1, "first")])
-        texts.add([page(2, "again"), page(3, "third")])
+        texts.add([packed(2, "second"), packed(1, "first")])
+        texts.add([packed(2, "again"), packed(3, "third")])
         assert texts.numbers == {1, 2, 3}
-        assert list(texts.read([1, 2, 3, 4])) == [page(1, "first"), page(2, "second"), page(3, "third")]
+        assert list(texts.read_pages([1, 2, 3, 4])) == [page(1, "first"), page(2, "second"), page(3, "third")]
         assert texts._file._rolled  # type: ignore[attr-defined]
