@@ -81,7 +81,7 @@ def pack_text(page: PageText) -> bytes:
 
 
 def unpack_text(record: bytes) -> PageText:
-    """The page text that :func:`pack_text` packed (in this run: never bytes from elsewhere)."""
+    """The page text :func:`pack_text` packed (unpickled: only for bytes this run made itself)."""
     page: PageText = pickle.loads(zlib.decompress(record))
     return page
 

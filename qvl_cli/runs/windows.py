@@ -76,10 +76,10 @@ def load_document(renderer: Renderer, request: RenderRequest) -> LoadedDocument:
 
     def render(window: Window, texts: PageTexts | None) -> RenderedDocument:
         asked = replace(request, text_done=texts.numbers) if texts is not None else replace(request, text=None)
-        result = renderer.render_pages(asked, pages, window.positions, window.plan.sizes, window.plan)
+        drawn = renderer.render_pages(asked, pages, window.positions, window.plan.sizes, window.plan)
         if texts is not None:  # kept packed: a window's text is never unpacked all at once
-            texts.add((page.number, page.extras["text"]) for page in result.pages if "text" in page.extras)
-        return replace(result, text=False).document()
+            texts.add((page.number, page.extras["text"]) for page in drawn.pages if "text" in page.extras)
+        return replace(drawn, text=False).document()
 
     pages = result.measured
     return WindowedDocument(pages, result.windows, render)
