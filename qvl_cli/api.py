@@ -82,13 +82,14 @@ class Extractor:
         from qvl_cli.evidence.grounding import with_page_text
         from qvl_cli.pages.memory import images_document
         from qvl_cli.pages.workers import plan_document
+        from qvl_cli.runs.window_evidence import drawn_here
         from qvl_cli.runs.windows import LoadedDocument, WindowedDocument
 
         started = time.perf_counter()
         options = self.engine.options
         pages, sha256 = images_document(source, name)  # in this process: images do not go to the workers
         windows = plan_document(pages, options.budget, options.windows)
-        document: LoadedDocument = WindowedDocument(pages, windows)  # a long one reads its text after the merge
+        document: LoadedDocument = WindowedDocument(pages, windows, drawn_here(pages, options.evidence, sha256))
         if len(windows) == 1:
             document = with_page_text(pages.rendered(0, windows[0].plan), options.evidence, None, sha256)
         envelope = self.engine.extract_document(document, started, sha256)

@@ -139,3 +139,29 @@ def main() -> None:
     from qvl_cli.cli import main as qvl
 
     qvl()
+
+
+def stall_ocr(name: str, task: PageTask) -> None:
+    """Make OCR stuck in the worker on the file called ``name`` (its pages still render)."""
+    if Path(task.request.path).name == name:
+        from qvl_cli.evidence import ocr
+
+        ocr.ocr_lines = _stuck  # type: ignore[assignment]
+
+
+def crash_in_ocr(name: str, task: PageTask) -> None:
+    """Crash the worker (SIGABRT) when it reads the file called ``name`` with OCR."""
+    if Path(task.request.path).name == name:
+        from qvl_cli.evidence import ocr
+
+        ocr.ocr_lines = _crash  # type: ignore[assignment]
+
+
+def _stuck(image: object) -> tuple[()]:
+    time.sleep(600)
+    return ()
+
+
+def _crash(image: object) -> tuple[()]:
+    _abort()
+    return ()

@@ -39,18 +39,20 @@ class LocateSummary:
     records: int = 0
     located: int = 0
     missing: int = 0
-    failed: int = 0
+    failed: int = 0  # records written unchanged: their document could not be read
+    left_out: int = 0  # lines that are not records (not JSON objects with 'file' and 'data'): not written
 
     def line(self) -> str:
-        return (
+        line = (
             f"{self.records} records: {self.located} values located, {self.missing} not found, "
             f"{self.failed} records failed"
         )
+        return line + (f", {self.left_out} lines left out" if self.left_out else "")
 
 
 def locate_records(source: str, output: Path | None, mode: str, password: str | None, quiet: bool) -> int:
     """Locate the values of every record of ``source`` (a JSONL file or ``-``); 2 when a record
-    failed, else 0."""
+    failed or a line was left out, else 0."""
     lines = _read_lines(source)
     summary = LocateSummary()
     with _output(output) as write:
@@ -67,7 +69,7 @@ def locate_records(source: str, output: Path | None, mode: str, password: str | 
             summary.records += 1
     if not quiet:
         sys.stderr.write(f"qvl: {summary.line()}\n")
-    return EXIT_USAGE if summary.failed else EXIT_VALID
+    return EXIT_USAGE if summary.failed or summary.left_out else EXIT_VALID
 
 
 @contextmanager
@@ -117,11 +119,11 @@ def _parse(line: str, source: str, number: int, quiet: bool, summary: LocateSumm
     try:
         record = json.loads(line)
     except ValueError as exc:
-        summary.failed += 1
+        summary.left_out += 1
         _report(f"{source}:{number}: not a JSON object ({exc}); line left out", quiet)
         return None
     if not isinstance(record, dict) or not isinstance(record.get("file"), str) or "data" not in record:
-        summary.failed += 1
+        summary.left_out += 1
         _report(f"{source}:{number}: a record needs 'file' and 'data'; line left out", quiet)
         return None
     return record

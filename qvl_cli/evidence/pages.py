@@ -8,6 +8,8 @@ and image size, so a second run over the same document does not OCR again.
 
 from __future__ import annotations
 
+import pickle
+import zlib
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -70,6 +72,18 @@ def read_text(
         else:
             texts.append(layer)
     return tuple(texts)
+
+
+def pack_text(page: PageText) -> bytes:
+    """A page's text as compact bytes (a twentieth of the memory its objects take, for a page of
+    printed text), to send between processes and to keep."""
+    return zlib.compress(pickle.dumps(page, protocol=pickle.HIGHEST_PROTOCOL), 1)
+
+
+def unpack_text(record: bytes) -> PageText:
+    """The page text :func:`pack_text` packed (unpickled: only for bytes this run made itself)."""
+    page: PageText = pickle.loads(zlib.decompress(record))
+    return page
 
 
 def needs_ocr_too(layer: PageText, image_share: float) -> bool:

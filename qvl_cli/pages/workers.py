@@ -59,7 +59,8 @@ class RenderRequest:
     png_compression: int = DEFAULT_LEVEL  # zlib level of those files (0-9; pixels are the same at every level)
     keep_pixels: bool = True  # False: only the page records come back (e.g. when the PNGs are the output)
     windows: WindowSettings = field(default_factory=WindowSettings)
-    text: TextOptions | None = None  # read each page's text for evidence (extras["text"]); None: not
+    text: TextOptions | None = None  # read each page's text for evidence (extras["text"], packed); None: not
+    text_done: frozenset[int] = frozenset()  # page numbers whose text an earlier window read: not read again
     sha256: str | None = field(default=None, repr=False)  # the file's hash: the OCR cache's key
     probe: bool = False  # only check that the document opens (``TaskResult.protected``)
 
@@ -250,19 +251,23 @@ def with_text(
     pages: tuple[RenderedPage, ...], request: RenderRequest, source: SourceFile, tick: Progress
 ) -> tuple[RenderedPage, ...]:
     """Read each page's text for evidence where it was rendered (text layer, or OCR where the
-    page needs it), into ``extras["text"]``; outside the PDFium lock, one page at a time."""
+    page needs it), packed into ``extras["text"]``; outside the PDFium lock, one page at a time.
+    Pages in ``request.text_done`` (read with an earlier window) are left as they are."""
     if request.text is None or request.text.mode == "off":
         return pages
-    from qvl_cli.evidence.pages import read_text
+    from qvl_cli.evidence.pages import pack_text, read_text
 
     out = []
     for page in pages:
+        image = page.image if request.keep_pixels else None
+        if page.number in request.text_done:
+            out.append(replace(page, image=image))
+            continue
         assert page.image is not None  # kept for the text
         [text] = read_text(
             request.path, source.is_pdf, [(page.number - 1, page.image)], request.text, request.password, request.sha256
         )
-        image = page.image if request.keep_pixels else None
-        out.append(replace(page, image=image, extras={**page.extras, "text": text}))
+        out.append(replace(page, image=image, extras={**page.extras, "text": pack_text(text)}))
         tick()
     return tuple(out)
 
@@ -311,7 +316,11 @@ class RenderResult:
         if self.plan is None:
             raise ValueError("a document of several windows is rendered one window at a time")
         images = tuple(page.to_page_image() for page in self.pages)
-        text = tuple(page.extras["text"] for page in self.pages) if self.text else None
+        text = None
+        if self.text:
+            from qvl_cli.evidence.pages import unpack_text
+
+            text = tuple(unpack_text(page.extras["text"]) for page in self.pages)
         return RenderedDocument(self.source, self.page_count, images, self.plan, text)
 
 

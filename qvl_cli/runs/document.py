@@ -163,10 +163,14 @@ class Extractor:
 
     def extract_document(self, document: LoadedDocument, started: float, sha256: str | None = None) -> Envelope:
         """Run the model on rendered pages. Out of device memory, the document is rendered again
-        with halved pixel budgets (down to ``MIN_DEGRADED_PIXELS``) and the envelope says so."""
+        with halved pixel budgets (down to ``MIN_DEGRADED_PIXELS``) and the envelope says so. A
+        window of a long document that cannot be rendered or read (a renderer crash or timeout
+        included) makes the document's error record, as a document that cannot be loaded does."""
         budget = self.options.budget
         for retry in range(MAX_DEGRADE_STEPS + 1):
             try:
+                if retry:
+                    document = self.load(document.source.path, budget)
                 if isinstance(document, WindowedDocument):
                     envelope = extract_windows(self, document, started, sha256)
                 else:
@@ -176,8 +180,9 @@ class Extractor:
                 if smaller is None or retry == MAX_DEGRADE_STEPS:
                     return self.failure(document.source.path, exc, started)
                 budget = smaller
-                document = self.load(document.source.path, budget)
                 continue
+            except InputError as exc:  # a window of a long document (or its text) failed in the renderer
+                return self.failure(document.source.path, exc, started)
             except ModelError as exc:
                 if self._backend is None:
                     raise

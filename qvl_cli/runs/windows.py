@@ -24,14 +24,19 @@ from qvl_cli.pages.rasterize import DocumentPages, RenderedDocument
 from qvl_cli.pages.windows import Window
 from qvl_cli.runs.memory import release
 from qvl_cli.runs.records import Envelope, Usage
-from qvl_cli.runs.window_evidence import ground_windows
+from qvl_cli.runs.window_evidence import PageTexts, ground_windows
 from qvl_cli.schemas.navigation import minimal_instance
 from qvl_cli.schemas.prompts import WINDOW_NOTE, window_note
 
 if TYPE_CHECKING:
+    from qvl_cli.evidence.grounding import Grounding
     from qvl_cli.pages.pool import Renderer
     from qvl_cli.pages.workers import RenderRequest
     from qvl_cli.runs.document import Attempt, Extractor
+
+
+# Renders a window's pages and adds the text of those not yet in the store to it (``None``: no text).
+WindowRender = Callable[[Window, PageTexts | None], RenderedDocument]
 
 
 @dataclass(frozen=True)
@@ -40,12 +45,13 @@ class WindowedDocument:
 
     pages: DocumentPages
     windows: tuple[Window, ...]
-    render: Callable[[Window], RenderedDocument] | None = field(default=None, compare=False, repr=False)
+    render: WindowRender | None = field(default=None, compare=False, repr=False)
 
-    def rendered(self, window: Window) -> RenderedDocument:
-        """The window's pages, rendered now (by the render workers when there are some)."""
+    def rendered(self, window: Window, texts: PageTexts | None = None) -> RenderedDocument:
+        """The window's pages, rendered now (by the render workers when there are some); the
+        text of its pages not yet in ``texts`` is read there and added to it (``None``: no text)."""
         if self.render is not None:
-            return self.render(window)
+            return self.render(window, texts)
         return self.pages.rendered(window.start, window.plan)
 
     @property
@@ -62,15 +68,18 @@ LoadedDocument = RenderedDocument | WindowedDocument
 
 def load_document(renderer: Renderer, request: RenderRequest) -> LoadedDocument:
     """Measure a document and plan its windows; one window is rendered now (its pages spread over
-    the render workers), several later, one at a time (their pages read no text there: evidence is
-    read after the merge, see :mod:`qvl_cli.runs.window_evidence`)."""
+    the render workers), several later, one at a time, each page's text read by the worker that
+    renders it (see :mod:`qvl_cli.runs.window_evidence`)."""
     result = renderer.run(request)
     if result.measured is None or len(result.windows) <= 1:
         return result.document()
-    untexted = replace(request, text=None)
 
-    def render(window: Window) -> RenderedDocument:
-        return renderer.render_pages(untexted, pages, window.positions, window.plan.sizes, window.plan).document()
+    def render(window: Window, texts: PageTexts | None) -> RenderedDocument:
+        asked = replace(request, text_done=texts.numbers) if texts is not None else replace(request, text=None)
+        drawn = renderer.render_pages(asked, pages, window.positions, window.plan.sizes, window.plan)
+        if texts is not None:  # kept packed: a window's text is never unpacked all at once
+            texts.add((page.number, page.extras["text"]) for page in drawn.pages if "text" in page.extras)
+        return replace(drawn, text=False).document()
 
     pages = result.measured
     return WindowedDocument(pages, result.windows, render)
@@ -104,21 +113,31 @@ def extract_windows(extractor: Extractor, document: WindowedDocument, started: f
     """Ask the model window by window, merge, check, and build the document's one envelope."""
     runs: list[WindowRun] = []
     pages: dict[int, dict[str, Any]] = {}
-    for window in document.windows:
-        release()  # the previous window's images are gone: give their memory back first
-        rendered = document.rendered(window)
-        request, blank = _request(extractor, rendered)
-        for page in rendered.pages:
-            pages.setdefault(page.number, page.describe() | {"blank": page.number in blank})
-        attempts = tuple(extractor.attempts(request)) if request is not None else ()
-        runs.append(WindowRun(window, rendered.pages[0].number, rendered.pages[-1].number, attempts))
-        del rendered, request, page  # this window's images go before the next window's are rendered
-    answer = _merged_answer(extractor, runs)
-    reasks: list[dict[str, Any]] = []
-    if answer.fixable and extractor.options.reasks > 0:
-        reasks.append({"errors": [issue.to_dict() for issue in answer.fixable]})
-        answer = _reask_whole(extractor, document, runs, answer, answer.fixable)
-    return _envelope(extractor, document, runs, pages, answer, reasks, started, sha256)
+    with PageTexts() as texts:  # the pages' text as the windows read it, for evidence
+        for window in document.windows:
+            release()  # the previous window's images are gone: give their memory back first
+            rendered = document.rendered(window, texts)
+            request, blank = _request(extractor, rendered)
+            for page in rendered.pages:
+                pages.setdefault(page.number, page.describe() | {"blank": page.number in blank})
+            attempts = tuple(extractor.attempts(request)) if request is not None else ()
+            runs.append(WindowRun(window, rendered.pages[0].number, rendered.pages[-1].number, attempts))
+            del rendered, request, page  # this window's images go before the next window's are rendered
+        answer = _merged_answer(extractor, runs)
+        reasks: list[dict[str, Any]] = []
+        if answer.fixable and extractor.options.reasks > 0:
+            reasks.append({"errors": [issue.to_dict() for issue in answer.fixable]})
+            answer = _reask_whole(extractor, document, runs, answer, answer.fixable)
+        release()
+        grounding = ground_windows(
+            texts.read_pages(document.pages.numbers),
+            answer.data,
+            extractor.schema.document,
+            answer.normalized,
+            answer.origin,
+            extractor.options,
+        )
+    return _envelope(extractor, document, runs, pages, answer, grounding, reasks, started, sha256)
 
 
 def _request(extractor: Extractor, rendered: RenderedDocument) -> tuple[GenerationRequest | None, frozenset[int]]:
@@ -268,18 +287,13 @@ def _envelope(
     runs: Sequence[WindowRun],
     pages: dict[int, dict[str, Any]],
     answer: MergedAnswer,
+    grounding: Grounding,
     reasks: list[dict[str, Any]],
     started: float,
     sha256: str | None,
 ) -> Envelope:
     options = extractor.options
     sha256 = sha256 or file_sha256(document.source.path)
-    release()
-    sizes = {number: (page["size"][0], page["size"][1]) for number, page in pages.items()}
-    schema = extractor.schema.document
-    grounding = ground_windows(
-        document.pages, sizes, answer.data, schema, answer.normalized, answer.origin, options, sha256
-    )
     attempts = [attempt for run in runs for attempt in run.attempts] + list(answer.extra_attempts)
     bests = [run.best for run in runs if run.best is not None]
     blank = sorted(number for number, page in pages.items() if page["blank"])

@@ -126,3 +126,49 @@ def test_review(locked: Path, tmp_path: Path, args: list[str], error: str | None
         assert result.stderr == ""
         assert html.count('<img src="data:image/webp;base64,') == 2
         assert 'data-page="1"' in html and 'data-page="2"' in html
+
+
+def test_render_review_and_locate_take_the_password_from_the_environment(locked: Path, tmp_path: Path) -> None:
+    env = {"QVL_PDF_PASSWORD": PASSWORD}
+    out = tmp_path / "pages"
+    rendered = cli("render", str(locked), "--out", str(out), env=env)
+    assert rendered.exit_code == 0, rendered.stderr
+    assert sorted(path.name for path in out.iterdir()) == ["locked-p001.png", "locked-p002.png"]
+
+    line = {"file": str(locked), "data": {"code": "NW-2024-0117"}}
+    located = cli("locate", "-", stdin=json.dumps(line) + "\n", env=env)
+    assert located.exit_code == 0, located.stderr
+    assert records(located.stdout)[0]["evidence"]["/code"]["text"] == "NW-2024-0117"
+
+    source = tmp_path / "run.jsonl"
+    source.write_text(json.dumps({"file": str(locked), "valid": True, "data": ANSWER}) + "\n")
+    reviewed = cli("review", str(source), "-o", "-", env=env)
+    assert reviewed.exit_code == 0 and reviewed.stderr == ""
+    assert reviewed.stdout.count('<img src="data:image/webp;base64,') == 2
+
+    wrong = {"QVL_PDF_PASSWORD": "wrong"}  # the variable is really read: a wrong one fails each command
+    assert cli("render", str(locked), "--out", str(tmp_path / "again"), env=wrong).exit_code == 2
+    assert cli("locate", "-", stdin=json.dumps(line) + "\n", env=wrong).exit_code == 2
+    assert WRONG_PASSWORD in cli("review", str(source), "-o", "-", env=wrong).stderr
+
+
+@pytest.mark.parametrize(("args", "error"), CASES[:2])
+def test_a_cached_result_is_never_handed_out_before_the_document_opens(
+    locked: Path, schema: Path, isolated_cache: Path, args: list[str], error: str
+) -> None:
+    """A result already in the cache (planted here, as an older qvl may have left it) is not
+    served for a wrong or missing password: the error record, and none of the cached data."""
+    from qvl_cli.runs.cache import ResultCache
+    from qvl_cli.runs.records import Envelope
+
+    opened = cli("extract", str(locked), "-s", str(schema), "--no-cache", "--password", PASSWORD, env=fake(ANSWER))
+    (record,) = records(opened.stdout)
+    assert opened.exit_code == 0 and record["data"] == ANSWER
+    cache = ResultCache(isolated_cache)
+    cache.put(record["key"], Envelope.from_dict(record))
+    assert cache.get(record["key"]) is not None  # a hit, were the document not checked first
+    denied = cli("extract", str(locked), "-s", str(schema), *args, env=fake(ANSWER))
+    (refused,) = records(denied.stdout)
+    assert denied.exit_code == 2 and denied.stderr.splitlines() == [f"qvl: error: {locked}: {error}"]
+    assert refused["error"]["type"] == "encrypted" and refused["data"] is None and not refused.get("cached")
+    assert ANSWER["code"] not in denied.stdout and refused.get("key") == record["key"]

@@ -63,9 +63,19 @@ def test_the_summary_counts_values_and_failures(small_pdf: Path, tmp_path: Path)
         f"qvl: error: {source}:4: a record needs 'file' and 'data'; line left out",
         f"qvl: error: {source}:5: {tmp_path / 'gone.pdf'}: no such file",
         # 4 records written; 3 values located (2 + 1; a boolean or empty string is never counted),
-        # 1 not found; 3 lines or records failed.
-        "qvl: 4 records: 3 values located, 1 not found, 3 records failed",
+        # 1 not found; 1 record written unchanged (its file is gone); 2 lines that are no records.
+        "qvl: 4 records: 3 values located, 1 not found, 1 records failed, 2 lines left out",
     ]
+
+
+def test_lines_left_out_alone_still_exit_2_and_are_counted_apart(small_pdf: Path) -> None:
+    lines = jsonl({"file": str(small_pdf), "data": {"number": DATA["number"]}}, "[1, 2]", {"data": {}})
+    result = cli("locate", "-", stdin=lines)
+    assert result.exit_code == 2 and len(records(result.stdout)) == 1
+    assert (
+        result.stderr.splitlines()[-1]
+        == "qvl: 1 records: 1 values located, 0 not found, 0 records failed, 2 lines left out"
+    )
 
 
 def test_all_found_exits_0_and_quiet_prints_nothing(small_pdf: Path) -> None:
@@ -146,3 +156,28 @@ def test_a_second_run_reads_ocr_from_the_cache_not_the_engine(
     elsewhere = cli("locate", "-", stdin=line, env={"QVL_CACHE_DIR": str(tmp_path / "empty-cache")})
     assert elsewhere.exit_code == 2
     assert elsewhere.stderr.splitlines()[0] == "qvl: error: -:1: OCR engine removed for this test"
+
+
+@pytest.mark.parametrize("kind", ["png", "pdf"])
+def test_a_scan_is_read_at_the_page_size_its_record_gives(
+    small_scan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """OCR reads the page as it was sent to the model (``pages[].size``), not at qvl's default size
+    for the file: an image, and a PDF without text layer."""
+    from PIL import Image
+
+    from qvl_cli.evidence import ocr
+
+    path = small_scan
+    if kind == "pdf":
+        path = tmp_path / "scan.pdf"
+        Image.open(small_scan).save(path, resolution=200)
+    real, shapes = ocr.engine(), []
+    monkeypatch.setattr(ocr, "engine", lambda: lambda pixels, **o: shapes.append(pixels.shape) or real(pixels, **o))
+    given = {"file": str(path), "data": DATA, "pages": [{"page": 1, "size": [588, 196]}]}
+    result = cli("locate", "-", stdin=jsonl(given))
+    assert result.exit_code == 0, result.stderr
+    assert shapes == [(196, 588, 3)]
+    assert sources(result.stdout) == {"/number": "ocr", "/total": "ocr", "/order": None}
+    default = cli("locate", "-", stdin=jsonl({"file": str(path), "data": DATA}), env={"QVL_CACHE_DIR": str(tmp_path)})
+    assert default.exit_code == 0 and len(shapes) == 2 and shapes[1] != shapes[0]  # qvl's own size is another

@@ -55,19 +55,20 @@ def test_the_policy_is_enforced_in_the_browser(chromium: Any, tmp_path: Path, in
     opened = open_report(chromium, write_report(tmp_path, [invoice_record(invoice_pdf)]))
     page = opened.page
     assert page.evaluate("document.body.getAttribute('data-filter')") == "all"  # set by the report's script
-    blocked = page.evaluate(
-        """() => new Promise(resolve => {
-            const seen = [];
-            document.addEventListener("securitypolicyviolation", e => seen.push(e.effectiveDirective));
+    page.evaluate(
+        """() => {
+            window.seen = [];
+            document.addEventListener("securitypolicyviolation", e => window.seen.push(e.effectiveDirective));
             const script = document.createElement("script");
             script.textContent = "window.injected = true";
             document.body.appendChild(script);
             const image = document.createElement("img");
             image.src = "http://127.0.0.1:9/tracker.png";
             document.body.appendChild(image);
-            setTimeout(() => resolve([seen.sort(), window.injected === true]), 300);
-        })"""
+        }"""
     )
+    page.wait_for_function("window.seen.length >= 2")  # both refusals reported (events come asynchronously)
+    blocked = page.evaluate("[window.seen.slice().sort(), window.injected === true]")
     assert blocked == [["img-src", "script-src-elem"], False]
     page.close()
 

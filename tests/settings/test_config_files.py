@@ -125,3 +125,19 @@ def test_each_options_help_line_names_its_variable(command: str) -> None:
     everything_but_render_only = [s for s in all_settings().values() if s.name not in RENDER_ONLY]
     settings = everything_but_render_only if command == "extract" else declared(RenderSettings)
     assert shown == len([setting for setting in settings if setting.spec.env])
+
+
+@pytest.mark.parametrize("command", ["extract", "render"])
+def test_a_password_in_pyproject_tool_qvl_is_refused(
+    tmp_path: Path, letter: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n\n[tool.qvl]\npassword = "secret"\n')
+    monkeypatch.chdir(tmp_path)
+    args = {"extract": ["-s", "form"], "render": ["--out", "pages"]}[command]
+    result = cli(command, letter.name, *args, env=fake(FORM))
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "qvl: error: pyproject.toml: password: is not allowed in a configuration file "
+        "(pass --password or set QVL_PDF_PASSWORD)\n"
+    )
+    assert result.stdout == "" and not (tmp_path / "pages").exists()
