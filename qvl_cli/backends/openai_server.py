@@ -10,7 +10,6 @@ log-probabilities are requested so per-field confidence works here too. The clie
 from __future__ import annotations
 
 import base64
-import io
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,9 +30,10 @@ NO_KEY = "not-needed"  # local servers accept any key; the client insists on one
 
 
 def image_url(image: Image.Image) -> str:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    """The page as a PNG data URL (lossless, fast: see :mod:`qvl_cli.pages.png`)."""
+    from qvl_cli.pages.png import encode_png
+
+    return "data:image/png;base64," + base64.b64encode(encode_png(image)).decode("ascii")
 
 
 def messages_for(request: GenerationRequest) -> list[dict[str, Any]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import signal
 import subprocess
@@ -48,6 +50,9 @@ def test_request_carries_images_schema_and_asks_for_logprobs(server: FakeOpenAIS
     assert body["model"] == MODEL  # the one model served replaces the default name
     image, text = body["messages"][0]["content"]
     assert image["image_url"]["url"].startswith("data:image/png;base64,") and text["text"] == "Extract."
+    png = base64.b64decode(image["image_url"]["url"].split(",", 1)[1])
+    with Image.open(io.BytesIO(png)) as sent:  # the page's pixels exactly
+        assert sent.convert("RGB").tobytes() == Image.new("RGB", (56, 84), "white").tobytes()
     assert body["response_format"]["type"] == "json_schema" and body["response_format"]["json_schema"]["strict"]
     assert body["logprobs"] is True and body["temperature"] == 0.0
     assert json.loads(generation.text) == ANSWER
