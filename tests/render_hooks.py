@@ -114,6 +114,16 @@ def log_ocr_engine(log: str, task: PageTask) -> None:
         out.write(f"{kind}:{'absent' if ocr._ENGINE is None else 'built'}\n")
 
 
+def log_ocr_threads(log: str, task: PageTask) -> None:
+    """Append the CPU threads of this worker's OCR engine, once built, to ``log``."""
+    from qvl_cli.evidence import ocr
+
+    if ocr._ENGINE is not None:
+        options = ocr._ENGINE.text_det.infer.session.get_session_options()
+        with open(log, "a", encoding="utf-8") as out:
+            out.write(f"{options.intra_op_num_threads}\n")
+
+
 def log_task(log: str, task: PageTask) -> None:
     """Append the worker's pid and the pages it is about to render (``measure`` first) to ``log``."""
     pages = "measure" if task.pages is None else " ".join(str(index + 1) for index, _, _ in task.pages)

@@ -28,6 +28,7 @@ _ENGINE: Any = None
 SPLIT_GAP = 1.5  # a gap this many line heights wide inside a detected line parts two columns
 _ENGINE_LOCK = threading.Lock()
 _BUILD_NOTICE: tuple[Callable[[], None], Callable[[], None]] | None = None  # before, after building
+_THREADS: int | None = None  # the engine's CPU threads (None: onnxruntime's default, every core)
 
 
 class OcrUnavailableError(QvlError):
@@ -48,11 +49,11 @@ def engine() -> Any:
         return _ENGINE
 
 
-def notify_builds(before: Callable[[], None], after: Callable[[], None]) -> None:
-    """Call ``before`` and ``after`` around building this process's engine (a render worker
-    stops its page clock meanwhile)."""
-    global _BUILD_NOTICE
-    _BUILD_NOTICE = (before, after)
+def configure_engine(threads: int, before: Callable[[], None], after: Callable[[], None]) -> None:
+    """How a render worker wants its engine: ``threads`` CPU threads (its share of the cores),
+    and ``before`` and ``after`` called around building it (the worker stops its page clock)."""
+    global _BUILD_NOTICE, _THREADS
+    _BUILD_NOTICE, _THREADS = (before, after), threads
 
 
 def build_engine() -> Any:
@@ -62,7 +63,9 @@ def build_engine() -> Any:
         raise OcrUnavailableError(
             "OCR needs rapidocr-onnxruntime", hint="pip install rapidocr-onnxruntime, or --evidence text"
         ) from None
-    return RapidOCR()
+    if _THREADS is None:
+        return RapidOCR()
+    return RapidOCR(intra_op_num_threads=_THREADS, inter_op_num_threads=1)
 
 
 def _nothing() -> None:

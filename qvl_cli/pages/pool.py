@@ -51,11 +51,14 @@ Hook = Callable[[PageTask], None]
 
 def default_workers() -> int:
     """The cores this process may use, at most ``MAX_DEFAULT_WORKERS``."""
+    return max(1, min(usable_cores(), MAX_DEFAULT_WORKERS))
+
+
+def usable_cores() -> int:
     try:
-        cores = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, MAX_DEFAULT_WORKERS))
+        return os.cpu_count() or 1
 
 
 class Renderer(Protocol):
@@ -168,7 +171,8 @@ class ProcessRenderer(_Rendering):
         self.parallelism = workers
         self._timeout = timeout or math.inf
         # hook: run in the worker before each task, on_start: before it is ready (tests use them)
-        self._setup = WorkerSetup(hook, on_start)
+        threads = max(1, usable_cores() // workers)  # each worker's OCR on its share of the cores
+        self._setup = WorkerSetup(hook, on_start, ocr_threads=threads)
         self._lock = threading.Lock()
         self._queue: list[tuple[tuple[int, int], int, _Document, PageTask]] = []
         self._order = itertools.count()

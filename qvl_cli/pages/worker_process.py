@@ -40,6 +40,7 @@ class WorkerSetup:
 
     hook: Callable[[PageTask], None] | None = None  # run before each task (tests: crash or stall)
     on_start: Callable[[], None] | None = None  # run before READY (tests: a slow start-up)
+    ocr_threads: int = 1  # CPU threads of the OCR engine: the worker's share of the cores
 
 
 class WorkerProcess(Generic[Job]):
@@ -166,7 +167,7 @@ def serve(conn: Connection) -> None:
 
     try:
         setup: WorkerSetup = conn.recv()
-        _import_renderers(conn)
+        _import_renderers(conn, setup.ocr_threads)
         if setup.on_start is not None:
             setup.on_start()
         conn.send_bytes(READY)
@@ -179,16 +180,16 @@ def serve(conn: Connection) -> None:
         return
 
 
-def _import_renderers(conn: Connection) -> None:
+def _import_renderers(conn: Connection, ocr_threads: int) -> None:
     """What every task needs, imported before READY; building the OCR engine, when a page first
     needs it, is announced (``SETUP`` ... ``READY``) so that it is bounded as start-up."""
     import pypdfium2  # noqa: F401
     from PIL import Image  # noqa: F401
 
     import qvl_cli.evidence.pages  # noqa: F401
-    from qvl_cli.evidence.ocr import notify_builds
+    from qvl_cli.evidence.ocr import configure_engine
 
-    notify_builds(lambda: conn.send_bytes(SETUP), lambda: conn.send_bytes(READY))
+    configure_engine(ocr_threads, lambda: conn.send_bytes(SETUP), lambda: conn.send_bytes(READY))
 
 
 def _run_guarded(task: PageTask, tick: Progress) -> TaskResult:

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from fake_backend import FakeBackend
 from render_helpers import BUDGET, REPLY, long_pdf, photo, run_batch, short_pdf
-from render_hooks import log_task
+from render_hooks import log_ocr_threads, log_task
 
 from qvl_cli.backends.contract import Generation, GenerationRequest
 from qvl_cli.errors import InputError
 from qvl_cli.pages.budgets import PixelBudget
-from qvl_cli.pages.pool import InlineRenderer, ProcessRenderer, default_workers
+from qvl_cli.pages.pool import InlineRenderer, ProcessRenderer, default_workers, usable_cores
 from qvl_cli.pages.windows import LEAST_MIN_PAGE_PIXELS, WindowSettings
 from qvl_cli.pages.workers import INLINE_PAGES, RenderRequest
 from qvl_cli.runs.document import ExtractOptions, Extractor
@@ -214,3 +214,14 @@ def test_ocr_runs_in_the_render_worker_and_gives_the_same_evidence(tmp_path: Pat
     assert spread["evidence"]["/invoice_number"]["source"] == "ocr"
     assert spread["evidence"]["/total"] is None
     assert spread["evidence"] == inline["evidence"] and spread["warnings"] == inline["warnings"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_each_worker_ocrs_on_its_share_of_the_cores(tmp_path: Path, workers: int) -> None:
+    """Workers' OCR engines together use the cores once (onnxruntime would give each all)."""
+    log = tmp_path / "threads.log"
+    scans = [photo(tmp_path / f"scan{i}.png") for i in range(6)]  # tasks after an engine is built
+    records = run_batch(ProcessRenderer(workers, hook=partial(log_ocr_threads, str(log))), scans)
+    assert all(record["evidence"] is not None for record in records)
+    threads = {int(line) for line in log.read_text().split()}
+    assert threads == {max(1, usable_cores() // workers)}
