@@ -37,6 +37,8 @@ def ground_windows(
     if options.evidence == "off" or data is None:
         return Grounding()
     from qvl_cli.evidence.pages import TextOptions, streamed_text
+    from qvl_cli.evidence.reread import RegionReader
 
     texts = streamed_text(pages, sizes, TextOptions(options.evidence, ocr_cache_dir()), sha256)
-    return ground_pages(data, texts, schema, normalized, options, origin)
+    reread = RegionReader.of(pages, sizes, ocr_cache_dir(), sha256) if options.evidence != "text" else None
+    return ground_pages(data, texts, schema, normalized, options, origin, reread)
