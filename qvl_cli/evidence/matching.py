@@ -6,7 +6,8 @@ address over three) are found even beside a second column. Strings are compared 
 case-folded letters and digits and must start and end on word boundaries. Fuzzy matching
 survives OCR noise but is strict enough that values the page does not hold are not "found":
 it needs eight or more letters and digits, allows one edit per eight, never changes a digit,
-and is not used for mostly-numeric strings (identifiers, where one digit is a different value).
+and is not used for mostly-numeric strings (identifiers, where one digit is a different value):
+those may differ only by a glyph OCR confuses with its lookalike (``0`` and ``O``), never by a digit.
 """
 
 from __future__ import annotations

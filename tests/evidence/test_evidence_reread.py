@@ -4,6 +4,7 @@ value one digit away is still refused; the work is bounded and cached."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -119,3 +120,28 @@ def test_a_region_that_cannot_be_drawn_is_skipped(tmp_path: Path, caplog: pytest
     assert located.evidence["/fax"] is None
     assert "not read again: file gone" in caplog.text
     assert reread.region_engine() is reread.region_engine()  # one engine per process
+
+
+def test_extract_looks_again_at_scans_only(tmp_path: Path) -> None:
+    """The reader ``qvl extract`` uses draws the page again from its file, at twice its size."""
+    from types import SimpleNamespace
+
+    from qvl_cli.evidence.grounding import region_reader
+    from qvl_cli.pages.budgets import PixelBudget
+    from qvl_cli.pages.rasterize import render_document
+
+    image, boxes = _scan([("Fax 910-335-7077", (100, 200))])
+    path = tmp_path / "scan.png"
+    image.save(path)
+    document = render_document(path, PixelBudget())
+    page = PageText(1, "ocr", (_line("Fax 910-335-777", boxes["Fax 910-335-7077"]),))
+    options = SimpleNamespace(evidence="auto", password=None, dpi=144.0)
+    assert region_reader(document, options, None) is None  # no page text read: evidence was off
+    read = dataclasses.replace(document, text=(page,))
+    for mode in ("text", "off"):
+        assert region_reader(read, SimpleNamespace(evidence=mode, password=None, dpi=144.0), None) is None
+    reader = region_reader(read, options, "abc")
+    assert isinstance(reader, RegionReader) and reader.sizes == {1: document.pages[0].size}
+    assert reader.draw(1, (2 * SIZE[0], 2 * SIZE[1])).size == (2 * SIZE[0], 2 * SIZE[1])
+    fax = locate({"fax": "910-335-7077"}, [page], reread=reader).evidence["/fax"]
+    assert fax is not None and fax["text"].endswith("910-335-7077")
