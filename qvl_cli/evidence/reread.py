@@ -11,7 +11,8 @@ a closer look may find what was printed, never something merely close to it.
 
 The work is bounded: only pages read with OCR, only values not found, at most
 ``MAX_REGIONS_PER_PAGE`` regions a page, each at most ``MAX_REGION_SHARE`` of the page; each
-region's lines are cached beside the page's OCR.
+region's lines are cached beside the page's OCR. A line the region's edge cuts through is left
+out: a fragment of a word (``en`` of ``Willkommen``) is not what the page prints.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ if TYPE_CHECKING:
     from qvl_cli.pages.rasterize import DocumentPages, RenderedDocument
 
 log = logging.getLogger(__name__)
-ENGINE_NAME = "rapidocr-onnxruntime-region-1"  # part of the cache key
+ENGINE_NAME = "rapidocr-onnxruntime-region-3"  # part of the cache key
 SCALE = 2  # regions are read at this multiple of the page's size
+EDGE = 0.5  # line heights: a line this near an edge of a region inside the page was cut by it
 MAX_REGIONS_PER_PAGE = 4
 MAX_REGION_SHARE = 0.12  # of the page's area
 MAX_REGIONS_PER_VALUE = 2
@@ -217,6 +219,8 @@ def read_region(image: Image.Image, box: Box) -> tuple[Line, ...]:
     result, _ = region_engine()(np.ascontiguousarray(rgb[:, :, ::-1]), use_cls=False, return_word_box=True)
     lines = []
     for quad, text, _score, *glyphs in result or ():
+        if _cut(quad, crop.size, (left > 0, top > 0, left + crop.width < width, top + crop.height < height)):
+            continue
         xs = [(left + float(point[0])) / width for point in quad]
         ys = [(top + float(point[1])) / height for point in quad]
         moved = glyphs
@@ -224,6 +228,16 @@ def read_region(image: Image.Image, box: Box) -> tuple[Line, ...]:
             moved = [[[[x + left, y + top] for x, y in quad] for quad in glyphs[0]], glyphs[1]]
         lines.extend(split_line(str(text), (min(xs), min(ys), max(xs), max(ys)), moved, (width, height)))
     return tuple(lines)
+
+
+def _cut(quad: Any, size: tuple[int, int], inside: tuple[bool, bool, bool, bool]) -> bool:
+    """Whether a detected line touches an edge of the region that lies inside the page: the
+    region's edge cut through it, and what was read is a fragment (``en`` of ``Willkommen``)."""
+    xs = [float(point[0]) for point in quad]
+    ys = [float(point[1]) for point in quad]
+    edge = EDGE * (max(ys) - min(ys))  # a cut glyph's remains may stand a little way in
+    touches = (min(xs) <= edge, min(ys) <= edge, max(xs) >= size[0] - edge, max(ys) >= size[1] - edge)
+    return any(t and i for t, i in zip(touches, inside, strict=True))
 
 
 def region_engine() -> Any:

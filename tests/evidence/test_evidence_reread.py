@@ -145,3 +145,14 @@ def test_extract_looks_again_at_scans_only(tmp_path: Path) -> None:
     assert reader.draw(1, (2 * SIZE[0], 2 * SIZE[1])).size == (2 * SIZE[0], 2 * SIZE[1])
     fax = locate({"fax": "910-335-7077"}, [page], reread=reader).evidence["/fax"]
     assert fax is not None and fax["text"].endswith("910-335-7077")
+
+
+def test_a_line_the_regions_edge_cuts_through_is_left_out() -> None:
+    """A region's edge through "Willkommen" leaves "en" in the crop: a fragment, not print."""
+    image, boxes = _scan([("Willkommen im Hafenmuseum", (100, 200))])
+    big = image.resize((2 * SIZE[0], 2 * SIZE[1]))
+    x0, y0, x1, y1 = boxes["Willkommen im Hafenmuseum"]
+    whole = reread.read_region(big, (x0 - 0.05, y0 - 0.05, x1 + 0.05, y1 + 0.05))
+    assert [line.text for line in whole] == ["Willkommen im Hafenmuseum"]
+    cut = (x0 + 0.6 * (x1 - x0) * 10 / 25, y0 - 0.05, x1 + 0.05, y1 + 0.05)  # through "Willkommen"
+    assert reread.read_region(big, cut) == ()
