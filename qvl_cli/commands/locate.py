@@ -138,6 +138,7 @@ def refresh(record: dict[str, Any], mode: str, password: str | None, summary: Lo
     from qvl_cli.evidence.grounding import ocr_cache_dir
     from qvl_cli.evidence.locate import locate
     from qvl_cli.evidence.pages import TextOptions, streamed_text
+    from qvl_cli.evidence.reread import RegionReader
     from qvl_cli.pages.inputs import file_sha256
     from qvl_cli.pages.rasterize import measure_document
 
@@ -153,7 +154,8 @@ def refresh(record: dict[str, Any], mode: str, password: str | None, summary: Lo
     text = streamed_text(document, sizes, TextOptions(mode, ocr_cache_dir()), sha256)
     normalized = record.get("normalized") if isinstance(record.get("normalized"), dict) else None
     origin = record.get("origin") if isinstance(record.get("origin"), dict) else None
-    located = locate(record["data"], text, _schema(record.get("schema")), normalized, origin)
+    reread = RegionReader.of(document, sizes, ocr_cache_dir(), sha256) if mode != "text" else None
+    located = locate(record["data"], text, _schema(record.get("schema")), normalized, origin, reread)
     summary.located += sum(value is not None for value in located.evidence.values())
     summary.missing += len(located.missing)
     kept = [w for w in record.get("warnings") or [] if not (isinstance(w, str) and w.endswith(REFRESHED))]

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
     from qvl_cli.answers.normalize import Normalized
     from qvl_cli.evidence.pages import TextOptions
+    from qvl_cli.evidence.reread import Regions
     from qvl_cli.evidence.text import PageText
     from qvl_cli.pages.rasterize import RenderedDocument
 
@@ -68,18 +69,30 @@ def with_page_text(
     return replace(document, text=text)
 
 
+def region_reader(document: RenderedDocument, options: Any, sha256: str | None) -> Regions | None:
+    """What looks again at a document's scanned pages (``None`` when evidence reads no OCR)."""
+    if options.evidence in ("off", "text") or document.text is None:
+        return None
+    from qvl_cli.evidence.reread import RegionReader
+
+    return RegionReader.rendered(document, options.password, options.dpi, ocr_key(document.source.path, sha256))
+
+
 def ground(
     data: Any,
     text: Sequence[PageText] | None,
     schema: dict[str, Any] | None,
     normalized: Sequence[Normalized],
     options: Any,
+    reread: Regions | None = None,
 ) -> Grounding:
     """Evidence for ``data`` (none when the page text was not read), warnings for values not found,
-    and, with ``require_evidence``, an error for each of them."""
+    and, with ``require_evidence``, an error for each of them; ``reread`` looks again at scanned
+    pages for values their OCR does not hold."""
     if text is None or data is None:
         return Grounding()
-    return ground_pages(data, text, schema, {change.pointer: change.to_dict() for change in normalized}, options)
+    normalized_map = {change.pointer: change.to_dict() for change in normalized}
+    return ground_pages(data, text, schema, normalized_map, options, reread=reread)
 
 
 def ground_pages(
@@ -89,12 +102,13 @@ def ground_pages(
     normalized: dict[str, Any],
     options: Any,
     origin: dict[str, list[int]] | None = None,
+    reread: Regions | None = None,
 ) -> Grounding:
     """:func:`ground` over pages read one at a time (a generator), with each value's pages of
     origin when the answer was merged from windows."""
     from qvl_cli.evidence.locate import locate
 
-    located = locate(data, pages, schema, normalized, origin)
+    located = locate(data, pages, schema, normalized, origin, reread)
     issues: tuple[Issue, ...] = ()
     if options.require_evidence:
         issues = tuple(

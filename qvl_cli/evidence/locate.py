@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qvl_cli.evidence.matching import Hit, PageIndex
+from qvl_cli.evidence.reread import Regions, SecondLook
 from qvl_cli.evidence.search import LabelSearch, ValueSearch, locatable
 from qvl_cli.evidence.text import Box, PageText
 from qvl_cli.schemas.navigation import item_schema, property_schema, resolve
@@ -67,6 +68,7 @@ def locate(
     schema: dict[str, Any] | None = None,
     normalized: dict[str, Any] | None = None,
     origin: dict[str, Any] | None = None,
+    reread: Regions | None = None,
 ) -> Evidence:
     """Evidence for every non-null leaf of ``data`` (booleans and empty strings are judgements or
     blanks, not printed text: their evidence is null and they are not reported missing).
@@ -74,21 +76,27 @@ def locate(
     ``pages`` is read once, one page at a time (a generator keeps one page in memory). With
     ``origin`` (pointer -> the pages ``[first, last]`` a value was read from, as in a windowed
     record), a value printed on several pages cites one among its origin pages, and a value printed
-    only elsewhere is listed in ``strays``.
+    only elsewhere is listed in ``strays``. With ``reread`` (see :mod:`qvl_cli.evidence.reread`),
+    values not found in the pages' OCR are looked for again in regions read more closely.
     """
     leaves = list(_leaves(data, ()))
     searches = {path: ValueSearch(value, _printed(path, normalized)) for path, value in leaves}
     labels = LabelSearch({path: _label_words(path, schema) for path, value in leaves if locatable(value)})
+    look = SecondLook(reread) if reread is not None else None
     for page in pages:
         if not page.lines:
             continue
         index = PageIndex(page)
-        for value_search in searches.values():
+        for path, value_search in searches.items():
             value_search.add(index)
+            if look is not None and locatable(value_search.value) and not value_search.hits():
+                look.add(path, value_search.printed_text or _as_text(value_search.value), index)
         labels.add(index)
     order = {path: i for i, (path, _) in enumerate(leaves)}
     spans = {path: _span((origin or {}).get(join(path))) for path, _ in leaves}
     candidates = {path: _prefer_origin(search.hits(), spans[path]) for path, search in searches.items()}
+    if look is not None:
+        candidates.update(_look_again(look, searches, candidates, labels))
     anchors = _Anchors({path: labels.hits(path) for path in candidates if len(candidates[path]) > 1}, order)
     chosen = _choose(candidates, anchors)
     evidence: dict[str, dict[str, Any] | None] = {}
@@ -103,6 +111,27 @@ def locate(
         if hit is not None and span is not None and not span[0] <= hit.page <= span[1]:
             strays.append((join(path), hit.page, span))
     return Evidence(evidence, tuple(missing), tuple(strays))
+
+
+def _look_again(
+    look: SecondLook, searches: dict[Path, ValueSearch], candidates: dict[Path, list[Hit]], labels: LabelSearch
+) -> dict[Path, list[Hit]]:
+    """Hits found by a closer look for the values not found, near their labels and near the
+    values of their own object found in one place only."""
+    missing = {path: search for path, search in searches.items() if locatable(search.value) and not candidates[path]}
+    if not missing:
+        return {}
+    anchors = {
+        path: [hits[0] for other, hits in candidates.items() if other[:-1] == path[:-1] and len(hits) == 1]
+        + labels.hits(path)
+        for path in missing
+    }
+    return look.find(missing, anchors)
+
+
+def _as_text(value: Any) -> str:
+    """A value as text to compare with printed lines (``7.5`` -> ``7.50``, ``12.0`` -> ``12``)."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def search(value: Any, pages: list[PageIndex], printed: str | None = None) -> list[Hit]:

@@ -6,12 +6,14 @@ address over three) are found even beside a second column. Strings are compared 
 case-folded letters and digits and must start and end on word boundaries. Fuzzy matching
 survives OCR noise but is strict enough that values the page does not hold are not "found":
 it needs eight or more letters and digits, allows one edit per eight, never changes a digit,
-and is not used for mostly-numeric strings (identifiers, where one digit is a different value).
+and is not used for mostly-numeric strings (identifiers, where one digit is a different value):
+those may differ only by a glyph OCR confuses with its lookalike (``0`` and ``O``), never by a digit.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -26,7 +28,9 @@ FUZZY_MIN_LENGTH = 8
 FUZZY_CHARS_PER_EDIT = 8
 FUZZY_MIN_LETTERS = 5
 NUMBER_JOINERS = "./:-"  # "151/15", "1.5", "12:30": a number does not end at these
-OCR_GLUED_MIN = 6  # OCR often drops spaces: longer strings need no word boundary there
+OCR_GLUED_MIN = 6
+LOOKALIKE_MIN_LENGTH = 4
+LOOKALIKE_CHARS_PER_EDIT = 8  # OCR often drops spaces: longer strings need no word boundary there
 
 _PUNCTUATION = " .,:;_-#*()[]'\"/"
 Segment = tuple[int, int, int]  # line index, start, end (characters of that line)
@@ -201,6 +205,34 @@ def find_fuzzy(folded: str, pages: list[PageIndex]) -> list[Hit]:
     return _unique(hit for page in pages for hit in _fuzzy(page, folded))
 
 
+def find_lookalike(folded: str, pages: list[PageIndex], breaks: set[int]) -> list[Hit]:
+    """Occurrences of a short or mostly-digit string that OCR misread only by glyphs that look
+    alike (``IAN12 1999`` for ``JAN 1 2 1999``, ``B0X 4O1`` for ``BOX 401``): at most one such
+    character per ``LOOKALIKE_CHARS_PER_EDIT``, every other character exact, and never a digit read
+    as another digit. Strings of fewer than ``LOOKALIKE_MIN_LENGTH`` letters and digits are found
+    exactly or not at all."""
+    if len(folded) < LOOKALIKE_MIN_LENGTH:
+        return []
+    allowed = max(1, len(folded) // LOOKALIKE_CHARS_PER_EDIT)
+    pattern = re.compile("(?=(" + "".join(f"[{re.escape(c + LOOKALIKES.get(c, ''))}]" for c in folded) + "))")
+    hits = []
+    for page in pages:
+        for window in page.windows:
+            for match in pattern.finditer(window.folded):
+                start, end = match.start(1), match.end(1)
+                changed = sum(a != b for a, b in zip(folded, match.group(1), strict=True))
+                if changed > allowed:
+                    continue
+                segments = page.line_span(window, start, end)
+                if (
+                    _spans_window(segments, window)
+                    and _breaks_between_words(window, start, end, breaks)
+                    and _on_word_boundaries(page, segments)
+                ):
+                    hits.append(page.hit(segments, round(1 - changed / len(folded), 3)))
+    return _unique(iter(hits))
+
+
 def fuzzy_allowed(folded: str) -> bool:
     """Fuzzy search needs a long enough string with enough letters (digits are never edited, so
     an identifier of digits and a letter or two is found exactly or not at all)."""
@@ -293,6 +325,23 @@ DIGIT_LOOKALIKES = {
     "8": "b",
     "9": "gq",
 }
+
+
+def _lookalikes() -> dict[str, str]:
+    """Per character, the characters OCR reads in its place: a digit's letters (and back), and
+    letters that look like the same digit (``i``, ``j``, ``l`` like ``1``)."""
+    alike: dict[str, set[str]] = {}
+    for digit, letters in DIGIT_LOOKALIKES.items():
+        group = set(letters)
+        alike.setdefault(digit, set()).update(group)
+        for letter in group:
+            kin = group & set(LETTER_LOOKALIKES) if letter in LETTER_LOOKALIKES else set()
+            alike.setdefault(letter, set()).update({digit} | kin - {letter})
+    return {char: "".join(sorted(others)) for char, others in alike.items()}
+
+
+LETTER_LOOKALIKES = "ijloq"  # letters that may stand for one another where they look like one digit
+LOOKALIKES = _lookalikes()
 
 
 def ocr_edits(needle: str, found: str) -> float:

@@ -19,6 +19,7 @@ from qvl_cli.evidence.matching import (
     find_date,
     find_exact,
     find_fuzzy,
+    find_lookalike,
     find_number,
     fuzzy_allowed,
     word_breaks,
@@ -33,6 +34,7 @@ class StringSearch:
         self.folded, origin = fold(needle)
         self.breaks = word_breaks(origin)
         self.fuzzy = fuzzy and fuzzy_allowed(self.folded)
+        self.alike = fuzzy and not self.fuzzy  # short codes: only glyphs misread as their lookalikes
         self.exact: list[Hit] = []
         self.near: list[Hit] = []
 
@@ -42,6 +44,8 @@ class StringSearch:
         self.exact += find_exact(self.folded, [page], self.breaks)
         if self.fuzzy and not self.exact:
             self.near += find_fuzzy(self.folded, [page])
+        elif self.alike and not self.exact:
+            self.near += find_lookalike(self.folded, [page], self.breaks)
 
     def hits(self) -> list[Hit]:
         return self.exact or self.near
@@ -50,14 +54,15 @@ class StringSearch:
 class ValueSearch:
     """Every place one value is printed (``printed``: the text as the model wrote it, tried first)."""
 
-    def __init__(self, value: Any, printed: str | None = None) -> None:
+    def __init__(self, value: Any, printed: str | None = None, fuzzy: bool = True) -> None:
         self.value = value
-        self.printed = StringSearch(printed) if printed is not None and printed != value else None
+        self.printed_text = printed
+        self.printed = StringSearch(printed, fuzzy) if printed is not None and printed != value else None
         self.number = float(value) if isinstance(value, int | float) and locatable(value) else None
         self.date = iso_date(value) if isinstance(value, str) else None
         self.text: StringSearch | None = None
         if isinstance(value, str) and locatable(value):
-            self.text = StringSearch(value, fuzzy=self.date is None)
+            self.text = StringSearch(value, fuzzy=fuzzy and self.date is None)
         self.as_date = printed_date(value) if self.date is None and self.text is not None else None
         self.found: list[Hit] = []  # numbers or dates
         self.dated: list[Hit] = []  # a string that is a date as printed, found as a date

@@ -17,7 +17,7 @@ from qvl_cli.answers.guards import is_blank, token_budget
 from qvl_cli.answers.validation import Issue, make_validator
 from qvl_cli.backends.contract import Backend, Generation, GenerationRequest, Turn
 from qvl_cli.errors import DeviceMemoryError, InputError, ModelError, QvlError
-from qvl_cli.evidence.grounding import ground, ocr_key, text_options
+from qvl_cli.evidence.grounding import ground, ocr_key, region_reader, text_options
 from qvl_cli.pages.budgets import PixelBudget
 from qvl_cli.pages.inputs import file_sha256
 from qvl_cli.pages.pool import InlineRenderer, Renderer
@@ -238,7 +238,8 @@ class Extractor:
         best = min(attempts, key=lambda attempt: len(attempt.answer.issues))
         answer = best.answer
         document = prepared.document
-        grounding = ground(answer.data, document.text, self.schema.document, answer.normalized, self.options)
+        reread = region_reader(document, self.options, prepared.sha256)
+        grounding = ground(answer.data, document.text, self.schema.document, answer.normalized, self.options, reread)
         return Envelope(
             file=str(document.source.path),
             schema=self.schema.name,

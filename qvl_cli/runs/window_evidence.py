@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Self
 from qvl_cli.evidence.grounding import Grounding, ground_pages, text_options
 
 if TYPE_CHECKING:
+    from qvl_cli.evidence.reread import Regions
     from qvl_cli.evidence.text import PageText
     from qvl_cli.pages.rasterize import DocumentPages, RenderedDocument
     from qvl_cli.pages.windows import Window
@@ -82,12 +83,13 @@ def ground_windows(
     normalized: dict[str, Any],
     origin: dict[str, list[int]] | None,
     options: ExtractOptions,
+    reread: Regions | None = None,
 ) -> Grounding:
     """Evidence for the merged ``data`` of a windowed document, located in ``texts`` (its pages'
     text as the windows read it, in page order); nothing when evidence is off."""
     if options.evidence == "off" or data is None:
         return Grounding()
-    return ground_pages(data, texts, schema, normalized, options, origin)
+    return ground_pages(data, texts, schema, normalized, options, origin, reread)
 
 
 def drawn_here(

@@ -30,6 +30,7 @@ from qvl_cli.schemas.prompts import WINDOW_NOTE, window_note
 
 if TYPE_CHECKING:
     from qvl_cli.evidence.grounding import Grounding
+    from qvl_cli.evidence.reread import RegionReader
     from qvl_cli.pages.pool import Renderer
     from qvl_cli.pages.workers import RenderRequest
     from qvl_cli.runs.document import Attempt, Extractor
@@ -136,8 +137,22 @@ def extract_windows(extractor: Extractor, document: WindowedDocument, started: f
             answer.normalized,
             answer.origin,
             extractor.options,
+            _region_reader(extractor, document, pages, sha256),
         )
     return _envelope(extractor, document, runs, pages, answer, grounding, reasks, started, sha256)
+
+
+def _region_reader(
+    extractor: Extractor, document: WindowedDocument, pages: dict[int, dict[str, Any]], sha256: str | None
+) -> RegionReader | None:
+    """A closer look at scanned regions, at the sizes the pages were sent (not with ``text``)."""
+    if extractor.options.evidence in ("off", "text"):
+        return None
+    from qvl_cli.evidence.grounding import ocr_cache_dir
+    from qvl_cli.evidence.reread import RegionReader
+
+    sizes = {number: (page["size"][0], page["size"][1]) for number, page in pages.items()}
+    return RegionReader.of(document.pages, sizes, ocr_cache_dir(), sha256)
 
 
 def _request(extractor: Extractor, rendered: RenderedDocument) -> tuple[GenerationRequest | None, frozenset[int]]:

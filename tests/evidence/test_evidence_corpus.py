@@ -33,10 +33,10 @@ def test_sroie_receipts(corpus: Path, shared_cache: Path, tmp_path: Path) -> Non
 
 
 def test_funsd_form_answers(corpus: Path, shared_cache: Path, tmp_path: Path) -> None:
-    """Measured on these 10 forms: 0.920 of 150 answers located (1.000 of 91 fakes refused)."""
+    """Measured on these 10 forms: 0.947 of 150 answers located (1.000 of 91 fakes refused)."""
     score = measure(funsd_cases(SAMPLE), tmp_path)
     assert score.values == 150
-    assert score.located_share >= 0.90, score.misses
+    assert score.located_share >= 0.93, score.misses
     assert score.refused_share == 1.0, score.misses
 
 

@@ -4,11 +4,17 @@ never found inside other numbers, and form fields cite the place beside their ke
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from pdf_factory import PageSpec, write_pdf
 
 from qvl_cli.evidence.locate import locate
 from qvl_cli.evidence.ocr import split_line
+from qvl_cli.evidence.pages import TextOptions, read_text
 from qvl_cli.evidence.text import Line, PageText
+from qvl_cli.pages.budgets import PixelBudget
+from qvl_cli.pages.rasterize import render_document
 
 
 def page_of(*rows: tuple[str, float, float], source: str = "ocr") -> PageText:
@@ -134,3 +140,37 @@ def test_equal_values_of_one_object_follow_the_datas_order_across_the_row() -> N
     evidence = locate({"line_items": [item]}, [page]).evidence
     assert evidence["/line_items/0/unit_price"]["boxes"][0][0] == 0.67  # type: ignore[index]
     assert evidence["/line_items/0/amount"]["boxes"][0][0] == 0.80  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("printed", "value"),
+    [("Received IAN12 1999", "JAN 1 2 1999"), ("PO B0X 4417", "BOX 4417"), ("Ref. 12l8-A", "1218-A")],
+)
+def test_a_short_code_is_found_when_ocr_read_a_lookalike_glyph(printed: str, value: str) -> None:
+    found = locate({"value": value}, [page_of((printed, 0.1, 0.5))]).evidence["/value"]
+    assert found is not None and 0.75 <= found["score"] < 1.0
+
+
+@pytest.mark.parametrize(
+    ("printed", "value"),
+    [
+        ("Received IAN13 1999", "JAN 1 2 1999"),  # a digit read as another digit is another value
+        ("Received IAN12 l999", "JAN 1 2 1999"),  # two lookalikes in nine characters
+        ("PO BOX 4417", "BOX 4411"),
+        ("Ref. A1", "Al"),  # too short to read anything into
+        ("SECTION 1218-AB", "1218-A"),  # inside a longer code
+    ],
+)
+def test_lookalikes_never_change_a_digit_or_stretch_a_short_value(printed: str, value: str) -> None:
+    assert locate({"value": value}, [page_of((printed, 0.1, 0.5))]).evidence["/value"] is None
+
+
+def test_a_searchable_scans_text_layer_with_a_misread_glyph(tmp_path: Path) -> None:
+    """The text layer of a searchable scan is OCR too: a lookalike glyph there is tolerated."""
+    pdf = write_pdf(tmp_path / "scan.pdf", [PageSpec(lines=("Date received IAN12 1999",), invisible=True)])
+    document = render_document(pdf, PixelBudget())
+    (page,) = read_text(str(pdf), True, [(0, document.pages[0].image)], TextOptions("text"))
+    located = locate({"date": "JAN 1 2 1999", "fake": "JAN 1 2 1989"}, [page])
+    found = located.evidence["/date"]
+    assert found is not None and found["text"] == "IAN12 1999" and found["source"] == "text"
+    assert located.evidence["/fake"] is None
