@@ -39,6 +39,7 @@ ENGINE_NAME = "rapidocr-onnxruntime-region-3"  # part of the cache key
 SCALE = 2  # regions are read at this multiple of the page's size
 EDGE = 0.5  # line heights: a line this near an edge of a region inside the page was cut by it
 MAX_REGIONS_PER_PAGE = 4
+MAX_REGIONS_PER_DOCUMENT = 8  # about a second of CPU each: a model inventing values costs at most this
 MAX_REGION_SHARE = 0.12  # of the page's area
 MAX_REGIONS_PER_VALUE = 2
 NEAR_MIN_SCORE = 70  # how similar (0..100) lines must be to a value to be looked at again
@@ -175,6 +176,7 @@ class RegionReader:
         self.draw, self.sizes = draw, sizes
         self.cache_dir = Path(cache_dir) if cache_dir and sha256 else None
         self.sha256 = sha256
+        self.left = MAX_REGIONS_PER_DOCUMENT  # regions this document may still have read (not cached)
 
     def __call__(self, page: int, boxes: list[Box]) -> tuple[Line, ...]:
         size = self.sizes.get(page)
@@ -186,6 +188,9 @@ class RegionReader:
             target = self._target(page, size, box)
             cached = _load(target)
             if cached is None:
+                if self.left <= 0:
+                    break
+                self.left -= 1
                 try:
                     if image is None:
                         image = self.draw(page, (size[0] * SCALE, size[1] * SCALE))

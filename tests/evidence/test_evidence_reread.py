@@ -9,10 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from qvl_cli.evidence import reread
 from qvl_cli.evidence.locate import locate
-from qvl_cli.evidence.reread import MAX_REGION_SHARE, MAX_REGIONS_PER_PAGE, Region, RegionReader, fit, pick
+from qvl_cli.evidence.reread import (
+    MAX_REGION_SHARE,
+    MAX_REGIONS_PER_DOCUMENT,
+    MAX_REGIONS_PER_PAGE,
+    Region,
+    RegionReader,
+    fit,
+    pick,
+)
 from qvl_cli.evidence.text import Box, Line, PageText
 
 SIZE = (1000, 700)
@@ -109,6 +118,17 @@ def test_regions_are_few_and_small() -> None:
     assert area == pytest.approx(MAX_REGION_SHARE) and fit(whole) == whole
     inner = Region(80, 3, (0.2, 0.2, 0.3, 0.25))
     assert pick([Region(85, 3, (0.1, 0.1, 0.4, 0.4)), inner])[3] == [(0.1, 0.1, 0.4, 0.4)]  # read once
+
+
+def test_a_document_has_few_regions_read_however_many_values_are_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model inventing values on a long scan costs at most MAX_REGIONS_PER_DOCUMENT readings."""
+    read: list[tuple[float, ...]] = []
+    monkeypatch.setattr(reread, "read_region", lambda image, box: read.append(box) or ())
+    reader = RegionReader(lambda page, size: Image.new("RGB", size, "white"), dict.fromkeys(range(1, 6), SIZE))
+    boxes = [(0.1, 0.1 * i, 0.3, 0.1 * i + 0.05) for i in range(MAX_REGIONS_PER_PAGE)]
+    for page in range(1, 6):
+        reader(page, boxes)
+    assert len(read) == MAX_REGIONS_PER_DOCUMENT < 5 * MAX_REGIONS_PER_PAGE
 
 
 def test_a_region_that_cannot_be_drawn_is_skipped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
