@@ -71,8 +71,8 @@ def with_page_text(
 
 def region_reader(document: RenderedDocument, options: Any, sha256: str | None) -> Regions | None:
     """What looks again at a document's scanned pages (``None`` when evidence reads no OCR)."""
-    if options.evidence in ("off", "text") or document.text is None:
-        return None
+    if options.evidence in ("off", "text") or document.text is None or document.source.in_memory:
+        return None  # page images given in memory have no file to draw regions from
     from qvl_cli.evidence.reread import RegionReader
 
     return RegionReader.rendered(document, options.password, options.dpi, ocr_key(document.source.path, sha256))

@@ -28,9 +28,9 @@ FUZZY_MIN_LENGTH = 8
 FUZZY_CHARS_PER_EDIT = 8
 FUZZY_MIN_LETTERS = 5
 NUMBER_JOINERS = "./:-"  # "151/15", "1.5", "12:30": a number does not end at these
-OCR_GLUED_MIN = 6
+OCR_GLUED_MIN = 6  # OCR often drops spaces: strings this long need no word boundary there
 LOOKALIKE_MIN_LENGTH = 4
-LOOKALIKE_CHARS_PER_EDIT = 8  # OCR often drops spaces: longer strings need no word boundary there
+LOOKALIKE_CHARS_PER_EDIT = 8  # one lookalike glyph, and one more per this many characters
 
 _PUNCTUATION = " .,:;_-#*()[]'\"/"
 Segment = tuple[int, int, int]  # line index, start, end (characters of that line)
@@ -210,13 +210,13 @@ def find_lookalike(folded: str, pages: list[PageIndex], breaks: set[int]) -> lis
     alike (``IAN12 1999`` for ``JAN 1 2 1999``, ``B0X 4O1`` for ``BOX 401``): at most one such
     character per ``LOOKALIKE_CHARS_PER_EDIT``, every other character exact, and never a digit read
     as another digit. Strings of fewer than ``LOOKALIKE_MIN_LENGTH`` letters and digits are found
-    exactly or not at all."""
+    exactly or not at all, and a text layer's characters are what is printed: only OCR lines."""
     if len(folded) < LOOKALIKE_MIN_LENGTH:
         return []
     allowed = max(1, len(folded) // LOOKALIKE_CHARS_PER_EDIT)
     pattern = re.compile("(?=(" + "".join(f"[{re.escape(c + LOOKALIKES.get(c, ''))}]" for c in folded) + "))")
     hits = []
-    for page in pages:
+    for page in (page for page in pages if page.page.source == "ocr"):
         for window in page.windows:
             for match in pattern.finditer(window.folded):
                 start, end = match.start(1), match.end(1)

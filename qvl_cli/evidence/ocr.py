@@ -27,6 +27,7 @@ ENGINE_NAME = "rapidocr-onnxruntime-3"  # part of the cache key: new engine, new
 _ENGINE: Any = None
 SPLIT_GAP = 1.5  # a gap this many line heights wide inside a detected line parts two columns
 _ENGINE_LOCK = threading.Lock()
+CALL_LOCK = threading.Lock()  # rapidocr keeps per-call state on the engine: one call at a time
 _BUILD_NOTICE: tuple[Callable[[], None], Callable[[], None]] | None = None  # before, after building
 _THREADS: int | None = None  # the engine's CPU threads (None: onnxruntime's default, every core)
 
@@ -79,7 +80,9 @@ def ocr_lines(image: Image.Image) -> tuple[Line, ...]:
 
     rgb = np.asarray(image.convert("RGB"))
     # The engine expects BGR, as OpenCV.
-    result, _ = engine()(np.ascontiguousarray(rgb[:, :, ::-1]), return_word_box=True)
+    reader = engine()
+    with CALL_LOCK:  # documents may be located in several threads (server backends)
+        result, _ = reader(np.ascontiguousarray(rgb[:, :, ::-1]), return_word_box=True)
     width, height = image.size
     lines = []
     for quad, text, _score, *glyphs in result or ():

@@ -176,7 +176,7 @@ class RegionReader:
         self.draw, self.sizes = draw, sizes
         self.cache_dir = Path(cache_dir) if cache_dir and sha256 else None
         self.sha256 = sha256
-        self.left = MAX_REGIONS_PER_DOCUMENT  # regions this document may still have read (not cached)
+        self.left = MAX_REGIONS_PER_DOCUMENT  # regions this document may still look at
 
     def __call__(self, page: int, boxes: list[Box]) -> tuple[Line, ...]:
         size = self.sizes.get(page)
@@ -186,11 +186,11 @@ class RegionReader:
         image: Image.Image | None = None
         for box in boxes:
             target = self._target(page, size, box)
+            if self.left <= 0:  # cached ones count too: a warm run finds what a cold one does
+                break
+            self.left -= 1
             cached = _load(target)
             if cached is None:
-                if self.left <= 0:
-                    break
-                self.left -= 1
                 try:
                     if image is None:
                         image = self.draw(page, (size[0] * SCALE, size[1] * SCALE))
@@ -215,13 +215,15 @@ def read_region(image: Image.Image, box: Box) -> tuple[Line, ...]:
     """OCR of ``box`` (fractions) of ``image``, lines with boxes as fractions of the whole image."""
     import numpy as np
 
-    from qvl_cli.evidence.ocr import split_line
+    from qvl_cli.evidence.ocr import CALL_LOCK, split_line
 
     width, height = image.size
     left, top = int(box[0] * width), int(box[1] * height)
     crop = image.crop((left, top, max(left + 1, int(box[2] * width)), max(top + 1, int(box[3] * height))))
     rgb = np.asarray(crop.convert("RGB"))
-    result, _ = region_engine()(np.ascontiguousarray(rgb[:, :, ::-1]), use_cls=False, return_word_box=True)
+    reader = region_engine()
+    with CALL_LOCK:  # one OCR call at a time in this process (see qvl_cli.evidence.ocr)
+        result, _ = reader(np.ascontiguousarray(rgb[:, :, ::-1]), use_cls=False, return_word_box=True)
     lines = []
     for quad, text, _score, *glyphs in result or ():
         if _cut(quad, crop.size, (left > 0, top > 0, left + crop.width < width, top + crop.height < height)):

@@ -36,6 +36,14 @@ class SourceFile:
     def is_pdf(self) -> bool:
         return self.kind == "pdf"
 
+    @property
+    def in_memory(self) -> bool:
+        """Page images given in memory (the Python API): there is no file to read again."""
+        return self.kind == MEMORY_KIND
+
+
+MEMORY_KIND = "in-memory images"
+
 
 def sniff_kind(head: bytes) -> str | None:
     """Name the document format from the first bytes of a file, or ``None``."""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from qvl_cli.errors import InputError
 from qvl_cli.pages.images import to_rgb
-from qvl_cli.pages.inputs import SourceFile
+from qvl_cli.pages.inputs import MEMORY_KIND, SourceFile
 from qvl_cli.pages.rasterize import DocumentPages, PageImage
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def images_document(images: Sequence[Image.Image], name: str) -> tuple[MemoryPag
         digest.update(picture.tobytes())
         del picture
     pages = MemoryPages(
-        SourceFile(Path(name), "image", 0),
+        SourceFile(Path(name), MEMORY_KIND, 0),
         len(images),
         tuple(range(1, len(images) + 1)),
         tuple(native),

@@ -159,18 +159,21 @@ def test_a_short_code_is_found_when_ocr_read_a_lookalike_glyph(printed: str, val
         ("PO BOX 4417", "BOX 4411"),
         ("Ref. A1", "Al"),  # too short to read anything into
         ("SECTION 1218-AB", "1218-A"),  # inside a longer code
+        ("Code S1OO", "5100"),  # three lookalikes in four characters
     ],
 )
 def test_lookalikes_never_change_a_digit_or_stretch_a_short_value(printed: str, value: str) -> None:
     assert locate({"value": value}, [page_of((printed, 0.1, 0.5))]).evidence["/value"] is None
 
 
-def test_a_searchable_scans_text_layer_with_a_misread_glyph(tmp_path: Path) -> None:
-    """The text layer of a searchable scan is OCR too: a lookalike glyph there is tolerated."""
-    pdf = write_pdf(tmp_path / "scan.pdf", [PageSpec(lines=("Date received IAN12 1999",), invisible=True)])
+@pytest.mark.parametrize("invisible", [False, True])
+def test_a_text_layer_is_matched_as_it_is_without_lookalikes(tmp_path: Path, invisible: bool) -> None:
+    """A text layer's characters are the document's own (a searchable scan's too): `S100` is not
+    `5100` there, though the same line read by OCR would be looked at with lookalikes."""
+    lines = ("Code 5100", "Ref A123", "Date received IAN12 1999")
+    pdf = write_pdf(tmp_path / "doc.pdf", [PageSpec(lines=lines, invisible=invisible)])
     document = render_document(pdf, PixelBudget())
     (page,) = read_text(str(pdf), True, [(0, document.pages[0].image)], TextOptions("text"))
-    located = locate({"date": "JAN 1 2 1999", "fake": "JAN 1 2 1989"}, [page])
-    found = located.evidence["/date"]
-    assert found is not None and found["text"] == "IAN12 1999" and found["source"] == "text"
-    assert located.evidence["/fake"] is None
+    located = locate({"code": "S100", "ref": "4123", "date": "JAN 1 2 1999", "printed": "5100"}, [page])
+    assert [located.evidence[f"/{key}"] for key in ("code", "ref", "date")] == [None, None, None]
+    assert located.evidence["/printed"] is not None and located.evidence["/printed"]["source"] == "text"

@@ -131,6 +131,21 @@ def test_a_document_has_few_regions_read_however_many_values_are_missing(monkeyp
     assert len(read) == MAX_REGIONS_PER_DOCUMENT < 5 * MAX_REGIONS_PER_PAGE
 
 
+def test_a_warm_cache_looks_at_the_same_regions_as_a_cold_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cached regions count against the document's limit too: a second run reads nothing new
+    and finds what the first found, not 8 regions further."""
+    read: list[tuple[float, ...]] = []
+    monkeypatch.setattr(reread, "read_region", lambda image, box: read.append(box) or ())
+    boxes = [(0.1, 0.1 * i, 0.3, 0.1 * i + 0.05) for i in range(MAX_REGIONS_PER_PAGE)]
+    for _run in range(2):
+        reader = RegionReader(
+            lambda page, size: Image.new("RGB", size), dict.fromkeys(range(1, 6), SIZE), str(tmp_path), "d"
+        )
+        for page in range(1, 6):
+            reader(page, boxes)
+    assert len(read) == MAX_REGIONS_PER_DOCUMENT  # all in the first run
+
+
 def test_a_region_that_cannot_be_drawn_is_skipped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     def broken(page: int, size: tuple[int, int]) -> Any:
         raise OSError("file gone")
@@ -176,3 +191,22 @@ def test_a_line_the_regions_edge_cuts_through_is_left_out() -> None:
     assert [line.text for line in whole] == ["Willkommen im Hafenmuseum"]
     cut = (x0 + 0.6 * (x1 - x0) * 10 / 25, y0 - 0.05, x1 + 0.05, y1 + 0.05)  # through "Willkommen"
     assert reread.read_region(big, cut) == ()
+
+
+def test_page_images_given_in_memory_are_never_drawn_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages given as images have no file: a file named like them is not theirs to read."""
+    from dataclasses import replace
+
+    from qvl_cli.evidence.grounding import region_reader
+    from qvl_cli.pages.budgets import PixelBudget
+    from qvl_cli.pages.memory import images_document
+    from qvl_cli.pages.windows import WindowSettings
+    from qvl_cli.pages.workers import plan_document
+    from qvl_cli.runs.document import ExtractOptions
+
+    monkeypatch.chdir(tmp_path)
+    Image.new("RGB", (64, 64), "red").save(tmp_path / "scan.png")
+    pages, sha256 = images_document([Image.new("RGB", (640, 480), "white")], "scan.png")
+    windows = plan_document(pages, PixelBudget(), WindowSettings())
+    document = replace(pages.rendered(0, windows[0].plan), text=())
+    assert region_reader(document, ExtractOptions(evidence="auto"), sha256) is None
