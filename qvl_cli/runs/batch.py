@@ -13,6 +13,7 @@ would wait for its slowest request before sending the next ones).
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import threading
 import time
@@ -22,7 +23,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from qvl_cli.errors import InputError
 from qvl_cli.pages.inputs import file_sha256
@@ -32,7 +33,45 @@ from qvl_cli.runs.records import Envelope
 from qvl_cli.runs.windows import LoadedDocument
 from qvl_cli.wording import plural
 
+Value = TypeVar("Value")
 HELD_RECORDS = 8  # finished records per document in flight that may wait for an earlier one
+
+
+class DocumentThreads:
+    """``count`` daemon threads taking calls in order: on Ctrl-C, qvl exits without waiting for
+    the requests still at the server (a thread pool's threads would be waited for)."""
+
+    def __init__(self, count: int) -> None:
+        self._calls: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = queue.SimpleQueue()
+        for number in range(count):
+            threading.Thread(target=self._serve, name=f"qvl-document-{number}", daemon=True).start()
+        self._count = count
+
+    def submit(self, call: Callable[..., Value], *args: Any) -> Future[Value]:
+        future: Future[Value] = Future()
+        self._calls.put((lambda: call(*args), future))
+        return future
+
+    def shutdown(self) -> None:
+        """Cancel the calls not started; each thread ends after its current call."""
+        while True:
+            try:
+                item = self._calls.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                item[1].cancel()
+        for _ in range(self._count):
+            self._calls.put(None)
+
+    def _serve(self) -> None:
+        while (item := self._calls.get()) is not None:
+            call, future = item
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(call())
+                except BaseException as exc:  # handed to the thread that waits for the record
+                    future.set_exception(exc)
 
 
 class Sink(Protocol):
@@ -183,7 +222,7 @@ class BatchRunner:
         ahead = max(1, self.extractor.renderer.parallelism)
         busy_limit = self.in_flight + ahead
         prefetch = ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="qvl-prefetch")
-        model = ThreadPoolExecutor(max_workers=self.in_flight, thread_name_prefix="qvl-document")
+        model = DocumentThreads(self.in_flight)
         order: deque[Future[tuple[Job, Envelope | None]]] = deque()  # input order
         exhausted = False
         try:
@@ -206,8 +245,8 @@ class BatchRunner:
                 if order and not order[0].done():
                     wait([future for future in order if not future.done()], return_when=FIRST_COMPLETED)
         finally:
-            for pool in (prefetch, model):
-                pool.shutdown(wait=False, cancel_futures=True)
+            prefetch.shutdown(wait=False, cancel_futures=True)
+            model.shutdown()
 
     def _complete(self, prepared: Future[Job]) -> tuple[Job, Envelope | None]:
         """A model thread: wait for the document's rendering, then extract it (None when there

@@ -152,18 +152,23 @@ def test_a_slow_document_does_not_hold_back_the_requests_behind_it(server: FakeO
 def test_ctrl_c_with_documents_in_flight_keeps_whole_records_and_exits_130(
     server: FakeOpenAIServer, tmp_path: Path
 ) -> None:
-    """Ctrl-C while four documents are at a slow server: finished records stay whole, the
-    documents not yet sent are not waited for, exit 130 with the interrupted line."""
+    """Ctrl-C while four documents are at a slow server: finished records stay whole, neither the
+    documents not yet sent nor the requests still at the server (30 s each) are waited for, exit
+    130 with the interrupted line."""
     docs = [write_pdf(tmp_path / f"d{i:02d}.pdf", [PageSpec(lines=(f"form {i}",))]) for i in range(20)]
-    server.script.extend([("slow", 1.0, json.dumps(ANSWER))] * 20)
+    server.script.extend([("slow", 1.0, json.dumps(ANSWER))] * 4 + [("slow", 30.0, json.dumps(ANSWER))] * 16)
     process = subprocess.Popen(
         [sys.executable, "-m", "qvl_cli", "extract", *map(str, docs), "-s", "form", "--backend", "openai",
          "--base-url", server.url, "--concurrency", "4", "--no-cache", "--evidence", "off"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,  # unbuffered: readline takes one line only
     )  # fmt: skip
-    first_line = process.stdout.readline() if process.stdout else ""
+    first_line = process.stdout.readline().decode() if process.stdout else ""
+    time.sleep(0.5)  # the next requests are at the server by now
     process.send_signal(signal.SIGINT)
-    rest, stderr = process.communicate(timeout=60)
+    interrupted = time.monotonic()
+    out, err = process.communicate(timeout=60)
+    rest, stderr = out.decode(), err.decode()
+    assert time.monotonic() - interrupted < 20  # not the 30 s of a request in flight
     assert process.returncode == 130, stderr
     lines = [first_line, *rest.splitlines(keepends=True)]
     done = len([line for line in lines if line.strip()])

@@ -127,11 +127,12 @@ def test_ctrl_c_keeps_finished_records_and_exits_130(tmp_path: Path) -> None:
         env={**os.environ, **fake_env(delay=0.3)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
+        bufsize=0,  # unbuffered: readline takes one line, communicate() the rest
     )
-    first_line = process.stdout.readline()
+    first_line = process.stdout.readline().decode()
     process.send_signal(signal.SIGINT)
-    rest, stderr = process.communicate(timeout=60)
+    out, err = process.communicate(timeout=60)
+    rest, stderr = out.decode(), err.decode()
     assert process.returncode == 130
     lines = [first_line, *rest.splitlines(keepends=True)]
     assert all(line.endswith("\n") for line in lines)
