@@ -87,10 +87,10 @@ def test_a_slow_start_up_does_not_count_against_a_page(tmp_path: Path) -> None:
     """Every worker (the first, and the one that replaces the stuck one) takes twice the page
     timeout to start: no page times out for it, and the stuck page still does."""
     paths = [short_pdf(tmp_path / "a.pdf", "a"), short_pdf(tmp_path / "stuck.pdf", "s"), photo(tmp_path / "c.png")]
-    pool = ProcessRenderer(1, timeout=2.0, hook=partial(hang_on, "stuck.pdf"), on_start=partial(pause, 4.0))
+    pool = ProcessRenderer(1, timeout=4.0, hook=partial(hang_on, "stuck.pdf"), on_start=partial(pause, 8.0))
     records = run_batch(pool, paths, "off")
     assert [(r.get("error") or {}).get("type") for r in records] == [None, "timeout", None]
-    assert "--render-timeout 2 s" in records[1]["error"]["message"]
+    assert "--render-timeout 4 s" in records[1]["error"]["message"]
 
 
 def test_a_start_up_that_never_ends_is_bounded_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -104,10 +104,10 @@ def test_a_start_up_that_never_ends_is_bounded_too(tmp_path: Path, monkeypatch: 
 
 
 def test_the_timeout_counts_from_the_last_page(tmp_path: Path) -> None:
-    """Each of the 5 pages takes most of the 3 s timeout (one task renders them all): the
+    """Each of the 5 pages takes half the 5 s timeout (one task renders them all, 12.5 s): the
     document is rendered, not timed out."""
     path = long_pdf(tmp_path / "doc.pdf", 5)
-    with ProcessRenderer(1, timeout=3.0, hook=partial(slow_pages, 1.8)) as pool:
+    with ProcessRenderer(1, timeout=5.0, hook=partial(slow_pages, 2.5)) as pool:
         document = pool.render(RenderRequest(str(path), BUDGET))
     assert [page.number for page in document.pages] == [1, 2, 3, 4, 5]
 

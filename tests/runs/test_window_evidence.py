@@ -335,7 +335,7 @@ def test_a_stuck_or_crashing_ocr_in_a_window_is_that_documents_error_record(  # 
 ) -> None:
     other = write_pdf(tmp_path / "other.pdf", [PageSpec(lines=("Invoice 12", "Total 5.00"))])
     replies = [reply(1, 0)] * 4
-    # 10 s: a fresh worker's start-up counts against its first task, seconds on a busy machine
+    # 10 s: room for a busy machine (a worker's start-up is not counted)
     renderer = ProcessRenderer(2, timeout=10.0, hook=partial(hook, "scan.pdf"))
     records: list[Envelope] = []
     sink = type("Sink", (), {"write": lambda self, record: records.append(record)})()
