@@ -289,8 +289,8 @@ def sample_record(
         pointer: lowered.get(pointer, round(0.9 + (len(pointer) % 10) / 100, 2)) for pointer, _ in _leaves(data)
     }
     evidence = {}
-    for pointer, _ in _leaves(data):
-        if pointer not in drawn:
+    for pointer, value in _leaves(data):
+        if pointer not in drawn or isinstance(value, bool):  # a tick is no printed text: null, as qvl gives
             evidence[pointer] = None
             continue
         page, (x0, y0, x1, y1), text = drawn[pointer]

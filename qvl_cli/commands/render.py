@@ -45,7 +45,10 @@ def render_pages(path: Path, out: Path, settings: RenderSettings) -> list[Path]:
     if len(plan) > 1:
         columns = ("window", *columns)
     for column in columns:
-        table.add_column(column, justify="left" if column == "file" else "right")
+        if column == "file":  # a narrow terminal wraps the path rather than cutting it
+            table.add_column(column, justify="left", overflow="fold")
+        else:
+            table.add_column(column, justify="right", no_wrap=True)
     _, _, window_numbers = _page_sizes(plan)
     written = []
     for window_number, page in zip(window_numbers, pages, strict=True):

@@ -66,6 +66,8 @@ def test_render_writes_the_pages_the_model_sees(tmp_path: Path, invoice_pdf: Pat
     with Image.open(files[0]) as image:
         assert image.size == (392, 504)
     assert "1700 x 2200" in result.output and "392 x 504" in result.output and "252" in result.output
+    printed = "".join(line.split("│")[-2].strip() for line in result.output.splitlines() if line.count("│") > 5)
+    assert str(files[0]) in printed and str(files[1]) in printed  # whole paths, wrapped if need be
 
 
 def test_extract_end_to_end_on_the_tiny_model(tiny_model_dir: Path, invoice_pdf: Path) -> None:
