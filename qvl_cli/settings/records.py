@@ -65,7 +65,7 @@ class ModelSettings:
     api_key: str | None = setting(
         None, "Key for the server, if any.", SERVER, env="OPENAI_API_KEY", metavar="KEY", secret=True
     )
-    concurrency: int = setting(4, "Requests in flight at once.", SERVER, minimum=1, metavar="N")
+    concurrency: int = setting(4, "Documents at the server at once.", SERVER, minimum=1, metavar="N")
     timeout: float = setting(120.0, "Seconds per request.", SERVER, minimum=0.001, metavar="SECONDS")
     retries: int = setting(4, "Retries on 429, 5xx and timeouts.", SERVER, minimum=0, metavar="N")
 
