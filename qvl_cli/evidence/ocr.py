@@ -58,15 +58,20 @@ def configure_engine(threads: int, before: Callable[[], None], after: Callable[[
 
 
 def build_engine() -> Any:
+    if _THREADS is None:
+        return rapidocr()
+    return rapidocr(intra_op_num_threads=_THREADS, inter_op_num_threads=1)
+
+
+def rapidocr(**options: Any) -> Any:
+    """A new rapidocr engine with ``options`` (one clear error when it is not installed)."""
     try:
         from rapidocr_onnxruntime import RapidOCR
     except ImportError:
         raise OcrUnavailableError(
             "OCR needs rapidocr-onnxruntime", hint="pip install rapidocr-onnxruntime, or --evidence text"
         ) from None
-    if _THREADS is None:
-        return RapidOCR()
-    return RapidOCR(intra_op_num_threads=_THREADS, inter_op_num_threads=1)
+    return RapidOCR(**options)
 
 
 def _nothing() -> None:

@@ -250,18 +250,12 @@ def _cut(quad: Any, size: tuple[int, int], inside: tuple[bool, bool, bool, bool]
 def region_engine() -> Any:
     """An OCR engine for regions: detection at the region's own size (the page engine scales
     every image up to a 736-pixel short side, which splits a small region's lines into words)."""
-    from qvl_cli.evidence.ocr import _ENGINE_LOCK, OcrUnavailableError
+    from qvl_cli.evidence.ocr import _ENGINE_LOCK, rapidocr
 
     global _ENGINE
     with _ENGINE_LOCK:
         if _ENGINE is None:
-            try:
-                from rapidocr_onnxruntime import RapidOCR
-            except ImportError:
-                raise OcrUnavailableError(
-                    "OCR needs rapidocr-onnxruntime", hint="pip install rapidocr-onnxruntime, or --evidence text"
-                ) from None
-            _ENGINE = RapidOCR(det_limit_type="max")
+            _ENGINE = rapidocr(det_limit_type="max")
         return _ENGINE
 
 
