@@ -135,9 +135,8 @@ def run_cases(
 
 def request_body(url: str, flags: list[str], path: Path) -> dict:
     """The chat completion arguments qvl's OpenAI backend sends for ``path`` with ``flags``."""
-    from qvl_cli.answers.decoding import grammar_schema
     from qvl_cli.api import Extractor
-    from qvl_cli.backends.openai_server import messages_for
+    from qvl_cli.backends.openai_server import chat_arguments
 
     schema_path, max_tokens = flags[1], int(flags[flags.index("--max-new-tokens") + 1])
     options = {"backend": "openai", "base_url": url, "max_new_tokens": max_tokens, "reasks": 0, "evidence": "off"}
@@ -145,17 +144,7 @@ def request_body(url: str, flags: list[str], path: Path) -> dict:
         engine = extractor.engine
         request = engine.prepare(engine.load(path), 0.0).request
         assert request is not None, f"{path}: blank page in the benchmark set"
-        return {
-            "model": engine.backend.model,  # type: ignore[attr-defined]
-            "messages": messages_for(request),
-            "max_tokens": request.max_new_tokens,
-            "temperature": 0.0,
-            "logprobs": True,
-            "response_format": {
-                "type": "json_schema",
-                "json_schema": {"name": "qvl_answer", "schema": grammar_schema(SCHEMA), "strict": True},
-            },
-        }
+        return chat_arguments(engine.backend.model, request)  # type: ignore[attr-defined]
 
 
 def send_all(url: str, bodies: list[dict], in_flight: int) -> None:

@@ -42,6 +42,24 @@ def messages_for(request: GenerationRequest) -> list[dict[str, Any]]:
     return [{"role": "user", "content": content}] + [{"role": t.role, "content": t.text} for t in request.followups]
 
 
+def chat_arguments(model: str, request: GenerationRequest) -> dict[str, Any]:
+    """The chat completion arguments for ``request``: greedy, with token log-probabilities, and
+    the schema as strict structured output when the request is constrained."""
+    arguments: dict[str, Any] = {
+        "model": model,
+        "messages": messages_for(request),
+        "max_tokens": request.max_new_tokens,
+        "temperature": 0.0,
+        "logprobs": True,
+    }
+    if request.constrain and request.schema is not None:
+        arguments["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "qvl_answer", "schema": grammar_schema(request.schema), "strict": True},
+        }
+    return arguments
+
+
 def server_error(base_url: str, exc: Exception) -> ModelError:
     """One clear line for what the client raised."""
     import openai
@@ -102,20 +120,8 @@ class OpenAIBackend:
     def generate(self, request: GenerationRequest) -> Generation:
         import openai
 
-        arguments: dict[str, Any] = {
-            "model": self.model,
-            "messages": messages_for(request),
-            "max_tokens": request.max_new_tokens,
-            "temperature": 0.0,
-            "logprobs": True,
-        }
-        constrained = request.constrain and request.schema is not None
-        if constrained:
-            schema = grammar_schema(request.schema or {})
-            arguments["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "qvl_answer", "schema": schema, "strict": True},
-            }
+        arguments = chat_arguments(self.model, request)
+        constrained = "response_format" in arguments
         try:
             response = self.client.chat.completions.create(**arguments)
             choice = response.choices[0]
