@@ -19,6 +19,7 @@ from typing import Annotated, NoReturn, TypeVar
 import typer
 
 from qvl_cli import __version__
+from qvl_cli.cli_display import QvlGroup, print_error, wide_help
 from qvl_cli.cli_options import setting_options, tidy_help
 from qvl_cli.errors import EXIT_INTERRUPTED, QvlError
 from qvl_cli.settings import DecodingSettings, Layer, ModelSettings, RenderSettings, RunSettings
@@ -29,8 +30,10 @@ ALL_SETTINGS = (ModelSettings, RenderSettings, DecodingSettings, RunSettings)
 RENDER_ONLY = ("png_compression",)  # settings of `qvl render` alone (the page images it writes)
 
 tidy_help()
+wide_help()
 app = typer.Typer(
     name="qvl",
+    cls=QvlGroup,
     help="Turn documents (PDFs and images) into JSON validated against a JSON Schema, with Qwen2-VL.",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -342,10 +345,7 @@ def _guard(action: Callable[[], T]) -> T:
 def _fail(exc: QvlError) -> NoReturn:
     if os.environ.get("QVL_DEBUG"):
         raise exc
-    from rich.console import Console
-    from rich.markup import escape
-
-    Console(stderr=True).print(f"[bold red]qvl: error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    print_error(str(exc))
     raise typer.Exit(exc.exit_code)
 
 

@@ -116,6 +116,12 @@ def backend_names() -> list[str]:
     return sorted({*_BUILT_IN, *_REGISTERED, *(entry.name for entry in _plugins())})
 
 
+def is_backend(name: str) -> bool:
+    """Whether ``--backend name`` names a backend: built in, registered, or a plugin (only an
+    unknown name costs a look at the installed plugins)."""
+    return name in _BUILT_IN or name in _REGISTERED or any(entry.name == name for entry in _plugins())
+
+
 def create_backend(name: str, settings: ModelSettings) -> Backend:
     """Import and construct the backend called ``name``: built in, registered, or a plugin."""
     factory = _REGISTERED.get(name) or _load(name)

@@ -22,16 +22,44 @@ def is_envelope(value: Any) -> bool:
 def read_items(path: Path) -> Iterator[tuple[str, Any, str | None]]:
     """``(name, value, problem)`` per item: one for a JSON file, one per line of a JSONL file."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        yield str(path), None, f"cannot read file: {getattr(exc, 'strerror', None) or exc}"
+        data = path.read_bytes()
+    except OSError as exc:
+        yield str(path), None, f"cannot read file: {exc.strerror or exc}"
+        return
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        yield str(path), None, not_text(data, exc)
         return
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         for number, line in enumerate(text.splitlines(), start=1):
             if line.strip():
                 yield from _parse(f"{path}:{number}", line)
     else:
-        yield from _parse(str(path), text)
+        for name, value, problem in _parse(str(path), text):
+            yield name, value, problem and (_document(data) or problem)
+
+
+def not_text(data: bytes, error: UnicodeDecodeError) -> str:
+    """Why a file that is not UTF-8 cannot be JSON, and what to give instead."""
+    line = data[: error.start].count(b"\n") + 1
+    return _document(data) or (
+        f"not JSON: not UTF-8 text (byte 0x{data[error.start]:02x} on line {line}):"
+        " give a JSON or JSON Lines file saved as UTF-8"
+    )
+
+
+def _document(data: bytes) -> str | None:
+    """The problem with a file that is a document (PDF, image) rather than data, if it is one."""
+    from qvl_cli.pages.inputs import sniff_kind
+
+    kind = sniff_kind(data[:1024])
+    if kind is None:
+        return None
+    return (
+        f"not JSON: a {kind.upper()} document, not extracted data: extract it first"
+        " (qvl extract FILE --schema NAME -o results.jsonl) and validate the results"
+    )
 
 
 def _parse(name: str, text: str) -> Iterator[tuple[str, Any, str | None]]:

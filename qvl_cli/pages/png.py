@@ -2,7 +2,8 @@
 
 Rows are stored unfiltered (PNG filter type 0) and compressed by zlib at the chosen level; a
 page whose red, green and blue are equal everywhere (most rendered documents: black text on
-white) is stored as greyscale, a third of the data, decoding to the same RGB values. On rendered
+white) is stored as greyscale, a third of the data, decoding to the same RGB values; an ICC
+profile and a resolution (``info["icc_profile"]``, ``info["dpi"]``) are kept. On rendered
 pages this is both faster and smaller than Pillow's encoder, which tries five row filters on
 every row and keeps all three channels. Modes without a plain 8-bit PNG colour type are written
 by Pillow.
@@ -20,11 +21,12 @@ if TYPE_CHECKING:
 DEFAULT_LEVEL = 1  # zlib's fastest level (README.md, `qvl render`, has the figures)
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COLOR_TYPES = {"L": (0, 1), "RGB": (2, 3), "LA": (4, 2), "RGBA": (6, 4)}  # mode: (PNG colour type, bytes a pixel)
+SAMPLE_STEP = 8  # the grey check looks at one pixel in 8 x 8 first
 
 
 def encode_png(image: Image.Image, level: int = DEFAULT_LEVEL) -> bytes:
     """The PNG file of ``image``, zlib at ``level`` (0: stored .. 9: smallest): its pixels exactly,
-    a grey RGB image's as greyscale (the same colours)."""
+    a grey RGB image's as greyscale (the same colours), with its ICC profile and resolution."""
     if not 0 <= level <= 9:
         raise ValueError(f"PNG compression level must be 0-9, not {level}")
     if image.mode not in COLOR_TYPES:
@@ -38,17 +40,46 @@ def encode_png(image: Image.Image, level: int = DEFAULT_LEVEL) -> bytes:
     for start in range(0, len(pixels), stride):
         parts += (b"\x00", pixels[start : start + stride])  # filter type 0, then the row as it is
     rows = b"".join(parts)
-    header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
-    return SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(rows, level)) + _chunk(b"IEND", b"")
+    header = _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0))
+    idat = _chunk(b"IDAT", zlib.compress(rows, level))
+    return SIGNATURE + header + _metadata(image) + idat + _chunk(b"IEND", b"")
 
 
 def _pixels(image: Image.Image) -> tuple[bytes, str]:
-    """The raw pixels and their mode: an RGB image whose three bands are equal as one band (L)."""
-    if image.mode == "RGB":
+    """The raw pixels and their mode: an RGB image whose three bands are equal as one band (L).
+
+    An image with an ICC profile keeps its mode: a greyscale PNG may only carry a grey profile.
+    """
+    if image.mode == "RGB" and not image.info.get("icc_profile") and _sample_is_grey(image):
         red, green, blue = (band.tobytes() for band in image.split())
         if red == green == blue:
             return red, "L"
     return image.tobytes(), image.mode
+
+
+def _sample_is_grey(image: Image.Image) -> bool:
+    """Whether a sample of the pixels (one in ``SAMPLE_STEP`` squared, a grid) is grey: a colour
+    page is told apart from it without copying its bands; only a grey page is then checked whole."""
+    from PIL import Image
+
+    width, height = image.size
+    size = (max(1, width // SAMPLE_STEP), max(1, height // SAMPLE_STEP))
+    sample = image.resize(size, Image.Resampling.NEAREST).tobytes()
+    return sample[0::3] == sample[1::3] == sample[2::3]
+
+
+def _metadata(image: Image.Image) -> bytes:
+    """The chunks that come before the pixels: the ICC profile (iCCP, compressed) and the
+    resolution (pHYs, pixels per metre) when the image has them, as Pillow writes them."""
+    chunks = b""
+    icc = image.info.get("icc_profile")
+    if icc:
+        chunks += _chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc))
+    dpi = image.info.get("dpi")
+    if dpi and len(dpi) == 2 and all(value > 0 for value in dpi):
+        per_metre = (int(value / 0.0254 + 0.5) for value in dpi)
+        chunks += _chunk(b"pHYs", struct.pack(">IIB", *per_metre, 1))
+    return chunks
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -59,5 +90,6 @@ def _pillow_png(image: Image.Image, level: int) -> bytes:
     import io
 
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=level)
+    dpi = image.info.get("dpi")
+    image.save(buffer, format="PNG", compress_level=level, **({"dpi": dpi} if dpi else {}))
     return buffer.getvalue()

@@ -46,13 +46,19 @@ class PageSet:
 
 
 def locate_file(name: str, base: Path | None) -> Path | None:
-    """The record's file as given, else relative to the records file's folder."""
+    """The record's file as given (relative to the working folder), else relative to the records
+    file's folder or the nearest folder above it where it exists.
+
+    ``qvl extract`` records a path as it was given, relative to the folder it ran in; records
+    written with ``-o`` are usually kept in that folder or below it (``out/run.jsonl``), so
+    looking upwards from the records finds the documents wherever the review runs.
+    """
     path = Path(name)
     if path.is_file():
         return path
-    if base is not None and not path.is_absolute() and (base / path).is_file():
-        return base / path
-    return None
+    if base is None or path.is_absolute() or not name:
+        return None
+    return next((folder / path for folder in (base, *base.parents) if (folder / path).is_file()), None)
 
 
 def page_images(record: Mapping[str, Any], base: Path | None, password: str | None) -> PageSet:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -40,16 +41,21 @@ class SettingsError(QvlError):
         *,
         path: str | Path | None = None,
         hint: str | None = None,
+        refers: tuple[str, ...] = (),
+        labels: Mapping[str, str] | None = None,
     ):
-        self.reason = reason
+        self.template = reason
+        self.refers = refers  # other settings the reason names: ``{name}`` fields in ``reason``
+        self.reason = reason.format_map({name: (labels or {}).get(name, name) for name in refers}) if refers else reason
         self.key = key
         self.where = where
         label = where or key
-        super().__init__(f"{label}: {reason}" if label else reason, path=path, hint=hint)
+        super().__init__(f"{label}: {self.reason}" if label else self.reason, path=path, hint=hint)
 
-    def at(self, where: str) -> SettingsError:
-        """The same problem, naming the source of the value."""
-        return SettingsError(self.reason, self.key, where)
+    def at(self, where: str, labels: Mapping[str, str] | None = None) -> SettingsError:
+        """The same problem, naming the source of the value (and as ``labels`` say, of the
+        other settings its reason names)."""
+        return SettingsError(self.template, self.key, where, hint=self.hint, refers=self.refers, labels=labels)
 
 
 @dataclass(frozen=True)

@@ -59,8 +59,33 @@ def build_settings(*layers: Layer) -> Settings:
         try:
             records[group] = record(**mine)
         except SettingsError as exc:
-            raise exc.at(where[exc.key]) if exc.key in where else exc from None
-    return Settings(**records)
+            raise exc.at(where[exc.key], _labels(exc, where)) if exc.key in where else exc from None
+    built = Settings(**records)
+    _check_render_timeout(built, where)
+    return built
+
+
+def _labels(exc: SettingsError, where: Mapping[str, str]) -> dict[str, str]:
+    """How to name the other settings a problem names: by their source, else (a default) as the
+    setting itself is named (a flag on the command line, a key in the Python API)."""
+    keyed = exc.key is not None and where.get(exc.key) == exc.key
+    settings = all_settings()
+    return {name: where.get(name) or (name if keyed else settings[name].flag) for name in exc.refers}
+
+
+def _check_render_timeout(settings: Settings, where: Mapping[str, str]) -> None:
+    """A render timeout given for pages rendered in the qvl process, which it cannot stop, is refused."""
+    render = settings.render
+    if render.render_workers == 0 and render.render_timeout and "render_timeout" in where:
+        workers = where.get("render_workers", "render_workers")
+        raise SettingsError(
+            f"{render.render_timeout:g} s cannot apply with {{render_workers}} 0: a page rendered in the qvl"
+            " process cannot be stopped",
+            where=where["render_timeout"],
+            hint="give render workers, or 0 for no limit",
+            refers=("render_workers",),
+            labels={"render_workers": workers},
+        )
 
 
 def file_layer(table: Mapping[str, Any], source: str, prefix: str = "", ignore: Collection[str] = ()) -> Layer:

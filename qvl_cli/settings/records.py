@@ -65,12 +65,20 @@ class ModelSettings:
     api_key: str | None = setting(
         None, "Key for the server, if any.", SERVER, env="OPENAI_API_KEY", metavar="KEY", secret=True
     )
-    concurrency: int = setting(4, "Documents at the server at once.", SERVER, minimum=1, metavar="N")
-    timeout: float = setting(120.0, "Seconds per request.", SERVER, minimum=0.001, metavar="SECONDS")
-    retries: int = setting(4, "Retries on 429, 5xx and timeouts.", SERVER, minimum=0, metavar="N")
+    concurrency: int = setting(
+        4, "Documents at the server at once.", SERVER, env="QVL_CONCURRENCY", minimum=1, metavar="N"
+    )
+    timeout: float = setting(
+        120.0, "Seconds per request to the server.", SERVER, env="QVL_TIMEOUT", minimum=0.001, metavar="SECONDS"
+    )
+    retries: int = setting(4, "Retries on 429, 5xx and timeouts.", SERVER, env="QVL_RETRIES", minimum=0, metavar="N")
 
     def __post_init__(self) -> None:
         check_record(self)
+        from qvl_cli.backends.contract import backend_names, is_backend
+
+        if not is_backend(self.backend):
+            raise SettingsError(f"{self.backend!r} is not one of {', '.join(backend_names())}", key="backend")
 
     def identity(self) -> dict[str, Any]:
         """What shapes results (for cache keys): everything but the secret and the plumbing."""
@@ -184,11 +192,14 @@ class RenderSettings:
     def __post_init__(self) -> None:
         check_record(self)
         if self.max_pixels < self.min_pixels:
-            raise SettingsError(f"{self.max_pixels} is smaller than min_pixels {self.min_pixels}", key="max_pixels")
+            reason = f"{self.max_pixels} is smaller than the smallest page size {self.min_pixels} ({{min_pixels}})"
+            raise SettingsError(reason, key="max_pixels", refers=("min_pixels",))
         if 0 < self.max_total_pixels < PATCH_PIXELS:
             raise SettingsError(f"must be 0 (no cap) or at least {PATCH_PIXELS}", key="max_total_pixels")
         if self.window_pages and self.window_overlap >= self.window_pages:
-            raise SettingsError(f"must be smaller than window_pages ({self.window_pages})", key="window_overlap")
+            length = f"the window length {self.window_pages} ({{window_pages}})"
+            reason = f"{self.window_overlap} must be smaller than {length}"
+            raise SettingsError(reason, key="window_overlap", refers=("window_pages",))
 
     def budget(self) -> PixelBudget:
         from qvl_cli.pages.budgets import PixelBudget
@@ -239,7 +250,8 @@ class DecodingSettings:
     def __post_init__(self) -> None:
         check_record(self)
         if self.require_evidence and self.evidence == "off":
-            raise SettingsError("needs evidence auto, text or ocr (not off)", key="require_evidence")
+            reason = "needs evidence auto, text or ocr, not off ({evidence})"
+            raise SettingsError(reason, key="require_evidence", refers=("evidence",))
 
 
 @dataclass(frozen=True)

@@ -181,7 +181,7 @@ def test_readme_commands_run(sandbox: Path, tiny_model_dir: Path) -> None:
                 command = Command(command.line, command.text.split(" && ")[-1], command.language)
             result = run(command, sandbox, tiny_model_dir, server.url)
             ran += 1
-            usage_error = "Usage:" in result.stderr or "No such option" in result.stderr
+            usage_error = any(s in result.stderr.lower() for s in ("usage:", "no such option", "missing option"))
             if result.returncode not in (0, 1) or usage_error or "Traceback" in result.stderr:
                 failures.append(f"README.md:{command.line}: {command.text}\n  exit {result.returncode}\n"
                                 f"  {result.stderr.strip()[-800:]}")  # fmt: skip

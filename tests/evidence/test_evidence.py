@@ -403,7 +403,8 @@ def test_evidence_option_is_checked() -> None:
     result = run("extract", "x.pdf", "-s", "invoice", "--evidence", "sometimes")
     assert result.exit_code == 2 and "--evidence: 'sometimes' is not one of auto, text, ocr, off" in result.output
     both = run("extract", "x.pdf", "-s", "invoice", "--evidence", "off", "--require-evidence")
-    assert both.exit_code == 2 and "--require-evidence: needs evidence auto, text or ocr (not off)" in both.output
+    message = "--require-evidence: needs evidence auto, text or ocr, not off (--evidence)"
+    assert both.exit_code == 2 and message in both.output
 
 
 # Every value is a constant: whatever the random weights prefer, constrained decoding writes exactly these.

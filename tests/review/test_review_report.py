@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import EXAMPLES, qvl
 from review_helpers import invoice_record
 from typer.testing import CliRunner
 
 from qvl_cli.cli import app
 from qvl_cli.errors import InputError
 from qvl_cli.review.fields import fields_of, leaves
-from qvl_cli.review.pages import page_images
+from qvl_cli.review.pages import locate_file, page_images
 from qvl_cli.review.records import load_records
 
 
@@ -127,6 +128,36 @@ def test_relative_paths_are_also_found_beside_the_records(
     loaded = load_records([str(source)])
     pages = page_images(loaded.records[0].record, loaded.records[0].base, None)
     assert pages.problem is None and all(p.image for p in pages.pages)
+
+
+def test_relative_paths_are_looked_for_above_the_records_nearest_first(
+    tmp_path: Path, invoice_pdf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records made in ``project/`` with ``-o out/run.jsonl`` name ``docs/a.pdf``: found from anywhere."""
+    project = tmp_path / "project"
+    (project / "docs").mkdir(parents=True)
+    (project / "out" / "docs").mkdir(parents=True)
+    (project / "docs" / "a.pdf").write_bytes(invoice_pdf.read_bytes())
+    source = write_jsonl(project / "out" / "run.jsonl", [invoice_record(invoice_pdf, file="docs/a.pdf")])
+    monkeypatch.chdir(tmp_path)
+    loaded = load_records([str(source)])
+    base = loaded.records[0].base
+    assert locate_file("docs/a.pdf", base) == project / "docs" / "a.pdf"
+    (project / "out" / "docs" / "a.pdf").write_bytes(invoice_pdf.read_bytes())  # nearer the records: it wins
+    assert locate_file("docs/a.pdf", base) == project / "out" / "docs" / "a.pdf"
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.pdf").write_bytes(b"%PDF-")  # in the working folder: as given comes first
+    assert locate_file("docs/a.pdf", base) == Path("docs/a.pdf")
+    assert locate_file("docs/b.pdf", base) is None and locate_file("", base) is None
+
+
+def test_the_examples_review_from_any_folder(tmp_path: Path) -> None:
+    report = tmp_path / "review.html"
+    result = qvl("review", str(EXAMPLES / "records.jsonl"), "-o", "review.html", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "qvl: wrote review.html: 5 documents\n"  # no file missing, none changed
+    html = report.read_text()
+    assert 'class="page-missing"' not in html and html.count('<img src="data:image/webp;base64,') >= 5
 
 
 def test_bad_lines_are_skipped_and_named(tmp_path: Path, invoice_pdf: Path) -> None:

@@ -339,7 +339,10 @@ def test_render_shows_windows_and_writes_every_page_above_the_floor(tmp_path: Pa
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--window-pages", "2", "--window-overlap", "2"], "--window-overlap: must be smaller than window_pages (2)"),
+        (
+            ["--window-pages", "2", "--window-overlap", "2"],
+            "--window-overlap: 2 must be smaller than the window length 2 (--window-pages)",
+        ),
         (["--min-page-pixels", "1000"], "--min-page-pixels: 1000 is less than the minimum 200704"),
     ],
 )

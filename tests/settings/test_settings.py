@@ -35,9 +35,9 @@ LAYERS: dict[str, tuple[Any, str | None, str | bool | None]] = {
     "backend": ("spy-file", "spy-env", "spy-flag"),
     "base_url": ("http://file/v1", "http://env/v1", "http://flag/v1"),
     "api_key": ("key-file", "key-env", "key-flag"),
-    "concurrency": (2, None, 3),
-    "timeout": (5, None, "6.5"),
-    "retries": (0, None, "2"),
+    "concurrency": (2, "5", "3"),
+    "timeout": (5, "7.5", "6.5"),
+    "retries": (0, "1", "2"),
     "min_pixels": (4000, "5000", "6000"),
     "max_pixels": (400000, "300000", "200000"),
     "max_total_pixels": (0, "5000000", "4000000"),
@@ -50,7 +50,7 @@ LAYERS: dict[str, tuple[Any, str | None, str | bool | None]] = {
     "max_pages": (5, "6", "7"),
     "max_file_size": (10, "11", "12"),
     "render_workers": (0, "1", "2"),
-    "render_timeout": (30, "40", "50"),
+    "render_timeout": (0, "40", "50"),  # 0 in the file: it renders in-process (workers 0)
     "png_compression": (9, "6", None),  # a flag of `qvl render` only (tests/pages/test_png.py)
     "prompt": ("generic-v1", None, "form-v1"),
     "max_new_tokens": (50, None, "60"),
@@ -199,8 +199,48 @@ def test_a_bad_value_from_each_layer_is_one_line_naming_source_and_key(
         ([], {"QVL_MAX_PIXELS": "lots"}, "QVL_MAX_PIXELS: 'lots' is not an integer"),
         ([], {"QVL_QUANT": "3bit"}, "QVL_QUANT: '3bit' is not one of none, 4bit, 8bit"),
         (["--min-confidence", "2"], {}, "--min-confidence: 2.0 is more than the maximum 1"),
-        (["--min-pixels", "9000", "--max-pixels", "8000"], {}, "--max-pixels: 8000 is smaller than min_pixels 9000"),
+        (
+            ["--min-pixels", "9000", "--max-pixels", "8000"],
+            {},
+            "--max-pixels: 8000 is smaller than the smallest page size 9000 (--min-pixels)",
+        ),
+        (
+            ["--max-pixels", "3000"],
+            {},
+            "--max-pixels: 3000 is smaller than the smallest page size 3136 (--min-pixels)",
+        ),
         ([], {"QVL_BATCH_SIZE": "0"}, "QVL_BATCH_SIZE: 0 is less than the minimum 1"),
+        # a rule between two settings names each the way the user set it
+        (
+            ["--window-overlap", "3"],
+            {"QVL_WINDOW_PAGES": "3"},
+            "--window-overlap: 3 must be smaller than the window length 3 (QVL_WINDOW_PAGES)",
+        ),
+        (
+            ["--window-pages", "2"],
+            {"QVL_WINDOW_OVERLAP": "2"},
+            "QVL_WINDOW_OVERLAP: 2 must be smaller than the window length 2 (--window-pages)",
+        ),
+        (
+            ["--require-evidence"],
+            {"QVL_EVIDENCE": "off"},
+            "--require-evidence: needs evidence auto, text or ocr, not off (QVL_EVIDENCE)",
+        ),
+        ([], {"QVL_TIMEOUT": "soon"}, "QVL_TIMEOUT: 'soon' is not a number"),
+        ([], {"QVL_CONCURRENCY": "0"}, "QVL_CONCURRENCY: 0 is less than the minimum 1"),
+        # a render timeout cannot stop a page rendered in the qvl process
+        (
+            ["--render-workers", "0", "--render-timeout", "30"],
+            {},
+            "--render-timeout: 30 s cannot apply with --render-workers 0: a page rendered in the qvl process"
+            " cannot be stopped (give render workers, or 0 for no limit)",
+        ),
+        (
+            ["--render-workers", "0"],
+            {"QVL_RENDER_TIMEOUT": "5"},
+            "QVL_RENDER_TIMEOUT: 5 s cannot apply with --render-workers 0: a page rendered in the qvl process"
+            " cannot be stopped (give render workers, or 0 for no limit)",
+        ),
     ],
 )
 def test_bad_values_name_their_source(
