@@ -242,7 +242,7 @@ class Extractor:
         best = min(attempts, key=lambda attempt: len(attempt.answer.issues))
         answer = best.answer
         document = prepared.document
-        reread = region_reader(document, self.options, prepared.sha256)
+        reread = region_reader(document, self.options, prepared.sha256, self.renderer)
         text = page_text(document)  # OCR still running in a render worker is waited for here
         grounding = ground(answer.data, text, self.schema.document, answer.normalized, self.options, reread)
         return Envelope(

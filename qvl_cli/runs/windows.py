@@ -154,7 +154,7 @@ def _region_reader(
     from qvl_cli.evidence.reread import RegionReader
 
     sizes = {number: (page["size"][0], page["size"][1]) for number, page in pages.items()}
-    return RegionReader.of(document.pages, sizes, ocr_cache_dir(), sha256)
+    return RegionReader.of(document.pages, sizes, ocr_cache_dir(), sha256, extractor.renderer)
 
 
 def _request(extractor: Extractor, rendered: RenderedDocument) -> tuple[GenerationRequest | None, frozenset[int]]:

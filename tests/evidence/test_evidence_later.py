@@ -13,8 +13,9 @@ import pytest
 from fake_backend import FakeBackend
 from pdf_factory import PageSpec, write_pdf
 from PIL import Image, ImageDraw, ImageFont
-from render_hooks import crash_in_ocr, stall_ocr
+from render_hooks import crash_in_closer_look, crash_in_ocr, stall_ocr
 
+from qvl_cli.evidence import reread
 from qvl_cli.evidence.later import page_text
 from qvl_cli.evidence.locate import locate
 from qvl_cli.evidence.pages import PENDING
@@ -90,11 +91,16 @@ def test_a_scan_reaches_the_model_before_its_ocr_is_read(inputs: list[Path]) -> 
 def test_evidence_with_workers_is_the_evidence_read_in_process(
     inputs: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_size: int
 ) -> None:
+    """The pages' OCR and the closer look run in the workers, and give what they give in-process."""
+    real, here = reread.read_region, []
+    monkeypatch.setattr(reread, "read_region", lambda *args: here.append(1) or real(*args))
     replies = [FORM, TEXT, FORM | {"title": "MEMBERSHIP FORM"}]
-    runs = {}
+    runs, regions = {}, {}
     for name, renderer in (("workers", ProcessRenderer(2)), ("in-process", InlineRenderer())):
         monkeypatch.setenv("QVL_CACHE_DIR", str(tmp_path / name))  # each run reads every page itself
         runs[name] = batch(inputs, replies, renderer, batch_size=batch_size)
+        regions[name] = len(here)
+    assert regions["workers"] == 0 and regions["in-process"] > 0  # no region read in this process
     for records in runs.values():
         assert [Path(record.file).name for record in records] == ["form.png", "order.pdf", "form2.png"]
         assert all(record.error is None and record.evidence is not None for record in records)
@@ -120,3 +126,16 @@ def test_a_stuck_or_crashing_ocr_is_that_documents_error_record(  # type: ignore
     assert failed.error is not None and failed.error.type == kind and not failed.valid
     assert failed.error.message.startswith(str(inputs[0]))
     assert fine.error is None and fine.evidence is not None and fine.evidence["/title"] is not None
+
+
+def test_a_crashing_closer_look_leaves_the_value_not_found_and_keeps_the_record(
+    inputs: list[Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    renderer = ProcessRenderer(2, hook=partial(crash_in_closer_look, "form.png"))
+    records = batch(inputs, [FORM, TEXT, FORM | {"title": "MEMBERSHIP FORM"}], renderer)
+    assert [record.error for record in records] == [None, None, None]
+    form, _, other = (record.evidence for record in records)
+    assert form is not None and form["/fields/0/key"] is not None and form["/fields/0/value"] is None
+    assert '/fields/0/value "555-0199" does not appear in the document' in records[0].warnings
+    assert "page 1 not read again" in caplog.text and "crash" in caplog.text.lower()
+    assert other is not None and other["/fields/0/value"] is not None  # the next scan's closer look still works
