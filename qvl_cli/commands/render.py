@@ -6,7 +6,9 @@ stays flat however long the document; only the page records come back to this pr
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qvl_cli.errors import OutputError
 from qvl_cli.pages.pool import open_renderer
@@ -14,14 +16,19 @@ from qvl_cli.pages.windows import Window
 from qvl_cli.pages.workers import RenderedPage, RenderRequest
 from qvl_cli.settings import RenderSettings
 
+if TYPE_CHECKING:
+    from rich.table import Table
+
+FULL_TABLE_PAGES = 20  # longer documents get a row per run of pages rendered alike
+
 
 def render_pages(path: Path, out: Path, settings: RenderSettings) -> list[Path]:
-    """Save every selected page as ``<stem>-p<NNN>.png`` in ``out`` and print a size table.
+    """Save every selected page as ``<stem>-p<NNN>.png`` in ``out`` and print a size table (a row
+    a page; past ``FULL_TABLE_PAGES`` pages, a row per run of pages rendered alike).
 
     A page is rendered at its size in the first window that holds it (pages shared by two
     windows may be sent at a slightly different size in the second)."""
     from rich.console import Console
-    from rich.table import Table
 
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -40,27 +47,65 @@ def render_pages(path: Path, out: Path, settings: RenderSettings) -> list[Path]:
         windows=settings.windows(),
     )
     page_count, plan, pages = _render(request, settings)
-    table = Table(title=f"{path} ({page_count} pages)", title_justify="left")
+    _, _, window_numbers = _page_sizes(plan)
+    rows = [
+        PageRow(window, page.number, page.number, page.source_size, page.size, page.visual_tokens, page.extras["file"])
+        for window, page in zip(window_numbers, pages, strict=True)
+    ]
+    table = _table(f"{path} ({page_count} pages)", rows if len(rows) <= FULL_TABLE_PAGES else runs(rows), len(plan) > 1)
+    table.caption = f"{sum(page.visual_tokens for page in pages)} visual tokens in all{_note(plan)}"
+    Console().print(table)
+    return [Path(page.extras["file"]) for page in pages]
+
+
+@dataclass(frozen=True)
+class PageRow:
+    """One row of the size table: a page, or a run of pages rendered alike (``first``-``last``)."""
+
+    window: str
+    first: int
+    last: int
+    source_size: tuple[int, int]
+    size: tuple[int, int]
+    visual_tokens: int  # a page
+    file: str  # the first page's file
+    last_file: str | None = None
+
+
+def runs(rows: list[PageRow]) -> list[PageRow]:
+    """Consecutive pages of the same window, source size and rendered size as one row each."""
+    merged: list[PageRow] = []
+    for row in rows:
+        if merged and _continues(merged[-1], row):
+            merged[-1] = replace(merged[-1], last=row.last, last_file=row.file)
+        else:
+            merged.append(row)
+    return merged
+
+
+def _continues(run: PageRow, row: PageRow) -> bool:
+    same = (run.window, run.source_size, run.size) == (row.window, row.source_size, row.size)
+    return same and run.last + 1 == row.first
+
+
+def _table(title: str, rows: list[PageRow], windowed: bool) -> Table:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
     columns: tuple[str, ...] = ("page", "source size", "rendered size", "visual tokens", "file")
-    if len(plan) > 1:
+    if windowed:
         columns = ("window", *columns)
     for column in columns:
         if column == "file":  # a narrow terminal wraps the path rather than cutting it
             table.add_column(column, justify="left", overflow="fold")
         else:
             table.add_column(column, justify="right", no_wrap=True)
-    _, _, window_numbers = _page_sizes(plan)
-    written = []
-    for window_number, page in zip(window_numbers, pages, strict=True):
-        target = Path(page.extras["file"])
-        written.append(target)
-        row = [str(page.number), "{} x {}".format(*page.source_size), "{} x {}".format(*page.size)]
-        row += [str(page.visual_tokens), str(target)]
-        table.add_row(*([window_number] if len(plan) > 1 else []), *row)
-    total_tokens = sum(page.visual_tokens for page in pages)
-    table.caption = f"{total_tokens} visual tokens in all{_note(plan)}"
-    Console().print(table)
-    return written
+    for row in rows:
+        pages = str(row.first) if row.first == row.last else f"{row.first}-{row.last}"
+        files = row.file if row.last_file is None else f"{row.file} ... {Path(row.last_file).name}"
+        cells = [pages, "{} x {}".format(*row.source_size), "{} x {}".format(*row.size), str(row.visual_tokens), files]
+        table.add_row(*([row.window] if windowed else []), *cells)
+    return table
 
 
 def _render(request: RenderRequest, settings: RenderSettings) -> tuple[int, tuple[Window, ...], list[RenderedPage]]:
@@ -68,6 +113,7 @@ def _render(request: RenderRequest, settings: RenderSettings) -> tuple[int, tupl
     each page's size in its first window, spread over the workers."""
     renderer = open_renderer(settings.render_workers, settings.render_timeout or None)
     try:
+        renderer.start()  # a long document's pages go to every worker as soon as it is measured
         result = renderer.run(request)
         windows = result.windows
         if result.measured is not None and len(windows) > 1:

@@ -79,6 +79,8 @@ class Renderer(Protocol):
         plan: PagePlan | None = None,
     ) -> RenderResult: ...
 
+    def start(self) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -96,6 +98,10 @@ class _Rendering:
 
     def run(self, request: RenderRequest) -> RenderResult:
         raise NotImplementedError
+
+    def start(self) -> None:
+        """Get ready for work now rather than on first use (nothing to do in-process)."""
+        return None
 
     def close(self) -> None:
         return None
@@ -216,6 +222,14 @@ class ProcessRenderer(_Rendering):
                 self._thread.start()
             self._wake()  # under the lock: one writer at a time on the wake-up pipe
         return document.future
+
+    def start(self) -> None:
+        """Start every worker now, so that all of them are ready when the first document's pages
+        are (by default a worker starts when a task finds none idle: the second would start
+        only after the first had measured the document)."""
+        with self._lock:
+            while not self._closed and len(self._workers) < self.parallelism:
+                self._workers.append(WorkerProcess(self._setup, self._timeout))
 
     def close(self) -> None:
         """Stop the workers (killing busy ones) and cancel documents not yet rendered."""

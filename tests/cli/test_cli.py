@@ -70,6 +70,25 @@ def test_render_writes_the_pages_the_model_sees(tmp_path: Path, invoice_pdf: Pat
     assert str(files[0]) in printed and str(files[1]) in printed  # whole paths, wrapped if need be
 
 
+def test_render_gives_a_long_document_a_row_per_run_of_pages_rendered_alike(tmp_path: Path) -> None:
+    letter, landscape = PageSpec(lines=("Letter",)), PageSpec(792, 612, lines=("Landscape",))
+    pdf = write_pdf(tmp_path / "long.pdf", [letter] * 12 + [landscape] * 3 + [letter] * 10)
+    out = tmp_path / "pages"
+    result = CliRunner().invoke(app, ["render", str(pdf), "--out", str(out), "--max-total-pixels", "0"])
+    assert result.exit_code == 0, result.output
+    assert len(list(out.iterdir())) == 25
+    rows = [line.split("│")[1:-1] for line in result.output.splitlines() if line.startswith("│")]
+    pages = [cells[0].strip() for cells in rows if cells[0].strip()]
+    assert pages == ["1-12", "13-15", "16-25"]
+    files = "".join(cells[-1].strip() for cells in rows).replace(" ", "")  # the file column, unwrapped
+    assert f"{out / 'long-p001.png'}...long-p012.png" in files and "long-p013.png" in files
+    assert files.endswith("...long-p025.png")
+    short = write_pdf(tmp_path / "short.pdf", [letter] * 20)  # up to 20 pages: a row a page
+    result = CliRunner().invoke(app, ["render", str(short), "--out", str(out), "--max-total-pixels", "0"])
+    rows = [line.split("│")[1:-1] for line in result.output.splitlines() if line.startswith("│")]
+    assert [cells[0].strip() for cells in rows if cells[0].strip()] == [str(n) for n in range(1, 21)]
+
+
 def test_extract_end_to_end_on_the_tiny_model(tiny_model_dir: Path, invoice_pdf: Path) -> None:
     """Random weights cannot read an invoice: the answer is still JSON of the invoice's shape,
     and the envelope says it is invalid, and why."""

@@ -57,6 +57,37 @@ def test_a_long_document_is_spread_over_the_workers(tmp_path: Path) -> None:
     assert len(workers) == 2
 
 
+def test_start_readies_every_worker_before_the_first_document(tmp_path: Path) -> None:
+    """``qvl render`` starts its workers at once: a long document's pages find them all ready
+    (by default a second worker starts only when a task finds the first busy)."""
+    with ProcessRenderer(2) as pool:
+        pool.start()
+        started = {worker.process.pid for worker in pool._workers}
+        document = pool.render(RenderRequest(str(short_pdf(tmp_path / "one.pdf", "A")), BUDGET))
+        assert {worker.process.pid for worker in pool._workers} == started  # no worker started on demand
+    assert [page.number for page in document.pages] == [1]
+    assert len(started) == 2
+
+
+def test_qvl_render_starts_every_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from qvl_cli.cli import app
+
+    spawned: list[int] = []
+    start = ProcessRenderer.start
+
+    def counting(pool: ProcessRenderer) -> None:
+        start(pool)
+        spawned.append(len(pool._workers))
+
+    monkeypatch.setattr(ProcessRenderer, "start", counting)
+    pdf = short_pdf(tmp_path / "one.pdf", "A")
+    result = CliRunner().invoke(app, ["render", str(pdf), "--out", str(tmp_path / "out"), "--render-workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert spawned == [2]
+
+
 def test_input_errors_in_a_worker_are_the_same_errors(tmp_path: Path) -> None:
     broken = tmp_path / "broken.pdf"
     broken.write_bytes(b"%PDF-1.7\nthis is not a pdf")
