@@ -1,8 +1,9 @@
 """Evidence cost: page text per page (PDF text layer; OCR of a scan), and a batch with the tiny
 model, evidence on against off.
 
-Page text is read by the render worker right after it renders the page (OCR only where a page
-needs it), so it overlaps model time; the batch comparison shows what is left of it. Same
+Text layers are read by the render worker right after it renders the page; a page that needs
+OCR goes to the model at once and its OCR runs as a worker task of its own beside the model, so
+it overlaps model time; the batch comparison shows what is left of it. Same
 documents, same model, same generated tokens (``--max-new-tokens`` forced) on every side; the
 OCR cache is emptied before every run, so each "on" run OCRs its scans again. Each side is the
 pipeline `qvl extract` runs, called in this process with one loaded model (the results show the

@@ -106,10 +106,11 @@ def slow_ocr_engine(seconds: float) -> None:
 
 
 def log_ocr_engine(log: str, task: PageTask) -> None:
-    """Append ``probe:`` or ``render:`` and whether this worker's OCR engine is built yet to ``log``."""
+    """Append ``probe:``, ``render:`` or ``ocr:`` (a scan's OCR, a task of its own) and whether this
+    worker's OCR engine is built yet to ``log``."""
     from qvl_cli.evidence import ocr
 
-    kind = "probe" if task.request.probe else "render"
+    kind = "probe" if task.request.probe else "render" if task.request.keep_pixels else "ocr"
     with open(log, "a", encoding="utf-8") as out:
         out.write(f"{kind}:{'absent' if ocr._ENGINE is None else 'built'}\n")
 
@@ -175,3 +176,9 @@ def _stuck(image: object) -> tuple[()]:
 def _crash(image: object) -> tuple[()]:
     _abort()
     return ()
+
+
+def crash_in_closer_look(name: str, task: PageTask) -> None:
+    """Crash the worker (SIGABRT) when it draws regions of the file called ``name`` again."""
+    if Path(task.request.path).name == name and task.request.closer is not None:
+        _abort()

@@ -69,13 +69,15 @@ def with_page_text(
     return replace(document, text=text)
 
 
-def region_reader(document: RenderedDocument, options: Any, sha256: str | None) -> Regions | None:
-    """What looks again at a document's scanned pages (``None`` when evidence reads no OCR)."""
+def region_reader(document: RenderedDocument, options: Any, sha256: str | None, renderer: Any = None) -> Regions | None:
+    """What looks again at a document's scanned pages (``None`` when evidence reads no OCR), in
+    the render workers of ``renderer`` when it has them."""
     if options.evidence in ("off", "text") or document.text is None or document.source.in_memory:
         return None  # page images given in memory have no file to draw regions from
     from qvl_cli.evidence.reread import RegionReader
 
-    return RegionReader.rendered(document, options.password, options.dpi, ocr_key(document.source.path, sha256))
+    key = ocr_key(document.source.path, sha256)
+    return RegionReader.rendered(document, options.password, options.dpi, key, renderer)
 
 
 def ground(

@@ -147,19 +147,33 @@ def ocr_page(
     image: Image.Image | LazyImage, number: int, cache_dir: Path | None = None, key: str | None = None
 ) -> PageText:
     """OCR one page; with ``cache_dir`` and ``key`` (file hash and page), results are reused."""
-    target = None
-    if cache_dir is not None and key is not None:
-        digest = hashlib.sha256(f"{ENGINE_NAME}:{key}:{image.size[0]}x{image.size[1]}".encode()).hexdigest()
-        target = cache_dir / digest[:2] / f"{digest}.json"
-        try:
-            cached = PageText.from_dict(json.loads(target.read_text(encoding="utf-8")))
-            return PageText(number, cached.source, cached.lines)
-        except (OSError, ValueError, KeyError, TypeError, IndexError):
-            pass
+    cached = cached_ocr(image.size, number, cache_dir, key)
+    if cached is not None:
+        return cached
     page = PageText(number, "ocr", ocr_lines(image.draw() if isinstance(image, LazyImage) else image))
+    target = _target(image.size, cache_dir, key)
     if target is not None:
         _store(target, page)
     return page
+
+
+def cached_ocr(size: tuple[int, int], number: int, cache_dir: Path | None, key: str | None) -> PageText | None:
+    """The page's OCR as cached for an image of ``size`` (``None`` when not cached)."""
+    target = _target(size, cache_dir, key)
+    if target is None:
+        return None
+    try:
+        cached = PageText.from_dict(json.loads(target.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
+    return PageText(number, cached.source, cached.lines)
+
+
+def _target(size: tuple[int, int], cache_dir: Path | None, key: str | None) -> Path | None:
+    if cache_dir is None or key is None:
+        return None
+    digest = hashlib.sha256(f"{ENGINE_NAME}:{key}:{size[0]}x{size[1]}".encode()).hexdigest()
+    return cache_dir / digest[:2] / f"{digest}.json"
 
 
 def _store(target: Path, page: PageText) -> None:

@@ -44,6 +44,10 @@ class TextOptions:
 
     mode: str = "auto"
     cache_dir: str | None = None
+    later: bool = False  # a page needing OCR not in the cache comes back PENDING (see evidence.later)
+
+
+PENDING = "pending"  # the source of a page whose OCR is left for a later task
 
 
 def read_text(
@@ -66,9 +70,10 @@ def read_text(
         if options.mode == "text":
             texts.append(layer or PageText(index + 1, "none"))
         elif options.mode == "ocr" or layer is None or not layer.lines:
-            texts.append(_ocr(image, index, sha256, options.cache_dir))
+            texts.append(_ocr(image, index, sha256, options))
         elif needs_ocr_too(layer, image_share):
-            texts.append(with_ocr_lines(layer, _ocr(image, index, sha256, options.cache_dir)))
+            ocr = _ocr(image, index, sha256, options)
+            texts.append(ocr if ocr.source == PENDING else with_ocr_lines(layer, ocr))
         else:
             texts.append(layer)
     return tuple(texts)
@@ -148,8 +153,13 @@ def _text_layers(path: str, indices: list[int], password: str | None) -> dict[in
     return layers
 
 
-def _ocr(image: Image.Image | LazyImage, index: int, sha256: str | None, cache_dir: str | None) -> PageText:
-    from qvl_cli.evidence.ocr import ocr_page
+def _ocr(image: Image.Image | LazyImage, index: int, sha256: str | None, options: TextOptions) -> PageText:
+    """The page's OCR (from the cache, or read now); with ``options.later``, a page not in the
+    cache comes back ``PENDING`` (read again, whole, by a later task with the same options)."""
+    from qvl_cli.evidence.ocr import cached_ocr, ocr_page
 
     key = f"{sha256}:{index}" if sha256 else None
-    return ocr_page(image, index + 1, Path(cache_dir) if cache_dir else None, key)
+    cache_dir = Path(options.cache_dir) if options.cache_dir else None
+    if options.later and cached_ocr(image.size, index + 1, cache_dir, key) is None:
+        return PageText(index + 1, PENDING)
+    return ocr_page(image, index + 1, cache_dir, key)

@@ -49,6 +49,8 @@ MARGIN_LINES = 1.5  # a region reaches this many line heights beyond the lines i
 _ENGINE: Any = None
 
 Regions = Callable[[int, list[Box]], tuple[Line, ...]]  # page number, regions -> lines read there
+# page number, size to draw it at, regions -> each region's lines (drawn and read here or in a worker)
+ReadRegions = Callable[[int, tuple[int, int], tuple[Box, ...]], tuple[tuple[Line, ...], ...]]
 
 
 @dataclass(order=True)
@@ -134,11 +136,15 @@ def region_pages(read: Regions, chosen: dict[int, list[Box]]) -> list[PageText]:
 class RegionReader:
     """Reads regions of a document's pages at ``SCALE`` times their size (``draw(page, size)``
     draws a page at a size; ``sizes`` gives each page's size as rendered), caching the lines
-    of each region by the document's hash, page, size and region."""
+    of each region by the document's hash, page, size and region. With ``read``, the page is
+    drawn and its regions read there instead (a render worker: see :func:`in_workers`)."""
 
     @classmethod
-    def rendered(cls, document: RenderedDocument, password: str | None, dpi: float, sha256: str | None) -> RegionReader:
-        """A reader of a rendered document's pages, drawn again from its file."""
+    def rendered(
+        cls, document: RenderedDocument, password: str | None, dpi: float, sha256: str | None, renderer: Any = None
+    ) -> RegionReader:
+        """A reader of a rendered document's pages, drawn again from its file (by the render
+        workers of ``renderer`` when it has them)."""
         from qvl_cli.evidence.grounding import ocr_cache_dir
 
         def draw(page: int, size: tuple[int, int]) -> Image.Image:
@@ -152,11 +158,18 @@ class RegionReader:
             ):
                 return pages.render(page - 1, size)
 
-        return cls(draw, {page.number: page.size for page in document.pages}, ocr_cache_dir(), sha256)
+        sizes = {page.number: page.size for page in document.pages}
+        read = in_workers(renderer, str(document.source.path), password, dpi)
+        return cls(draw, sizes, ocr_cache_dir(), sha256, read)
 
     @classmethod
     def of(
-        cls, document: DocumentPages, sizes: Mapping[int, tuple[int, int]], cache_dir: str | None, sha256: str | None
+        cls,
+        document: DocumentPages,
+        sizes: Mapping[int, tuple[int, int]],
+        cache_dir: str | None,
+        sha256: str | None,
+        renderer: Any = None,
     ) -> RegionReader:
         """A reader of the selected pages of a measured document, rendered at ``sizes``."""
 
@@ -164,7 +177,8 @@ class RegionReader:
             position = document.numbers.index(page)
             return next(iter(document.render([position], [size]))).image
 
-        return cls(draw, dict(sizes), cache_dir, sha256)
+        read = in_workers(renderer, str(document.source.path), document.password, document.dpi)
+        return cls(draw, dict(sizes), cache_dir, sha256, read)
 
     def __init__(
         self,
@@ -172,8 +186,10 @@ class RegionReader:
         sizes: dict[int, tuple[int, int]],
         cache_dir: str | None = None,
         sha256: str | None = None,
+        read: ReadRegions | None = None,
     ) -> None:
         self.draw, self.sizes = draw, sizes
+        self.read = read or self._read_here
         self.cache_dir = Path(cache_dir) if cache_dir and sha256 else None
         self.sha256 = sha256
         self.left = MAX_REGIONS_PER_DOCUMENT  # regions this document may still look at
@@ -182,25 +198,25 @@ class RegionReader:
         size = self.sizes.get(page)
         if size is None:
             return ()
-        lines: list[Line] = []
-        image: Image.Image | None = None
-        for box in boxes:
-            target = self._target(page, size, box)
-            if self.left <= 0:  # cached ones count too: a warm run finds what a cold one does
-                break
-            self.left -= 1
-            cached = _load(target)
-            if cached is None:
-                try:
-                    if image is None:
-                        image = self.draw(page, (size[0] * SCALE, size[1] * SCALE))
-                    cached = read_region(image, box)
-                except (QvlError, OSError, ValueError) as exc:  # a closer look is a bonus, never a failure
-                    log.warning("page %d not read again: %s", page, exc)
-                    return tuple(lines)
-                _store(target, cached)
-            lines.extend(cached)
-        return tuple(lines)
+        taken = boxes[: max(0, self.left)]  # cached ones count too: a warm run finds what a cold one does
+        self.left -= len(taken)
+        targets = [self._target(page, size, box) for box in taken]
+        found = [_load(target) for target in targets]
+        missing = tuple(box for box, lines in zip(taken, found, strict=True) if lines is None)
+        if missing:
+            try:
+                read = iter(self.read(page, (size[0] * SCALE, size[1] * SCALE), missing))
+            except (QvlError, OSError, ValueError) as exc:  # a closer look is a bonus, never a failure
+                log.warning("page %d not read again: %s", page, exc)
+                return tuple(line for lines in found if lines is not None for line in lines)
+            for position, target in enumerate(targets):
+                if found[position] is None:
+                    found[position] = lines = next(read)
+                    _store(target, lines)
+        return tuple(line for lines in found if lines is not None for line in lines)
+
+    def _read_here(self, page: int, size: tuple[int, int], boxes: tuple[Box, ...]) -> tuple[tuple[Line, ...], ...]:
+        return read_regions(self.draw(page, size), boxes)
 
     def _target(self, page: int, size: tuple[int, int], box: Box) -> Path | None:
         if self.cache_dir is None:
@@ -209,6 +225,36 @@ class RegionReader:
         key = f"{ENGINE_NAME}:{self.sha256}:{page}:{size[0]}x{size[1]}:{SCALE}:{region}"
         digest = hashlib.sha256(key.encode()).hexdigest()
         return self.cache_dir / digest[:2] / f"{digest}.json"
+
+
+def in_workers(renderer: Any, path: str, password: str | None, dpi: float) -> ReadRegions | None:
+    """Regions drawn and read by the render workers of ``renderer`` (ahead of documents rendered
+    in advance: the answer waits for them), so drawing a page at twice its size is isolated as
+    its rendering is; ``None`` for in-process rendering (``--render-workers 0``). A crash or
+    timeout there raises the renderer's error: the values stay not found, the record is kept."""
+    from qvl_cli.pages.pool import ProcessRenderer
+    from qvl_cli.pages.workers import RenderRequest
+
+    if not isinstance(renderer, ProcessRenderer):
+        return None
+
+    def read(page: int, size: tuple[int, int], boxes: tuple[Box, ...]) -> tuple[tuple[Line, ...], ...]:
+        request = RenderRequest(path, password=password, dpi=dpi, closer=(page, size, boxes))
+        return renderer.submit(request, urgent=True).result().regions
+
+    return read
+
+
+def read_regions(
+    image: Image.Image, boxes: Iterable[Box], progress: Callable[[], None] | None = None
+) -> tuple[tuple[Line, ...], ...]:
+    """:func:`read_region` for each of ``boxes`` of ``image`` (``progress`` after each)."""
+    out = []
+    for box in boxes:
+        out.append(read_region(image, box))
+        if progress is not None:
+            progress()
+    return tuple(out)
 
 
 def read_region(image: Image.Image, box: Box) -> tuple[Line, ...]:
@@ -250,12 +296,13 @@ def _cut(quad: Any, size: tuple[int, int], inside: tuple[bool, bool, bool, bool]
 def region_engine() -> Any:
     """An OCR engine for regions: detection at the region's own size (the page engine scales
     every image up to a 736-pixel short side, which splits a small region's lines into words)."""
-    from qvl_cli.evidence.ocr import _ENGINE_LOCK, rapidocr
+    from qvl_cli.evidence import ocr
 
     global _ENGINE
-    with _ENGINE_LOCK:
+    with ocr._ENGINE_LOCK:
         if _ENGINE is None:
-            _ENGINE = rapidocr(det_limit_type="max")
+            threads = {} if ocr._THREADS is None else {"intra_op_num_threads": ocr._THREADS, "inter_op_num_threads": 1}
+            _ENGINE = ocr.rapidocr(det_limit_type="max", **threads)  # a render worker: its share of the cores
         return _ENGINE
 
 

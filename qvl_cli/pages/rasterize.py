@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -68,6 +68,8 @@ class RenderedDocument:
     pages: tuple[PageImage, ...]
     plan: PagePlan
     text: tuple[PageText, ...] | None = None  # read where the pages were rendered; None: evidence off
+    # The whole text once OCR still running in a render worker is done (see qvl_cli.evidence.later).
+    text_later: Callable[[], tuple[PageText, ...]] | None = field(default=None, repr=False, compare=False)
 
 
 class PageSource(Protocol):

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from qvl_cli.evidence.pages import TextOptions
+    from qvl_cli.evidence.text import Box, Line
     from qvl_cli.pages.rasterize import PageSource
 
 INLINE_PAGES = 8  # a document with at most this many selected pages is rendered by one task
@@ -63,6 +64,9 @@ class RenderRequest:
     text_done: frozenset[int] = frozenset()  # page numbers whose text an earlier window read: not read again
     sha256: str | None = field(default=None, repr=False)  # the file's hash: the OCR cache's key
     probe: bool = False  # only check that the document opens (``TaskResult.protected``)
+    # A closer look: (page number, size, regions): that page drawn at that size and the regions
+    # (fractions) read with OCR, each region's lines in ``TaskResult.regions``; nothing else done.
+    closer: tuple[int, tuple[int, int], tuple[Box, ...]] | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,7 @@ class TaskResult:
     measured: DocumentPages | None = None
     windows: tuple[Window, ...] = ()
     protected: bool = False  # a probe's answer: the PDF does not open without its password
+    regions: tuple[tuple[Line, ...], ...] = ()  # a closer look's lines, region by region
 
     def packed(self) -> TaskResult:
         return replace(self, pages=tuple(page.packed() for page in self.pages))
@@ -165,6 +170,13 @@ def run_task(task: PageTask, progress: Progress | None = None) -> TaskResult:
         if request.probe:  # opening a hostile PDF can crash PDFium: done here too
             protected = probe_document(request.path, request.password, request.limits, request.dpi)
             return TaskResult(open_source(request.path), protected=protected)
+        if request.closer is not None:
+            from qvl_cli.evidence.reread import read_regions
+
+            source = open_source(request.path)
+            with _pdfium(source), open_pages(source, request.password, request.dpi) as pages:
+                image = pages.render(request.closer[0] - 1, request.closer[1])
+            return TaskResult(source, regions=read_regions(image, request.closer[2], tick))
         if task.pages is None:
             return _measure(task.request, tick)
         source = open_source(task.request.path)
@@ -310,6 +322,7 @@ class RenderResult:
     windows: tuple[Window, ...] = ()
     text: bool = False  # the pages' text was read (extras["text"])
     protected: bool = False  # a probe's answer (see RenderRequest.probe)
+    regions: tuple[tuple[Line, ...], ...] = ()  # a closer look's lines (see RenderRequest.closer)
 
     def document(self) -> RenderedDocument:
         """The document as the model takes it (needs the pixels: ``keep_pixels``)."""
@@ -331,7 +344,15 @@ def collect(first: TaskResult, slices: list[TaskResult], request: RenderRequest)
     pages = sorted([*first.pages, *(page for part in slices for page in part.pages)], key=lambda page: page.number)
     text = request.text is not None and request.text.mode != "off"
     return RenderResult(
-        first.source, first.page_count, first.plan, tuple(pages), first.measured, first.windows, text, first.protected
+        first.source,
+        first.page_count,
+        first.plan,
+        tuple(pages),
+        first.measured,
+        first.windows,
+        text,
+        first.protected,
+        first.regions,
     )
 
 

@@ -18,6 +18,7 @@ from qvl_cli.answers.validation import Issue, make_validator
 from qvl_cli.backends.contract import Backend, Generation, GenerationRequest, Turn
 from qvl_cli.errors import DeviceMemoryError, InputError, ModelError, QvlError
 from qvl_cli.evidence.grounding import ground, ocr_key, region_reader, text_options
+from qvl_cli.evidence.later import page_text
 from qvl_cli.pages.budgets import PixelBudget
 from qvl_cli.pages.inputs import file_sha256
 from qvl_cli.pages.pool import InlineRenderer, Renderer
@@ -212,7 +213,10 @@ class Extractor:
             elif isinstance(outcome, ModelError):
                 envelopes.append(self.failure(p.document.source.path, outcome, p.started))
             else:
-                envelopes.append(self._extract_prepared(p, self._assessed(outcome) if outcome else None))
+                try:
+                    envelopes.append(self._extract_prepared(p, self._assessed(outcome) if outcome else None))
+                except InputError as exc:  # its page text failed in the renderer
+                    envelopes.append(self.failure(p.document.source.path, exc, p.started))
         return envelopes
 
     def prepare(self, document: RenderedDocument, started: float, sha256: str | None = None) -> Prepared:
@@ -238,8 +242,9 @@ class Extractor:
         best = min(attempts, key=lambda attempt: len(attempt.answer.issues))
         answer = best.answer
         document = prepared.document
-        reread = region_reader(document, self.options, prepared.sha256)
-        grounding = ground(answer.data, document.text, self.schema.document, answer.normalized, self.options, reread)
+        reread = region_reader(document, self.options, prepared.sha256, self.renderer)
+        text = page_text(document)  # OCR still running in a render worker is waited for here
+        grounding = ground(answer.data, text, self.schema.document, answer.normalized, self.options, reread)
         return Envelope(
             file=str(document.source.path),
             schema=self.schema.name,

@@ -71,9 +71,11 @@ def load_document(renderer: Renderer, request: RenderRequest) -> LoadedDocument:
     """Measure a document and plan its windows; one window is rendered now (its pages spread over
     the render workers), several later, one at a time, each page's text read by the worker that
     renders it (see :mod:`qvl_cli.runs.window_evidence`)."""
-    result = renderer.run(request)
+    from qvl_cli.evidence.later import ocr_later, with_later_text
+
+    result = renderer.run(ocr_later(renderer, request))  # OCR beside the model (qvl_cli.evidence.later)
     if result.measured is None or len(result.windows) <= 1:
-        return result.document()
+        return with_later_text(renderer, request, result)
 
     def render(window: Window, texts: PageTexts | None) -> RenderedDocument:
         asked = replace(request, text_done=texts.numbers) if texts is not None else replace(request, text=None)
@@ -152,7 +154,7 @@ def _region_reader(
     from qvl_cli.evidence.reread import RegionReader
 
     sizes = {number: (page["size"][0], page["size"][1]) for number, page in pages.items()}
-    return RegionReader.of(document.pages, sizes, ocr_cache_dir(), sha256)
+    return RegionReader.of(document.pages, sizes, ocr_cache_dir(), sha256, extractor.renderer)
 
 
 def _request(extractor: Extractor, rendered: RenderedDocument) -> tuple[GenerationRequest | None, frozenset[int]]:

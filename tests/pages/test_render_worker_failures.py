@@ -130,8 +130,9 @@ def test_the_ocr_engine_is_built_when_a_page_needs_it_outside_the_page_timeout(t
     hooks = {"hook": partial(log_ocr_engine, str(log)), "on_start": partial(slow_ocr_engine, 6.0)}
     records = run_batch(ProcessRenderer(1, timeout=4.0, **hooks), paths, "auto")
     assert [record.get("error") for record in records] == [None, None, None]
-    # before each task (a probe, then the render): absent until the first scan's render built it
-    expected = ["probe:absent", "render:absent"] * 2 + ["probe:built", "render:built"]
+    # before each task (a probe, the render, and a scan's OCR after it): absent until the first
+    # scan's OCR built it (the second scan is the same image: its OCR comes from the cache)
+    expected = ["probe:absent", "render:absent"] * 2 + ["ocr:absent", "probe:built", "render:built"]
     assert log.read_text().split() == expected
 
 
