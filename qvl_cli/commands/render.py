@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qvl_cli.errors import OutputError
+from qvl_cli.pages.inputs import open_source
 from qvl_cli.pages.pool import open_renderer
 from qvl_cli.pages.windows import Window
 from qvl_cli.pages.workers import RenderedPage, RenderRequest
@@ -103,7 +104,8 @@ def _table(title: str, rows: list[PageRow], windowed: bool) -> Table:
     for row in rows:
         pages = str(row.first) if row.first == row.last else f"{row.first}-{row.last}"
         files = row.file if row.last_file is None else f"{row.file} ... {Path(row.last_file).name}"
-        cells = [pages, "{} x {}".format(*row.source_size), "{} x {}".format(*row.size), str(row.visual_tokens), files]
+        tokens = str(row.visual_tokens) if row.first == row.last else f"{row.visual_tokens} each"
+        cells = [pages, "{} x {}".format(*row.source_size), "{} x {}".format(*row.size), tokens, files]
         table.add_row(*([row.window] if windowed else []), *cells)
     return table
 
@@ -113,7 +115,8 @@ def _render(request: RenderRequest, settings: RenderSettings) -> tuple[int, tupl
     each page's size in its first window, spread over the workers."""
     renderer = open_renderer(settings.render_workers, settings.render_timeout or None)
     try:
-        renderer.start()  # a long document's pages go to every worker as soon as it is measured
+        if open_source(request.path).is_pdf:  # pages of a long PDF find every worker ready once measured
+            renderer.start()  # (an image is one page: one worker)
         result = renderer.run(request)
         windows = result.windows
         if result.measured is not None and len(windows) > 1:

@@ -32,6 +32,9 @@ def read_items(path: Path) -> Iterator[tuple[str, Any, str | None]]:
         yield str(path), None, not_text(data, exc)
         return
     if path.suffix.lower() in (".jsonl", ".ndjson"):
+        if document := _document(data):  # a PDF or image named .jsonl: one line, not one a line
+            yield str(path), None, document
+            return
         for number, line in enumerate(text.splitlines(), start=1):
             if line.strip():
                 yield from _parse(f"{path}:{number}", line)

@@ -50,7 +50,8 @@ def with_later_text(renderer: Renderer, request: RenderRequest, result: RenderRe
     positions = [result.measured.numbers.index(page.number) for page in pending]
     sizes = [page.size for page in pending]
     asked = replace(request, keep_pixels=False)  # only the text comes back
-    future = renderer.submit(asked, planned(result.measured, positions, sizes, result.plan))
+    # ahead of the documents rendered in advance: this one's answer will wait for it
+    future = renderer.submit(asked, planned(result.measured, positions, sizes, result.plan), urgent=True)
 
     def text() -> tuple[PageText, ...]:
         read = {page.number: unpack_text(page.extras["text"]) for page in future.result().pages}

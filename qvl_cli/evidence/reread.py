@@ -205,7 +205,7 @@ class RegionReader:
         missing = tuple(box for box, lines in zip(taken, found, strict=True) if lines is None)
         if missing:
             try:
-                read = iter(self.read(page, (size[0] * SCALE, size[1] * SCALE), missing))
+                read = iter(self._read_all(page, (size[0] * SCALE, size[1] * SCALE), missing))
             except (QvlError, OSError, ValueError) as exc:  # a closer look is a bonus, never a failure
                 log.warning("page %d not read again: %s", page, exc)
                 return tuple(line for lines in found if lines is not None for line in lines)
@@ -214,6 +214,13 @@ class RegionReader:
                     found[position] = lines = next(read)
                     _store(target, lines)
         return tuple(line for lines in found if lines is not None for line in lines)
+
+    def _read_all(self, page: int, size: tuple[int, int], boxes: tuple[Box, ...]) -> tuple[tuple[Line, ...], ...]:
+        """Every region's lines, one entry a region (ValueError when a reader returns fewer)."""
+        read = tuple(self.read(page, size, boxes))
+        if len(read) != len(boxes):
+            raise ValueError(f"{len(read)} regions read of {len(boxes)}")
+        return read
 
     def _read_here(self, page: int, size: tuple[int, int], boxes: tuple[Box, ...]) -> tuple[tuple[Line, ...], ...]:
         return read_regions(self.draw(page, size), boxes)
@@ -302,7 +309,7 @@ def region_engine() -> Any:
     with ocr._ENGINE_LOCK:
         if _ENGINE is None:
             threads = {} if ocr._THREADS is None else {"intra_op_num_threads": ocr._THREADS, "inter_op_num_threads": 1}
-            _ENGINE = ocr.rapidocr(det_limit_type="max", **threads)  # a render worker: its share of the cores
+            _ENGINE = ocr.announced(lambda: ocr.rapidocr(det_limit_type="max", **threads))  # the worker's cores
         return _ENGINE
 
 

@@ -2,8 +2,10 @@
 
 Rows are stored unfiltered (PNG filter type 0) and compressed by zlib at the chosen level; a
 page whose red, green and blue are equal everywhere (most rendered documents: black text on
-white) is stored as greyscale, a third of the data, decoding to the same RGB values; an ICC
-profile and a resolution (``info["icc_profile"]``, ``info["dpi"]``) are kept. On rendered
+white) is stored as greyscale, a third of the data, decoding to the same RGB values. A
+resolution (``info["dpi"]``) is kept, and an ICC profile (``info["icc_profile"]``) where it fits
+the file's colour type (an RGB profile in an RGB file, a grey one in a greyscale file: a scan
+converted from CMYK keeps no CMYK profile, a grey page drops its RGB profile). On rendered
 pages this is both faster and smaller than Pillow's encoder, which tries five row filters on
 every row and keeps all three channels. Modes without a plain 8-bit PNG colour type are written
 by Pillow.
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
 DEFAULT_LEVEL = 1  # zlib's fastest level (README.md, `qvl render`, has the figures)
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COLOR_TYPES = {"L": (0, 1), "RGB": (2, 3), "LA": (4, 2), "RGBA": (6, 4)}  # mode: (PNG colour type, bytes a pixel)
+PROFILE_SPACES = {"L": b"GRAY", "LA": b"GRAY", "RGB": b"RGB ", "RGBA": b"RGB "}  # ICC header, bytes 16-20
 SAMPLE_STEP = 8  # the grey check looks at one pixel in 8 x 8 first
 
 
@@ -42,15 +45,12 @@ def encode_png(image: Image.Image, level: int = DEFAULT_LEVEL) -> bytes:
     rows = b"".join(parts)
     header = _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0))
     idat = _chunk(b"IDAT", zlib.compress(rows, level))
-    return SIGNATURE + header + _metadata(image) + idat + _chunk(b"IEND", b"")
+    return SIGNATURE + header + _metadata(image, mode) + idat + _chunk(b"IEND", b"")
 
 
 def _pixels(image: Image.Image) -> tuple[bytes, str]:
-    """The raw pixels and their mode: an RGB image whose three bands are equal as one band (L).
-
-    An image with an ICC profile keeps its mode: a greyscale PNG may only carry a grey profile.
-    """
-    if image.mode == "RGB" and not image.info.get("icc_profile") and _sample_is_grey(image):
+    """The raw pixels and their mode: an RGB image whose three bands are equal as one band (L)."""
+    if image.mode == "RGB" and _sample_is_grey(image):
         red, green, blue = (band.tobytes() for band in image.split())
         if red == green == blue:
             return red, "L"
@@ -68,12 +68,12 @@ def _sample_is_grey(image: Image.Image) -> bool:
     return sample[0::3] == sample[1::3] == sample[2::3]
 
 
-def _metadata(image: Image.Image) -> bytes:
-    """The chunks that come before the pixels: the ICC profile (iCCP, compressed) and the
-    resolution (pHYs, pixels per metre) when the image has them, as Pillow writes them."""
+def _metadata(image: Image.Image, mode: str) -> bytes:
+    """The chunks that come before the pixels: the ICC profile (iCCP, compressed) when it is one
+    for ``mode``'s colours, and the resolution (pHYs, pixels per metre), as Pillow writes them."""
     chunks = b""
     icc = image.info.get("icc_profile")
-    if icc:
+    if icc and icc[16:20] == PROFILE_SPACES[mode]:
         chunks += _chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc))
     dpi = image.info.get("dpi")
     if dpi and len(dpi) == 2 and all(value > 0 for value in dpi):

@@ -217,7 +217,12 @@ class ImagePages:
             frame.load()
             oriented = ImageOps.exif_transpose(frame) or frame
             rgb = to_rgb(oriented)
-        return rgb if rgb.size == size else rgb.resize(size, Image.Resampling.BICUBIC)
+        if rgb.size == size:
+            return rgb
+        resized = rgb.resize(size, Image.Resampling.BICUBIC)
+        if dpi := rgb.info.get("dpi"):  # the same paper at the new size: dots per inch scale with it
+            resized.info["dpi"] = (dpi[0] * size[0] / rgb.width, dpi[1] * size[1] / rgb.height)
+        return resized
 
     def text_chars(self, index: int) -> int:
         return 0  # images have no text layer

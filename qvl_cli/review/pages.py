@@ -45,9 +45,10 @@ class PageSet:
     problem: str | None = None  # about the whole file: missing, unreadable, changed
 
 
-def locate_file(name: str, base: Path | None) -> Path | None:
+def locate_file(name: str, base: Path | None, sha256: str | None = None) -> Path | None:
     """The record's file as given (relative to the working folder), else relative to the records
-    file's folder or the nearest folder above it where it exists.
+    file's folder, else to the nearest folder above it where the same document is (its
+    ``sha256``, when the record has one: a file of that name elsewhere up the tree is another).
 
     ``qvl extract`` records a path as it was given, relative to the folder it ran in; records
     written with ``-o`` are usually kept in that folder or below it (``out/run.jsonl``), so
@@ -58,13 +59,27 @@ def locate_file(name: str, base: Path | None) -> Path | None:
         return path
     if base is None or path.is_absolute() or not name:
         return None
-    return next((folder / path for folder in (base, *base.parents) if (folder / path).is_file()), None)
+    if (base / path).is_file():
+        return base / path
+    for folder in base.parents:
+        candidate = folder / path
+        if candidate.is_file() and (not sha256 or _sha256(candidate) == sha256):
+            return candidate
+    return None
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        return file_sha256(path)
+    except OSError:
+        return None
 
 
 def page_images(record: Mapping[str, Any], base: Path | None, password: str | None) -> PageSet:
     """Render the pages of ``record``'s file; a file that is gone or unreadable is a ``problem``."""
     listed = _listed_pages(record)
-    path = locate_file(str(record.get("file", "")), base)
+    recorded = record.get("sha256")
+    path = locate_file(str(record.get("file", "")), base, recorded if isinstance(recorded, str) else None)
     if path is None:
         missing = f"file not found: {record.get('file')}"
         return PageSet(tuple(PageView(n, w, h, None, "file not found") for n, (w, h) in listed), missing)

@@ -82,7 +82,7 @@ def _check_render_timeout(settings: Settings, where: Mapping[str, str]) -> None:
             f"{render.render_timeout:g} s cannot apply with {{render_workers}} 0: a page rendered in the qvl"
             " process cannot be stopped",
             where=where["render_timeout"],
-            hint="give render workers, or 0 for no limit",
+            hint=f"set {workers} to 1 or more, or {where['render_timeout']} to 0 for no limit",
             refers=("render_workers",),
             labels={"render_workers": workers},
         )

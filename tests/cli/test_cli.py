@@ -80,6 +80,10 @@ def test_render_gives_a_long_document_a_row_per_run_of_pages_rendered_alike(tmp_
     rows = [line.split("│")[1:-1] for line in result.output.splitlines() if line.startswith("│")]
     pages = [cells[0].strip() for cells in rows if cells[0].strip()]
     assert pages == ["1-12", "13-15", "16-25"]
+    tokens = [cells[3].strip() for cells in rows if cells[0].strip()]
+    assert all(cell.endswith(" each") for cell in tokens)  # a page's tokens; the caption has the total
+    each = [int(cell.split()[0]) for cell in tokens]
+    assert f"{12 * each[0] + 3 * each[1] + 10 * each[2]} visual tokens in all" in " ".join(result.output.split())
     files = "".join(cells[-1].strip() for cells in rows).replace(" ", "")  # the file column, unwrapped
     assert f"{out / 'long-p001.png'}...long-p012.png" in files and "long-p013.png" in files
     assert files.endswith("...long-p025.png")

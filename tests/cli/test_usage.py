@@ -87,7 +87,7 @@ def test_the_real_command_refuses_an_unknown_backend_and_takes_a_plugin(tmp_path
 
 
 def test_the_python_api_refuses_an_unknown_backend() -> None:
-    with pytest.raises(SettingsError, match=r"^backend: 'nope' is not one of .*openai, transformers"):
+    with pytest.raises(SettingsError, match=r"^backend: 'nope' is not one of .*openai, .*transformers"):
         Extractor("form", backend="nope")
 
 
@@ -146,6 +146,16 @@ def test_validate_names_binary_files_and_documents(tmp_path: Path) -> None:
     for name, kind in ((page, "PNG"), (pdf, "PDF")):
         assert f"{name}: not JSON: a {kind} document, not extracted data: extract it first (qvl " in result.stdout
     assert "codec" not in result.stdout + result.stderr
+    named = tmp_path / "results.jsonl"  # an ASCII PDF named like results: one line, not one a line
+    named.write_bytes(pdf.read_bytes().replace(b"%\xe2\xe3\xcf\xd3\n", b""))  # no binary comment line
+    named.read_bytes().decode("ascii")
+    result = cli("validate", str(named), "-s", "form")
+    assert result.exit_code == 2
+    assert result.stdout.splitlines()[0] == (
+        f"{named}: not JSON: a PDF document, not extracted data: extract it first (qvl extract FILE"
+        " --schema NAME -o results.jsonl) and validate the results"
+    )
+    assert "1 failed (1 problem)" in result.stdout
 
 
 # help ---------------------------------------------------------------------------------------------
@@ -156,7 +166,9 @@ def help_text(output: str) -> str:
     return " ".join(re.sub(r"[│╭╮╰╯─]", " ", output).split())
 
 
-def test_help_is_not_cut_when_not_on_a_terminal() -> None:
+def test_help_is_not_cut_when_not_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)  # a developer's shell may export them
+    monkeypatch.delenv("TERMINAL_WIDTH", raising=False)
     result = cli("extract", "--help")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
@@ -168,7 +180,8 @@ def test_help_is_not_cut_when_not_on_a_terminal() -> None:
         assert " ".join(all_settings()[name].spec.help.split()) in text, name
 
 
-def test_help_follows_columns_when_wider() -> None:
+def test_help_follows_columns_when_wider(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TERMINAL_WIDTH", raising=False)
     result = cli("extract", "--help", env={"COLUMNS": "160"})
     assert max(len(line) for line in result.stdout.splitlines()) == 160
     assert help_width({"COLUMNS": "60"}, terminal=False) == HELP_WIDTH

@@ -56,13 +56,19 @@ def extractor(replies: list[dict], renderer: Renderer, **options) -> Extractor: 
     return Extractor(schema, load_prompt(None, schema), ExtractOptions(**options), lambda: fake, renderer)
 
 
-def batch(paths: list[Path], replies: list[dict], renderer: Renderer, **options) -> list[Envelope]:  # type: ignore[no-untyped-def]
+def batch(  # type: ignore[no-untyped-def]
+    paths: list[Path], replies: list[dict], renderer: Renderer, calls: list | None = None, **options
+) -> list[Envelope]:
+    """The records of a batch run; ``calls`` gets the model's calls."""
     records: list[Envelope] = []
     sink = type("Sink", (), {"write": lambda self, record: records.append(record)})()
+    engine = extractor(replies, renderer)
     try:
-        BatchRunner(extractor(replies, renderer), {}, sink, **options).run(paths)
+        BatchRunner(engine, {}, sink, **options).run(paths)
     finally:
         renderer.close()
+    if calls is not None:
+        calls.extend(engine.backend.calls)  # type: ignore[attr-defined]
     return records
 
 
@@ -120,7 +126,9 @@ def test_a_stuck_or_crashing_ocr_is_that_documents_error_record(  # type: ignore
 ) -> None:
     # 10 s: room for a busy machine (a worker's start-up is not counted)
     renderer = ProcessRenderer(2, timeout=10.0, hook=partial(hook, "form.png"))
-    records = batch(inputs[:2], [FORM, TEXT], renderer, batch_size=batch_size)
+    calls: list = []
+    records = batch(inputs[:2], [FORM, TEXT], renderer, calls, batch_size=batch_size)
+    assert len(calls) == 2  # the scan went to the model; its OCR, a task of its own, failed after
     assert [Path(record.file).name for record in records] == ["form.png", "order.pdf"]
     failed, fine = records
     assert failed.error is not None and failed.error.type == kind and not failed.valid

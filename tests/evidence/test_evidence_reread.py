@@ -157,6 +157,30 @@ def test_a_region_that_cannot_be_drawn_is_skipped(tmp_path: Path, caplog: pytest
     assert reread.region_engine() is reread.region_engine()  # one engine per process
 
 
+def test_a_reader_that_returns_too_few_regions_leaves_the_value_not_found(caplog: pytest.LogCaptureFixture) -> None:
+    def short(page: int, size: tuple[int, int], boxes: tuple[Box, ...]) -> tuple[tuple[Line, ...], ...]:
+        return ()  # a worker's answer that lost its regions
+
+    page = PageText(1, "ocr", (_line("Fax 910-335-777", (0.1, 0.28, 0.5, 0.33)),))
+    reader = RegionReader(lambda page, size: Image.new("RGB", size), {1: SIZE}, None, None, read=short)
+    located = locate({"fax": "910-335-7077"}, [page], reread=reader)
+    assert located.evidence["/fax"] is None
+    assert "not read again: 0 regions read of" in caplog.text
+
+
+def test_building_the_region_engine_is_announced_as_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A render worker stops its page clock while an OCR engine is built (about a second): the
+    region engine is no exception."""
+    from qvl_cli.evidence import ocr
+
+    calls: list[str] = []
+    monkeypatch.setattr(reread, "_ENGINE", None)
+    monkeypatch.setattr(ocr, "_BUILD_NOTICE", (lambda: calls.append("before"), lambda: calls.append("after")))
+    monkeypatch.setattr(ocr, "rapidocr", lambda **options: calls.append("build") or object())
+    engine = reread.region_engine()
+    assert calls == ["before", "build", "after"] and reread.region_engine() is engine
+
+
 def test_extract_looks_again_at_scans_only(tmp_path: Path) -> None:
     """The reader ``qvl extract`` uses draws the page again from its file, at twice its size."""
     from types import SimpleNamespace

@@ -178,23 +178,44 @@ def chunk_kinds(data: bytes) -> list[bytes]:
     return kinds
 
 
-def srgb_profile() -> bytes:
+def profile(space: str) -> bytes:
     from PIL import ImageCms
 
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    if space == "sRGB":
+        return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    header = bytearray(128)  # a header is all that the writer reads: its colour space, bytes 16-20
+    header[16:20] = {"GRAY": b"GRAY", "CMYK": b"CMYK"}[space]
+    return bytes(header)
 
 
-@pytest.mark.parametrize(("mode", "grey"), [("RGB", False), ("RGB", True), ("RGBA", False), ("L", True)])
-def test_the_icc_profile_and_resolution_are_kept(mode: str, grey: bool) -> None:
-    image = noise("L").convert(mode) if grey else noise(mode)
-    image.info.update(icc_profile=srgb_profile(), dpi=(150, 300))
+@pytest.mark.parametrize(("mode", "space"), [("RGB", "sRGB"), ("RGBA", "sRGB"), ("L", "GRAY")])
+def test_the_icc_profile_and_resolution_are_kept(mode: str, space: str) -> None:
+    image = noise(mode)
+    image.info.update(icc_profile=profile(space), dpi=(150, 300))
     data = encode_png(image)
     back = decoded(data)
     assert back.info["icc_profile"] == image.info["icc_profile"]
     assert back.info["dpi"] == pytest.approx((150, 300), abs=0.02)
-    assert back.mode == mode and back.tobytes() == image.tobytes()  # a profiled RGB page stays RGB
+    assert back.mode == mode and back.tobytes() == image.tobytes()
     kinds = chunk_kinds(data)
     assert kinds[0] == b"IHDR" and kinds.index(b"iCCP") < kinds.index(b"IDAT") and b"pHYs" in kinds
+
+
+@pytest.mark.parametrize(
+    ("image", "space", "mode"),
+    [
+        ("grey page", "sRGB", "L"),  # stored as grey, as without a profile: an RGB profile cannot go with it
+        ("colour page", "CMYK", "RGB"),  # a scan converted from CMYK: its CMYK profile does not fit RGB
+        ("colour page", "GRAY", "RGB"),
+    ],
+)
+def test_a_profile_is_kept_only_where_it_fits_the_files_colours(image: str, space: str, mode: str) -> None:
+    page = noise("L").convert("RGB") if image == "grey page" else noise("RGB")
+    page.info["icc_profile"] = profile(space)
+    data = encode_png(page)
+    back = decoded(data)
+    assert back.mode == mode and back.convert("RGB").tobytes() == page.tobytes()
+    assert "icc_profile" not in back.info and b"iCCP" not in chunk_kinds(data)
 
 
 def test_a_resolution_alone_is_kept_and_a_grey_page_still_stored_as_grey() -> None:
@@ -238,3 +259,16 @@ def test_a_colour_page_is_told_apart_without_copying_its_bands(monkeypatch: pyte
     monkeypatch.setattr(Image.Image, "split", no_split)
     back = decoded(encode_png(colour))
     assert back.mode == "RGB" and back.tobytes() == colour.tobytes()
+
+
+def test_a_scan_shrunk_to_its_budget_states_its_new_resolution(tmp_path: Path) -> None:
+    """300 dpi paper drawn at half its pixels is 150 dpi: the file says so (not the scan's 300)."""
+    from qvl_cli.pages.inputs import open_source
+    from qvl_cli.pages.rasterize import open_pages
+
+    scan = tmp_path / "scan.png"
+    noise("RGB", (800, 600)).save(scan, dpi=(300, 300))
+    with open_pages(open_source(scan)) as pages:
+        same, half = pages.render(0, (800, 600)), pages.render(0, (400, 300))
+    assert decoded(encode_png(same)).info["dpi"] == pytest.approx((300, 300), abs=0.02)
+    assert decoded(encode_png(half)).info["dpi"] == pytest.approx((150, 150), abs=0.02)

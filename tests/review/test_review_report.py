@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from qvl_cli.cli import app
 from qvl_cli.errors import InputError
+from qvl_cli.pages.inputs import file_sha256
 from qvl_cli.review.fields import fields_of, leaves
 from qvl_cli.review.pages import locate_file, page_images
 from qvl_cli.review.records import load_records
@@ -149,6 +150,20 @@ def test_relative_paths_are_looked_for_above_the_records_nearest_first(
     (tmp_path / "docs" / "a.pdf").write_bytes(b"%PDF-")  # in the working folder: as given comes first
     assert locate_file("docs/a.pdf", base) == Path("docs/a.pdf")
     assert locate_file("docs/b.pdf", base) is None and locate_file("", base) is None
+
+
+def test_above_the_records_only_the_same_document_is_taken(tmp_path: Path, invoice_pdf: Path) -> None:
+    """A file of the same name further up the tree (``~/docs/a.pdf``) is another document."""
+    project = tmp_path / "project"
+    (project / "out").mkdir(parents=True)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.pdf").write_bytes(b"%PDF-1.4 another document")
+    sha256 = file_sha256(invoice_pdf)  # as qvl extract records it
+    assert locate_file("docs/a.pdf", project / "out", sha256) is None
+    (project / "docs").mkdir()
+    (project / "docs" / "a.pdf").write_bytes(invoice_pdf.read_bytes())
+    assert locate_file("docs/a.pdf", project / "out", sha256) == project / "docs" / "a.pdf"
+    assert locate_file("docs/a.pdf", tmp_path / "x" / "y") == tmp_path / "docs" / "a.pdf"  # no hash to check
 
 
 def test_the_examples_review_from_any_folder(tmp_path: Path) -> None:

@@ -233,13 +233,13 @@ def test_a_bad_value_from_each_layer_is_one_line_naming_source_and_key(
             ["--render-workers", "0", "--render-timeout", "30"],
             {},
             "--render-timeout: 30 s cannot apply with --render-workers 0: a page rendered in the qvl process"
-            " cannot be stopped (give render workers, or 0 for no limit)",
+            " cannot be stopped (set --render-workers to 1 or more, or --render-timeout to 0 for no limit)",
         ),
         (
             ["--render-workers", "0"],
             {"QVL_RENDER_TIMEOUT": "5"},
             "QVL_RENDER_TIMEOUT: 5 s cannot apply with --render-workers 0: a page rendered in the qvl process"
-            " cannot be stopped (give render workers, or 0 for no limit)",
+            " cannot be stopped (set --render-workers to 1 or more, or QVL_RENDER_TIMEOUT to 0 for no limit)",
         ),
     ],
 )
