@@ -61,7 +61,7 @@ def _document(data: bytes) -> str | None:
         return None
     return (
         f"not JSON: a {kind.upper()} document, not extracted data: extract it first"
-        " (qvl extract FILE --schema NAME -o results.jsonl) and validate the results"
+        " (qvl extract FILE --schema NAME -o out.jsonl) and validate out.jsonl"
     )
 
 

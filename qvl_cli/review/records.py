@@ -64,8 +64,21 @@ def _read(source: str) -> tuple[str, str, Path | None]:
         raise InputError("file not found", path=path, hint="give the records written by `qvl extract -o`") from None
     except IsADirectoryError:
         raise InputError("is a folder, not a records file", path=path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read records: {getattr(exc, 'strerror', None) or exc}", path=path) from None
+    except UnicodeDecodeError as exc:
+        raise _not_records(path, exc) from None
+    except OSError as exc:
+        raise InputError(f"cannot read records: {exc.strerror or exc}", path=path) from None
+
+
+def _not_records(path: Path, error: UnicodeDecodeError) -> InputError:
+    """What a file that is not UTF-8 is instead of records: a document, or binary data."""
+    from qvl_cli.pages.inputs import sniff_kind
+
+    hint = "give the records written by `qvl extract -o`"
+    kind = sniff_kind(error.object[:1024])
+    if kind is not None:
+        return InputError(f"a {kind.upper()} document, not qvl records", path=path, hint=hint)
+    return InputError(f"not qvl records: not UTF-8 text (byte 0x{error.object[error.start]:02x})", path=path, hint=hint)
 
 
 def _items(name: str, text: str) -> Iterator[tuple[str, Any, str | None]]:

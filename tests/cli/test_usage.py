@@ -153,7 +153,7 @@ def test_validate_names_binary_files_and_documents(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stdout.splitlines()[0] == (
         f"{named}: not JSON: a PDF document, not extracted data: extract it first (qvl extract FILE"
-        " --schema NAME -o results.jsonl) and validate the results"
+        " --schema NAME -o out.jsonl) and validate out.jsonl"
     )
     assert "1 failed (1 problem)" in result.stdout
 

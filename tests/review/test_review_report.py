@@ -192,6 +192,15 @@ def test_no_records_is_a_clear_error(tmp_path: Path) -> None:
     assert not (tmp_path / "review.html").exists()
 
 
+def test_a_document_or_binary_file_given_as_records_is_named_as_such(tmp_path: Path, invoice_pdf: Path) -> None:
+    blob = tmp_path / "blob.jsonl"
+    blob.write_bytes(b'{"file": "\xff"}\n')
+    for path, problem in ((invoice_pdf, "a PDF document, not qvl records"), (blob, "not UTF-8 text (byte 0xff)")):
+        result = run(str(path), "-o", str(tmp_path / "r.html"))
+        assert result.exit_code == 2
+        assert problem in result.stderr and "qvl extract -o" in result.stderr and "codec" not in result.stderr
+
+
 def test_stdout_only_and_options(tmp_path: Path, invoice_pdf: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     good = invoice_record(invoice_pdf)
     bad = invoice_record(invoice_pdf, valid=False, file=str(invoice_pdf), errors=[{"path": "/total", "message": "x"}])
