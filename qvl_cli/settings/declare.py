@@ -67,8 +67,10 @@ class Spec:
     env: str | None = None
     flags: tuple[str, ...] = ()  # default: ("--name-with-dashes",); bools get "--no-..." too
     choices: tuple[str, ...] = ()
-    minimum: float | None = None
+    minimum: float | None = None  # the least value allowed
     maximum: float | None = None
+    more_than: float | None = None  # values must be more than this (a timeout of 0 s is no timeout)
+    unit: str | None = None  # the unit values are in ("seconds"), for messages
     metavar: str | None = None
     in_file: bool = True  # may be set in .qvl.toml / [tool.qvl]
     negative: str | None = None  # bool flags: the flag that turns it off
@@ -151,11 +153,12 @@ def parse_text(setting: Declared, text: str) -> Any:
             value = text
     except ValueError:
         raise SettingsError(f"{text!r} is not {_TYPE_NAMES[kind]}") from None
-    return check_value(setting, value)
+    return check_value(setting, value, shown=stripped)
 
 
-def check_value(setting: Declared, value: Any) -> Any:
-    """A typed value (from a file, or a record being built) checked against its declaration."""
+def check_value(setting: Declared, value: Any, shown: str | None = None) -> Any:
+    """A typed value (from a file, or a record being built) checked against its declaration;
+    ``shown`` is the value as the user wrote it, for messages (default: its ``repr``)."""
     if value is None:
         if setting.optional:
             return None
@@ -168,15 +171,18 @@ def check_value(setting: Declared, value: Any) -> Any:
         value = Path(value)
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
         raise SettingsError(f"must be {_TYPE_NAMES[kind]}, got {_toml_type(value)} {value!r}")
-    _check_range(setting.spec, value, given)
+    _check_range(setting.spec, value, given, shown)
     return value
 
 
-def _check_range(spec: Spec, value: Any, given: Any) -> None:
+def _check_range(spec: Spec, value: Any, given: Any, shown: str | None) -> None:
     if spec.choices and value not in spec.choices:
         raise SettingsError(f"{given!r} is not one of {', '.join(spec.choices)}")
     if spec.minimum is not None and value < spec.minimum:
         raise SettingsError(f"{given!r} is less than the minimum {spec.minimum:g}")
+    if spec.more_than is not None and value <= spec.more_than:
+        unit = f" {spec.unit}" if spec.unit else ""
+        raise SettingsError(f"{shown or repr(given)} must be more than {spec.more_than:g}{unit}")
     if spec.maximum is not None and value > spec.maximum:
         raise SettingsError(f"{given!r} is more than the maximum {spec.maximum:g}")
 

@@ -69,7 +69,13 @@ class ModelSettings:
         4, "Documents at the server at once.", SERVER, env="QVL_CONCURRENCY", minimum=1, metavar="N"
     )
     timeout: float = setting(
-        120.0, "Seconds per request to the server.", SERVER, env="QVL_TIMEOUT", minimum=0.001, metavar="SECONDS"
+        120.0,
+        "Seconds per request to the server.",
+        SERVER,
+        env="QVL_TIMEOUT",
+        more_than=0,
+        unit="seconds",
+        metavar="SECONDS",
     )
     retries: int = setting(4, "Retries on 429, 5xx and timeouts.", SERVER, env="QVL_RETRIES", minimum=0, metavar="N")
 

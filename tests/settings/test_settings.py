@@ -228,6 +228,10 @@ def test_a_bad_value_from_each_layer_is_one_line_naming_source_and_key(
         ),
         ([], {"QVL_TIMEOUT": "soon"}, "QVL_TIMEOUT: 'soon' is not a number"),
         ([], {"QVL_CONCURRENCY": "0"}, "QVL_CONCURRENCY: 0 is less than the minimum 1"),
+        # a timeout of no time: the value as given, the bound it must pass, in the setting's unit
+        ([], {"QVL_TIMEOUT": "0"}, "QVL_TIMEOUT: 0 must be more than 0 seconds"),
+        (["--timeout", "0"], {}, "--timeout: 0 must be more than 0 seconds"),
+        (["--timeout", "-1.5"], {}, "--timeout: -1.5 must be more than 0 seconds"),
         # a render timeout cannot stop a page rendered in the qvl process
         (
             ["--render-workers", "0", "--render-timeout", "30"],
@@ -251,6 +255,20 @@ def test_bad_values_name_their_source(
         monkeypatch.setenv(name, value)
     result = CliRunner().invoke(app, ["extract", "x.pdf", "-s", "invoice", *args], catch_exceptions=False)
     assert (result.exit_code, result.stderr) == (2, f"qvl: error: {message}\n")
+
+
+def test_a_bound_a_value_must_pass_is_declared_as_such() -> None:
+    """A positive amount (a timeout) is declared ``more_than=0``, never as a small ``minimum``
+    standing in for "more than 0", which users would read back as "less than the minimum 0.001"."""
+    for name, setting in all_settings().items():
+        minimum = setting.spec.minimum
+        assert minimum is None or float(minimum).is_integer(), name
+    timeout = all_settings()["timeout"]
+    assert check_value(timeout, 0.001) == 0.001
+    with pytest.raises(SettingsError, match=r"^0 must be more than 0 seconds$"):
+        check_value(timeout, 0)
+    with pytest.raises(SettingsError, match=r"^0\.0 must be more than 0 seconds$"):
+        parse_text(timeout, " 0.0 ")  # as written
 
 
 def test_records_check_themselves() -> None:
