@@ -152,7 +152,8 @@ def render(
 @app.command()
 def validate(
     files: Annotated[
-        list[Path], typer.Argument(metavar="FILE", help="JSON or JSONL files (plain data or qvl records).")
+        list[Path],
+        typer.Argument(metavar="FILE", help="JSON or JSONL files (plain data or qvl records), or - for stdin."),
     ],
     schema: Schema,
     fmt: Format = "text",

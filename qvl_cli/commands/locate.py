@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from qvl_cli.errors import EXIT_USAGE, EXIT_VALID, InputError, OutputError, QvlError
 from qvl_cli.evidence.locate import NOT_FOUND, NOT_ON_ORIGIN
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from qvl_cli.pages.rasterize import DocumentPages
 
 REFRESHED = (NOT_FOUND, NOT_ON_ORIGIN)  # the ends of the warnings a refresh replaces
+TAKES = "qvl locate takes the JSON Lines written by `qvl extract -o`, or - for stdin"
 
 
 class RecordError(QvlError):
@@ -56,8 +57,8 @@ def locate_records(source: str, output: Path | None, mode: str, password: str | 
     lines = _read_lines(source)
     summary = LocateSummary()
     with _output(output) as write:
-        for number, line in lines:
-            record = _parse(line, source, number, quiet, summary)
+        for number, line, bad_byte in lines:
+            record = _parse(line, bad_byte, source, number, quiet, summary)
             if record is None:
                 continue
             try:
@@ -101,21 +102,49 @@ def _output(output: Path | None) -> Iterator[Callable[[str], object]]:
         temp.unlink(missing_ok=True)
 
 
-def _read_lines(source: str) -> Iterator[tuple[int, str]]:
-    if source == "-":
-        handle = sys.stdin
-    else:
-        try:
-            handle = Path(source).open(encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"cannot read records: {exc.strerror or exc}", path=source) from None
+def _read_lines(source: str) -> Iterator[tuple[int, str, int | None]]:
+    """``(number, line, bad byte)`` for each line of ``source`` that is not blank (the bad byte: the
+    first that is not UTF-8, the line then empty), after a look at its first bytes: a folder, a
+    document or a binary file is an :class:`InputError`."""
+    from qvl_cli.runs.sources import STDIN, TEXT_SNIFF_BYTES, not_records, records_error, refuse_folder
+
+    refuse_folder(source, TAKES)
+    try:
+        handle = sys.stdin.buffer if source == STDIN else Path(source).open("rb")
+    except OSError as exc:
+        raise InputError(f"cannot read records: {exc.strerror or exc}", path=source) from None
     with handle:
-        for number, line in enumerate(handle, start=1):
+        head = handle.read(TEXT_SNIFF_BYTES)
+        if found := not_records(head, complete=len(head) < TEXT_SNIFF_BYTES):
+            raise records_error(source, found)
+        for number, raw in enumerate(_byte_lines(head, handle), start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield number, "", raw[exc.start]
+                continue
             if line.strip():
-                yield number, line
+                yield number, line, None
 
 
-def _parse(line: str, source: str, number: int, quiet: bool, summary: LocateSummary) -> dict[str, Any] | None:
+def _byte_lines(head: bytes, handle: BinaryIO) -> Iterator[bytes]:
+    """The lines of a file whose first bytes, ``head``, were read already."""
+    *whole, rest = head.split(b"\n")
+    for line in whole:
+        yield line + b"\n"
+    rest += handle.readline()
+    if rest:
+        yield rest
+    yield from handle
+
+
+def _parse(
+    line: str, bad_byte: int | None, source: str, number: int, quiet: bool, summary: LocateSummary
+) -> dict[str, Any] | None:
+    if bad_byte is not None:
+        summary.left_out += 1
+        _report(f"{source}:{number}: not UTF-8 text (byte 0x{bad_byte:02x}); line left out", quiet)
+        return None
     try:
         record = json.loads(line)
     except ValueError as exc:

@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qvl_cli.answers.validation import make_validator
 from qvl_cli.errors import EXIT_INVALID, EXIT_USAGE, EXIT_VALID
@@ -14,55 +14,59 @@ from qvl_cli.gate.report import write_report
 from qvl_cli.gate.rules import Finding
 from qvl_cli.schemas.catalog import load_schema
 
+if TYPE_CHECKING:
+    from qvl_cli.runs.sources import NotRecords
+
 
 def is_envelope(value: Any) -> bool:
     return isinstance(value, dict) and "data" in value and "valid" in value and "file" in value
 
 
+TAKES = "qvl validate takes JSON or JSON Lines files, or - for stdin"
+
+
 def read_items(path: Path) -> Iterator[tuple[str, Any, str | None]]:
-    """``(name, value, problem)`` per item: one for a JSON file, one per line of a JSONL file."""
+    """``(name, value, problem)`` per item: one for a JSON file, one per line of a JSONL file
+    (``-``: stdin, one JSON value or JSON Lines)."""
+    from qvl_cli.runs.sources import STDIN, not_records
+
+    stdin = str(path) == STDIN
+    name = "stdin" if stdin else str(path)
     try:
-        data = path.read_bytes()
+        data = sys.stdin.buffer.read() if stdin else path.read_bytes()
     except OSError as exc:
-        yield str(path), None, f"cannot read file: {exc.strerror or exc}"
+        yield name, None, f"cannot read file: {exc.strerror or exc}"
         return
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        yield str(path), None, not_text(data, exc)
+    if found := not_records(data):
+        yield name, None, f"not JSON: {_instead(found)}"
         return
-    if path.suffix.lower() in (".jsonl", ".ndjson"):
-        if document := _document(data):  # a PDF or image named .jsonl: one line, not one a line
-            yield str(path), None, document
-            return
+    text = data.decode("utf-8")
+    if path.suffix.lower() in (".jsonl", ".ndjson") or (stdin and not _one_value(text)):
         for number, line in enumerate(text.splitlines(), start=1):
             if line.strip():
-                yield from _parse(f"{path}:{number}", line)
+                yield from _parse(f"{name}:{number}", line)
     else:
-        for name, value, problem in _parse(str(path), text):
-            yield name, value, problem and (_document(data) or problem)
+        yield from _parse(name, text)
 
 
-def not_text(data: bytes, error: UnicodeDecodeError) -> str:
-    """Why a file that is not UTF-8 cannot be JSON, and what to give instead."""
-    line = data[: error.start].count(b"\n") + 1
-    return _document(data) or (
-        f"not JSON: not UTF-8 text (byte 0x{data[error.start]:02x} on line {line}):"
-        " give a JSON or JSON Lines file saved as UTF-8"
-    )
+def _instead(found: NotRecords) -> str:
+    """What a file is instead of JSON, and what to do."""
+    if found.is_document:
+        return (
+            f"{found.what()}, not extracted data: extract it first"
+            " (qvl extract FILE --schema NAME -o out.jsonl) and validate out.jsonl"
+        )
+    if found.is_text:
+        return f"{found.what()}: give a JSON or JSON Lines file saved as UTF-8"
+    return f"{found.what()}, not extracted data: give a JSON or JSON Lines file"
 
 
-def _document(data: bytes) -> str | None:
-    """The problem with a file that is a document (PDF, image) rather than data, if it is one."""
-    from qvl_cli.pages.inputs import sniff_kind
-
-    kind = sniff_kind(data[:1024])
-    if kind is None:
-        return None
-    return (
-        f"not JSON: a {kind.upper()} document, not extracted data: extract it first"
-        " (qvl extract FILE --schema NAME -o out.jsonl) and validate out.jsonl"
-    )
+def _one_value(text: str) -> bool:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return True
 
 
 def _parse(name: str, text: str) -> Iterator[tuple[str, Any, str | None]]:
@@ -102,6 +106,10 @@ def _own_verdict(name: str, record: dict[str, Any], found: list[Finding]) -> lis
 def validate_files(paths: Sequence[Path], schema_ref: str, fmt: str) -> int:
     """Report every problem; 0 when everything is valid, 1 when some data is invalid, 2 when a
     file is missing or not JSON."""
+    from qvl_cli.runs.sources import refuse_folder
+
+    for path in paths:
+        refuse_folder(str(path), TAKES)
     validate = make_validator(load_schema(schema_ref))
     findings: list[Finding] = []
     names: list[str] = []

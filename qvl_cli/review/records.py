@@ -11,6 +11,8 @@ from typing import Any
 
 from qvl_cli.errors import InputError
 
+TAKES = "qvl review takes the JSON Lines written by `qvl extract -o`, or - for stdin"
+
 
 @dataclass(frozen=True)
 class LoadedRecord:
@@ -55,30 +57,20 @@ def load_records(sources: Sequence[str]) -> Loaded:
 
 
 def _read(source: str) -> tuple[str, str, Path | None]:
-    if source == "-":
-        return "stdin", sys.stdin.read(), None
+    from qvl_cli.runs.sources import RECORDS_HINT, STDIN, not_records, records_error, refuse_folder
+
+    refuse_folder(source, TAKES)
     path = Path(source)
     try:
-        return source, path.read_text(encoding="utf-8"), path.resolve().parent
+        data = sys.stdin.buffer.read() if source == STDIN else path.read_bytes()
     except FileNotFoundError:
-        raise InputError("file not found", path=path, hint="give the records written by `qvl extract -o`") from None
-    except IsADirectoryError:
-        raise InputError("is a folder, not a records file", path=path) from None
-    except UnicodeDecodeError as exc:
-        raise _not_records(path, exc) from None
+        raise InputError("file not found", path=path, hint=RECORDS_HINT) from None
     except OSError as exc:
         raise InputError(f"cannot read records: {exc.strerror or exc}", path=path) from None
-
-
-def _not_records(path: Path, error: UnicodeDecodeError) -> InputError:
-    """What a file that is not UTF-8 is instead of records: a document, or binary data."""
-    from qvl_cli.pages.inputs import sniff_kind
-
-    hint = "give the records written by `qvl extract -o`"
-    kind = sniff_kind(error.object[:1024])
-    if kind is not None:
-        return InputError(f"a {kind.upper()} document, not qvl records", path=path, hint=hint)
-    return InputError(f"not qvl records: not UTF-8 text (byte 0x{error.object[error.start]:02x})", path=path, hint=hint)
+    name = "stdin" if source == STDIN else source
+    if found := not_records(data):
+        raise records_error(name, found)
+    return name, data.decode("utf-8"), None if source == STDIN else path.resolve().parent
 
 
 def _items(name: str, text: str) -> Iterator[tuple[str, Any, str | None]]:

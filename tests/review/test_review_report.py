@@ -195,7 +195,10 @@ def test_no_records_is_a_clear_error(tmp_path: Path) -> None:
 def test_a_document_or_binary_file_given_as_records_is_named_as_such(tmp_path: Path, invoice_pdf: Path) -> None:
     blob = tmp_path / "blob.jsonl"
     blob.write_bytes(b'{"file": "\xff"}\n')
-    for path, problem in ((invoice_pdf, "a PDF document, not qvl records"), (blob, "not UTF-8 text (byte 0xff)")):
+    for path, problem in (
+        (invoice_pdf, "a PDF document, not qvl records"),
+        (blob, "not UTF-8 text (byte 0xff on line 1)"),
+    ):
         result = run(str(path), "-o", str(tmp_path / "r.html"))
         assert result.exit_code == 2
         assert problem in result.stderr and "qvl extract -o" in result.stderr and "codec" not in result.stderr
