@@ -1,8 +1,9 @@
 """How the command line shows errors and help: every error is one line on stderr, usage errors
 (a missing argument, an unknown option, a bad value) included, and help fills the terminal.
 
-Typer prints click's usage errors as a usage line, a hint and a boxed message, and lays help out
-in 80 columns whenever stdout is not a terminal, cutting long option names. :class:`QvlGroup`
+Typer prints its usage errors (click's, vendored in typer since 0.26 and derived from the public
+:class:`typer.TyperException` since 0.28) as a usage line, a hint and a boxed message, and lays
+help out in 80 columns whenever stdout is not a terminal, cutting long option names. :class:`QvlGroup`
 (the ``qvl`` group's class) turns usage errors into qvl's one-line form, keeping their exit code
 (2); :func:`wide_help` makes help use the terminal's width, or at least :data:`HELP_WIDTH`.
 """
@@ -16,12 +17,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import typer
+from typer import TyperException  # the public base of typer's usage errors (its click is private)
 from typer.core import TyperGroup
-
-try:  # typer 0.2x parses with its own copy of click
-    from typer._click.exceptions import ClickException
-except ImportError:  # pragma: no cover - older typer uses click itself
-    from click import ClickException  # type: ignore[assignment]
 
 HELP_WIDTH = 100  # columns of help that is not shown on a terminal (a pipe, a file, a test)
 
@@ -34,7 +31,7 @@ def print_error(message: str) -> None:
     Console(stderr=True).print(f"[bold red]qvl: error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
-def usage_message(error: ClickException) -> str:
+def usage_message(error: TyperException) -> str:
     """Click's message as one line in qvl's style (lower case, no final full stop), pointing to help."""
     text = " ".join(error.format_message().split()).rstrip(".")
     if text[:1].isupper() and not text[1:2].isupper():
@@ -51,7 +48,7 @@ def one_line_usage_errors() -> Iterator[None]:
     """A usage error raised inside becomes one line on stderr and its exit code."""
     try:
         yield
-    except ClickException as exc:
+    except TyperException as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # `qvl` alone: click shows the help
             raise
         print_error(usage_message(exc))

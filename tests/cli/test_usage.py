@@ -115,6 +115,28 @@ def test_usage_errors_are_one_line_and_exit_2(args: list[str], message: str) -> 
     assert one_line(result.stderr).startswith(f"qvl: error: {message}")
 
 
+def test_usage_errors_are_caught_through_typers_public_exception() -> None:
+    """qvl catches typer's usage errors as ``typer.TyperException``, their public base since typer
+    0.28 (typer vendors click privately: ``typer._click`` is no API). If typer stops deriving them
+    from it, usage errors would come out as tracebacks: this fails first."""
+    import typer
+    from typer.main import get_command
+
+    from qvl_cli import cli_display
+
+    tiny = typer.Typer()
+
+    @tiny.command()
+    def main(name: str) -> None:  # pragma: no cover - never runs: its argument is missing
+        """One required argument."""
+
+    with pytest.raises(typer.TyperException) as raised:
+        get_command(tiny).main([], prog_name="tiny", standalone_mode=False)
+    assert raised.value.exit_code == 2 and raised.value.format_message() == "Missing argument 'name'."
+    assert cli_display.usage_message(raised.value) == "missing argument 'name' (see tiny --help)"
+    assert "_click" not in Path(cli_display.__file__).read_text(encoding="utf-8")
+
+
 def test_the_real_command_prints_a_missing_option_as_one_line() -> None:
     result = qvl("extract", "a.pdf")
     assert result.returncode == 2 and result.stdout == ""
