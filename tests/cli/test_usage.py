@@ -242,3 +242,28 @@ def test_help_on_a_terminal_fills_its_width() -> None:
     plain = re.sub(r"\x1b\[[0-9;]*m", "", b"".join(chunks).decode("utf-8", "replace"))
     widths = [len(line) for line in plain.replace("\r", "").splitlines()]
     assert max(widths) == 150
+
+
+@pytest.mark.parametrize(
+    ("env", "width"),
+    [
+        ({"TERMINAL_WIDTH": "72"}, 72),  # set outright, narrower than off a terminal's 100
+        ({"TERMINAL_WIDTH": "130", "COLUMNS": "90"}, 130),  # TERMINAL_WIDTH wins over COLUMNS
+        ({"COLUMNS": "140"}, 140),  # COLUMNS when wider than 100
+        ({"COLUMNS": "60"}, HELP_WIDTH),  # never narrower than 100 off a terminal
+        ({}, HELP_WIDTH),
+    ],
+)
+def test_the_real_command_lays_help_out_at_the_width_asked(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], width: int
+) -> None:
+    """What the README promises, through the real entry point in a fresh process (stdout a pipe)."""
+    for name in ("COLUMNS", "LINES", "TERMINAL_WIDTH"):
+        monkeypatch.delenv(name, raising=False)
+    result = qvl("extract", "--help", env=env)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) == width
+    assert sum(len(line) == width for line in lines) > 10  # the panels' borders span the width
+    if width >= HELP_WIDTH:  # narrower, a long default may be cut, as the user asked for
+        assert "…" not in result.stdout and "--require-evidence --no-require-evidence" in help_text(result.stdout)
