@@ -182,3 +182,9 @@ def crash_in_closer_look(name: str, task: PageTask) -> None:
     """Crash the worker (SIGABRT) when it draws regions of the file called ``name`` again."""
     if Path(task.request.path).name == name and task.request.closer is not None:
         _abort()
+
+
+def stall_in_closer_look(name: str, task: PageTask) -> None:
+    """Make the worker stuck when it is to draw regions of the file called ``name`` again."""
+    if Path(task.request.path).name == name and task.request.closer is not None:
+        time.sleep(600)
