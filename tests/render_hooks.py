@@ -106,13 +106,13 @@ def slow_ocr_engine(seconds: float) -> None:
 
 
 def log_ocr_engine(log: str, task: PageTask) -> None:
-    """Append ``probe:``, ``render:`` or ``ocr:`` (a scan's OCR, a task of its own) and whether this
-    worker's OCR engine is built yet to ``log``."""
+    """Append the file's name, ``probe``, ``render`` or ``ocr`` (a scan's OCR, a task of its own),
+    and whether this worker's OCR engine is built yet (``absent``, ``built``) to ``log``."""
     from qvl_cli.evidence import ocr
 
     kind = "probe" if task.request.probe else "render" if task.request.keep_pixels else "ocr"
     with open(log, "a", encoding="utf-8") as out:
-        out.write(f"{kind}:{'absent' if ocr._ENGINE is None else 'built'}\n")
+        out.write(f"{Path(task.request.path).name} {kind} {'absent' if ocr._ENGINE is None else 'built'}\n")
 
 
 def log_ocr_threads(log: str, task: PageTask) -> None:
