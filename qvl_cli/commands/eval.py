@@ -12,13 +12,20 @@ from qvl_cli.evaluation.scoring import CompareOptions, Evaluation, compare_docum
 from qvl_cli.wording import plural
 
 BUILTIN_ADAPTERS = ("invoice2data", "sroie")
+TAKES = "qvl eval takes the JSON Lines written by `qvl extract -o`"
 
 
 def read_predictions(path: Path) -> list[dict[str, Any]]:
+    from qvl_cli.runs.sources import not_records, records_error, refuse_folder
+
+    refuse_folder(str(path), TAKES)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        data = path.read_bytes()
     except OSError as exc:
         raise GoldError(f"cannot read predictions: {exc.strerror or exc}", path=path) from None
+    if found := not_records(data):
+        raise records_error(str(path), found)
+    lines = data.decode("utf-8").splitlines()
     records = []
     for number, line in enumerate(lines, start=1):
         if line.strip():

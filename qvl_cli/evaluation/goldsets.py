@@ -68,15 +68,12 @@ def load_gold(source: Path) -> dict[str, Any]:
         gold = {}
         for path in sorted(source.glob("*.json")):
             try:
-                gold[path.stem] = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
+                gold[path.stem] = json.loads(_text(path))
+            except ValueError as exc:
                 raise GoldError(f"cannot read gold file: {exc}", path=path) from None
         return gold
     gold = {}
-    try:
-        lines = source.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise GoldError(f"cannot read gold: {exc.strerror or exc}", path=source) from None
+    lines = _text(source).splitlines()
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -88,3 +85,16 @@ def load_gold(source: Path) -> dict[str, Any]:
             raise GoldError(f"line {number} needs a 'file' key", path=source)
         gold[Path(str(record["file"])).stem] = record.get("data", {k: v for k, v in record.items() if k != "file"})
     return gold
+
+
+def _text(path: Path) -> str:
+    """A gold file's text; a file that cannot be read, or is not UTF-8 text, is a :class:`GoldError`."""
+    from qvl_cli.runs.sources import not_records
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise GoldError(f"cannot read gold: {exc.strerror or exc}", path=path) from None
+    if found := not_records(data):
+        raise GoldError(f"not gold data: {found.what()}", path=path, hint="give JSON or JSON Lines saved as UTF-8")
+    return data.decode("utf-8")

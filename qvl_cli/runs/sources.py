@@ -1,4 +1,4 @@
-"""Files given as records (``qvl validate``, ``qvl review``, ``qvl locate``): what such a file is
+"""Files given as records (``qvl validate``, ``review``, ``locate``, ``eval``): what such a file is
 when it is not text (a document, a binary file, text in another encoding), and a folder refused.
 
 The commands word their messages around :meth:`NotRecords.what`, so a file is named the same

@@ -1,6 +1,6 @@
-"""Files given as records to `qvl validate`, `qvl review` and `qvl locate`: a folder is a usage
-error saying what the command takes; a document, a binary file or text that is not UTF-8 is named
-as such (one line, exit 2, no traceback, nothing written), whichever command it is given to."""
+"""Files given as records to `qvl validate`, `qvl review`, `qvl locate` and `qvl eval`: a folder is
+a usage error saying what the command takes; a document, a binary file or text that is not UTF-8
+is named as such (one line, exit 2, no traceback, nothing written), whichever command it is given to."""
 
 from __future__ import annotations
 
@@ -18,7 +18,15 @@ COMMANDS = {
     "validate": (["-s", "form"], "qvl validate takes JSON or JSON Lines files, or - for stdin"),
     "review": (["-o", "r.html"], "qvl review takes the JSON Lines written by `qvl extract -o`, or - for stdin"),
     "locate": ([], "qvl locate takes the JSON Lines written by `qvl extract -o`, or - for stdin"),
+    "eval": (["--gold", "gold"], "qvl eval takes the JSON Lines written by `qvl extract -o`"),
 }
+
+
+@pytest.fixture(autouse=True)
+def in_a_folder_with_gold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test runs in its own folder, which has an empty ``gold`` folder for ``qvl eval``."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "gold").mkdir()
 
 
 def one_error(stderr: str) -> str:
@@ -28,10 +36,7 @@ def one_error(stderr: str) -> str:
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_a_folder_is_a_usage_error_saying_what_the_command_takes(
-    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
+def test_a_folder_is_a_usage_error_saying_what_the_command_takes(command: str, tmp_path: Path) -> None:
     (tmp_path / "run.jsonl").write_text(json.dumps(RECORD) + "\n")
     options, takes = COMMANDS[command]
     for folder in (".", str(tmp_path)):
@@ -72,8 +77,8 @@ def test_a_binary_file_that_decodes_as_utf8_is_named_binary(command: str, name: 
     assert "not valid JSON" not in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("command", ["review", "locate"])
-def test_a_document_or_text_not_in_utf8_is_named_by_review_and_locate(command: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["review", "locate", "eval"])
+def test_a_document_or_text_not_in_utf8_is_named_by_review_locate_and_eval(command: str, tmp_path: Path) -> None:
     pdf = write_pdf(tmp_path / "invoice.pdf", [PageSpec()])
     latin = tmp_path / "latin.jsonl"
     latin.write_bytes(b'{"file": "a.pdf", "data": {"t": "caf\xe9"}}\n')
@@ -83,6 +88,20 @@ def test_a_document_or_text_not_in_utf8_is_named_by_review_and_locate(command: s
         result = cli(command, str(path), *COMMANDS[command][0])
         assert result.exit_code == 2
         assert one_error(result.stderr) == f"{path}: {problem}{hint}"
+
+
+def test_eval_names_gold_that_is_not_utf8_text(tmp_path: Path) -> None:
+    (tmp_path / "run.jsonl").write_text(json.dumps(RECORD) + "\n")
+    (tmp_path / "gold" / "a.json").write_bytes(b'{"title": "caf\xe9"}')
+    (tmp_path / "gold.jsonl").write_bytes(b'{"file": "a.pdf", "title": "x"}\x00\n')
+    problems = {
+        "gold": "gold/a.json: not gold data: not UTF-8 text (byte 0xe9 on line 1)",
+        "gold.jsonl": "gold.jsonl: not gold data: a binary file",
+    }
+    for gold, problem in problems.items():
+        result = cli("eval", "run.jsonl", "--gold", gold)
+        assert result.exit_code == 2
+        assert one_error(result.stderr) == f"{problem} (give JSON or JSON Lines saved as UTF-8)"
 
 
 def test_locate_leaves_out_a_later_line_that_is_not_utf8_and_goes_on(tmp_path: Path) -> None:
