@@ -17,12 +17,11 @@ from qvl_cli.schemas.catalog import load_schema
 if TYPE_CHECKING:
     from qvl_cli.runs.sources import NotRecords
 
+TAKES = "qvl validate takes JSON or JSON Lines files, or - for stdin"
+
 
 def is_envelope(value: Any) -> bool:
     return isinstance(value, dict) and "data" in value and "valid" in value and "file" in value
-
-
-TAKES = "qvl validate takes JSON or JSON Lines files, or - for stdin"
 
 
 def read_items(path: Path) -> Iterator[tuple[str, Any, str | None]]:
