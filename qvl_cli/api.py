@@ -48,14 +48,20 @@ class Extractor:
         prompt = load_prompt(self.settings.decoding.prompt, schema_doc)
         extract_options = ExtractOptions.from_settings(self.settings.render, self.settings.decoding)
         model = self.settings.model
+        server = model.backend == "openai"
         self.engine = DocumentExtractor(
-            schema_doc, prompt, extract_options, lambda: create_backend(model.backend, model), self._renderer()
+            schema_doc,
+            prompt,
+            extract_options,
+            lambda: create_backend(model.backend, model),
+            self._renderer(),
+            png_data=server,  # the render workers encode the pages the client sends
         )
         self.identity = run_identity(
             schema_doc.sha256, prompt.sha256, model.backend, model, extract_options, self.engine.max_new_tokens
         )
         self.batch_size = self.settings.run.batch_size  # documents per generate call of a local model
-        self.in_flight = model.concurrency if model.backend == "openai" else 1  # documents at a server at once
+        self.in_flight = model.concurrency if server else 1  # documents at a server at once
 
     def close(self) -> None:
         """Stop the render worker processes (a later document starts new ones)."""

@@ -38,6 +38,7 @@ class GenerationRequest:
     schema: dict[str, Any] | None = None
     constrain: bool = True  # decode under the schema's grammar when the backend can
     followups: tuple[Turn, ...] = ()
+    png: tuple[bytes, ...] = ()  # the images as PNG files, when the render workers encoded them
 
 
 @dataclass(frozen=True)

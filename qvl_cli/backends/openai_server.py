@@ -13,7 +13,7 @@ import base64
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from qvl_cli.answers.decoding import grammar_schema
 from qvl_cli.backends.contract import Generation, GenerationRequest, ModelInfo, Outcome
@@ -22,22 +22,23 @@ from qvl_cli.errors import ModelError
 from qvl_cli.pages.budgets import visual_tokens
 from qvl_cli.settings import DEFAULT_MODEL, ModelSettings
 
-if TYPE_CHECKING:
-    from PIL import Image
-
 log = logging.getLogger(__name__)
 NO_KEY = "not-needed"  # local servers accept any key; the client insists on one
 
 
-def image_url(image: Image.Image) -> str:
-    """The page as a PNG data URL (lossless, fast: see :mod:`qvl_cli.pages.png`)."""
+def png_files(request: GenerationRequest) -> tuple[bytes, ...]:
+    """The pages as PNG files (lossless, fast: see :mod:`qvl_cli.pages.png`): as the render
+    workers encoded them, else encoded here."""
+    if len(request.png) == len(request.images):
+        return request.png
     from qvl_cli.pages.png import encode_png
 
-    return "data:image/png;base64," + base64.b64encode(encode_png(image)).decode("ascii")
+    return tuple(encode_png(image) for image in request.images)
 
 
 def messages_for(request: GenerationRequest) -> list[dict[str, Any]]:
-    content: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": image_url(i)}} for i in request.images]
+    urls = ["data:image/png;base64," + base64.b64encode(png).decode("ascii") for png in png_files(request)]
+    content: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": url}} for url in urls]
     content.append({"type": "text", "text": request.prompt})
     return [{"role": "user", "content": content}] + [{"role": t.role, "content": t.text} for t in request.followups]
 

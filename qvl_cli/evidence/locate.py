@@ -253,26 +253,61 @@ def _best_places(
             placed = fixed + list(picked.items())
             picked[path] = min(candidates[path], key=lambda hit: _cost({path: hit}, placed, anchors, used))
         return picked, _cost(picked, fixed, anchors, used)
-    combos = (dict(zip(paths, hits, strict=True)) for hits in itertools.product(*(candidates[p] for p in paths)))
-    scored = ((combo, _cost(combo, fixed, anchors, used)) for combo in combos)
-    return min(scored, key=lambda item: item[1])
+    own = [[_Own.of(path, hit, fixed, anchors, used) for hit in candidates[path]] for path in paths]
+    spread = max(1, len(fixed) + len(paths) - 1)
+    best: tuple[_Own, ...] = ()
+    lowest = math.inf
+    for members in itertools.product(*own):  # the first of the cheapest, as min() would take
+        cost = _members_cost(members, anchors, spread)
+        if cost < lowest or not best:
+            best, lowest = members, cost
+    return {member.path: member.hit for member in best}, lowest
 
 
 def _cost(combo: dict[Path, Hit], fixed: list[tuple[Path, Hit]], anchors: _Anchors, used: set[Any]) -> float:
     """Lower is better: weaker matches, far from labels and siblings, places already cited."""
+    members = tuple(_Own.of(path, hit, fixed, anchors, used) for path, hit in combo.items())
+    return _members_cost(members, anchors, max(1, len(fixed) + len(members) - 1))
+
+
+@dataclass(frozen=True)
+class _Own:
+    """What a value's cost at one place owes to that place alone, worked out once however many
+    combinations the place is tried in (the sums in the same order, so costs are the same to
+    the last bit)."""
+
+    path: Path
+    hit: Hit
+    match: float  # the match's strength (and being alone on its line)
+    label: float | None  # distance to its nearest label
+    reused: bool  # cites characters a value placed before cites
+    fixed: float  # distances to the object's values already placed, summed
+
+    @classmethod
+    def of(cls, path: Path, hit: Hit, fixed: list[tuple[Path, Hit]], anchors: _Anchors, used: set[Any]) -> _Own:
+        labels = anchors.labels.get(path)
+        label = min(_distance(hit, place) for place in labels) if labels else None
+        near = sum(_ordered_distance(anchors.order, path, hit, other, h) for other, h in fixed)
+        return cls(path, hit, hit.score + (ALONE if hit.whole else 0.0), label, not hit.cells.isdisjoint(used), near)
+
+
+def _members_cost(members: tuple[_Own, ...], anchors: _Anchors, spread: int) -> float:
+    reused = [member.reused for member in members]
+    near = [member.fixed for member in members]  # each pair of values counted once, by the first
+    for position, member in enumerate(members):
+        for later in range(position + 1, len(members)):
+            other = members[later]
+            if not member.hit.cells.isdisjoint(other.hit.cells):
+                reused[position] = reused[later] = True
+            near[position] += _ordered_distance(anchors.order, member.path, member.hit, other.path, other.hit)
     cost = 0.0
-    members = list(combo.items())
-    for position, (path, hit) in enumerate(members):
-        cost -= hit.score + (ALONE if hit.whole else 0.0)
-        if anchors.labels.get(path):
-            cost += min(_distance(hit, label) for label in anchors.labels[path])
-        others = [h for other, h in members if other != path]
-        if not hit.cells.isdisjoint(used) or any(not hit.cells.isdisjoint(h.cells) for h in others):
+    for member, cites_used, distance in zip(members, reused, near, strict=True):
+        cost -= member.match
+        if member.label is not None:
+            cost += member.label
+        if cites_used:
             cost += REUSED
-        pairs = [*fixed, *members[position + 1 :]]  # each pair of values counted once
-        cost += sum(_ordered_distance(anchors.order, path, hit, other, h) for other, h in pairs) / max(
-            1, len(fixed) + len(members) - 1
-        )
+        cost += distance / spread
     return cost
 
 

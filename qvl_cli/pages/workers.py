@@ -59,6 +59,7 @@ class RenderRequest:
     png_dir: str | None = None  # also write each page there as <stem>-p<NNN>.png (extras["file"])
     png_compression: int = DEFAULT_LEVEL  # zlib level of those files (0-9; pixels are the same at every level)
     keep_pixels: bool = True  # False: only the page records come back (e.g. when the PNGs are the output)
+    png_data: bool = False  # also encode each page as PNG here (extras["png"]): what a server backend sends
     windows: WindowSettings = field(default_factory=WindowSettings)
     text: TextOptions | None = None  # read each page's text for evidence (extras["text"], packed); None: not
     text_done: frozenset[int] = frozenset()  # page numbers whose text an earlier window read: not read again
@@ -287,6 +288,10 @@ def with_text(
 def _page_extras(request: RenderRequest, source: SourceFile, number: int, image: Image.Image) -> dict[str, Any]:
     """Per-page work done where the page was rendered; its results go in the page's ``extras``."""
     extras: dict[str, Any] = {}
+    if request.png_data:
+        from qvl_cli.pages.png import encode_png
+
+        extras["png"] = encode_png(image)
     if request.png_dir is not None:
         target = Path(request.png_dir) / f"{source.path.stem}-p{number:03d}.png"
         extras["file"] = str(save_png(image, target, request.png_compression))

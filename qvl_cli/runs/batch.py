@@ -295,8 +295,9 @@ class BatchRunner:
         if key in self.recorded:
             return Job(path, key, sha256, recorded=True)
         try:
-            # The document must open (password included) before any cached result is handed out.
-            protected = self.extractor.probe(path)
+            # The document must open (password included) before any cached result is handed out;
+            # without a cache, rendering it is the check.
+            protected = self.cache is not None and self.extractor.probe(path)
             use_cache = self.cache is not None and sha256 is not None and not protected
             if use_cache and self.cache is not None and (hit := self.cache.get(key)) is not None:
                 return Job(path, key, sha256, cached=hit)

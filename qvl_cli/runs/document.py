@@ -104,8 +104,10 @@ class Extractor:
         options: ExtractOptions,
         backend_factory: Callable[[], Backend],
         renderer: Renderer | None = None,
+        png_data: bool = False,  # pages also encoded as PNG where rendered (for a server backend)
     ):
         self.schema = schema
+        self.png_data = png_data
         self.renderer = renderer or InlineRenderer()
         self.prompt = prompt
         self.options = options
@@ -157,6 +159,7 @@ class Extractor:
             options.dpi,
             options.limits,
             windows=options.windows,
+            png_data=self.png_data,
             text=text,
             sha256=ocr_key(path, sha256) if text is not None else sha256,
         )
@@ -231,6 +234,7 @@ class Extractor:
                 max_new_tokens=self.max_new_tokens,
                 schema=self.schema.document,
                 constrain=self.options.constrain,
+                png=tuple(page.extras["png"] for page in content if "png" in page.extras),
             )
         warnings = tuple(self._page_warnings(document, blank))
         return Prepared(document, started, sha256, blank, warnings, request, unreadable_pages(document, blank))

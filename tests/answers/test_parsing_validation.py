@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from qvl_cli.answers.parsing import parse_answer
@@ -60,6 +62,31 @@ def test_validation_checks_types_formats_patterns_and_extra_keys() -> None:
     assert "'notes' was unexpected" in issues[""]
     assert "is not a 'date'" in issues["/invoice_date"]
     assert "is not of type 'number', 'null'" in issues["/line_items/0/quantity"]
+
+
+@pytest.mark.parametrize(
+    ("format_", "good", "bad"),
+    [
+        ("date", "2024-02-29", "2024-02-30"),
+        ("date-time", "2024-02-29T10:00:00Z", "2024-02-29 10h"),
+        ("email", "billing@example.com", "billing at example"),
+        ("uri", "https://example.com/invoice/7", "example.com invoice"),
+        ("ipv4", "10.0.0.1", "10.0.0.300"),
+    ],
+)
+def test_formats_are_checked(format_: str, good: str, bad: str, tmp_path) -> None:
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"type": "object", "properties": {"v": {"type": "string", "format": format_}}}))
+    validate = make_validator(load_schema(str(path)))
+    assert validate({"v": good}) == []
+    assert [issue.path for issue in validate({"v": bad})] == ["/v"]
+
+
+def test_iri_format_is_not_checked(tmp_path) -> None:
+    """As the README says: qvl does not install the grammar for IRIs (slow to import)."""
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"type": "object", "properties": {"v": {"type": "string", "format": "iri"}}}))
+    assert make_validator(load_schema(str(path)))({"v": "not an iri"}) == []
 
 
 CUT_OFF = '{"vendor": {"name": "ACME", "address": null}, "invoice_number": "12'

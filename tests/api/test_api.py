@@ -126,6 +126,21 @@ def test_import_qvl_cli_is_light() -> None:
     assert result.stdout.strip() == "[]", result.stderr
 
 
+def test_validating_imports_nothing_that_builds_a_grammar_or_coerces_through_pydantic() -> None:
+    """What a command that validates imports is what qvl installs: jsonschema without
+    rfc3987-syntax (it builds a grammar when imported, 1.4 s) and a typer that parses options
+    without pydantic (0.1 s). A leftover of an older install: ``pip uninstall rfc3987-syntax``."""
+    code = (
+        "import sys\nfrom qvl_cli.cli import main\n"
+        "sys.argv = ['qvl', 'validate', 'examples/records.jsonl', '--schema', 'invoice']\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    print(exit.code)\n"
+        "print(sorted(m for m in ('jsonschema', 'rfc3987_syntax', 'lark', 'pydantic') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    *_, code_line, imported = result.stdout.splitlines()
+    assert code_line in ("0", "1") and imported == "['jsonschema']", result.stdout + result.stderr  # it validated
+
+
 def test_page_images_get_evidence_from_ocr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Pages given as images have no text layer: their evidence comes from OCR of the pixels, and
     a value the page does not print is reported, not located."""

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fake_openai_server import MODEL, FakeOpenAIServer
@@ -175,3 +176,35 @@ def test_ctrl_c_with_documents_in_flight_keeps_whole_records_and_exits_130(
     assert all(line.endswith("\n") and json.loads(line)["valid"] for line in lines if line.strip())
     assert 1 <= done < 20 and len(server.requests) < 20  # the rest was never sent
     assert f"qvl: interrupted after {done} of 20 documents\n" in stderr and "Traceback" not in stderr
+
+
+def test_pages_rendered_in_workers_are_sent_as_the_workers_png_files(
+    tmp_path: Path, server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The render workers encode the pages for a server backend (the qvl process, which sends
+    every request, encodes none): the same pixels as pages encoded here, a blank page left out."""
+    from qvl_cli import Extractor as ApiExtractor
+
+    blank = PageSpec(lines=())
+    pdf = write_pdf(tmp_path / "three.pdf", [PageSpec(lines=("Page one",)), blank, PageSpec(lines=("Page three",))])
+    server.script.extend([("ok", json.dumps(ANSWER))] * 2)
+    options = {"backend": "openai", "base_url": server.url, "evidence": "off", "cache": False, "max_pixels": 200_000}
+    with ApiExtractor("form", render_workers=0, **options) as extractor:
+        here = extractor.extract(pdf)
+    import qvl_cli.pages.png
+
+    def not_here(*args: object) -> bytes:
+        raise AssertionError("the qvl process encoded a page")
+
+    monkeypatch.setattr(qvl_cli.pages.png, "encode_png", not_here)  # the worker processes are not patched
+    with ApiExtractor("form", render_workers=1, **options) as extractor:
+        in_workers = extractor.extract(pdf)
+    assert here.valid and in_workers.valid and [page["blank"] for page in in_workers.pages] == [False, True, False]
+    sent = [[_pixels(part) for part in body["messages"][0]["content"][:-1]] for body in server.requests]
+    assert len(sent[0]) == 2 and sent[0] == sent[1]
+
+
+def _pixels(part: dict[str, Any]) -> tuple[tuple[int, int], bytes]:
+    png = base64.b64decode(part["image_url"]["url"].split(",", 1)[1])
+    with Image.open(io.BytesIO(png)) as image:
+        return image.size, image.convert("RGB").tobytes()
