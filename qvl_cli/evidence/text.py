@@ -8,6 +8,7 @@ Everything is plain frozen data, so it can be pickled to and from worker process
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,80 +123,102 @@ def pdf_page_lines(pdf: Any, index: int) -> tuple[Line, ...]:
     Lines are found in the page's own coordinates (so a page turned by /Rotate reads the same);
     each character's box is then mapped onto the page as rendered.
     """
-    import pypdfium2.raw as pdfium_c
-
     page = pdf[index]
     textpage = page.get_textpage()
     try:
-        chars = []
-        for i in range(textpage.count_chars()):
-            char = chr(pdfium_c.FPDFText_GetUnicode(textpage, i))
-            left, bottom, right, top = textpage.get_charbox(i)
-            visible = not char.isspace() and (right > left or top > bottom)
-            chars.append((char, (left, -top, right, -bottom) if visible else None))
-        grouped = _group_lines(chars)
+        grouped = _group_lines(_page_chars(textpage))
+        device = _device_mapping(page)
         return tuple(
-            Line(text, _fill_spaces([_device_box(page, box) if box else None for box in boxes]))
-            for text, boxes in grouped
+            Line(text, _fill_spaces([device(box) if box else None for box in boxes])) for text, boxes in grouped
         )
     finally:
         textpage.close()
         page.close()
 
 
-def _device_box(page: Any, box: Box) -> Box:
-    """A box in page space (y down) in fractions of the rendered page, through PDFium's own
+def _page_chars(textpage: Any) -> list[tuple[str, Box | None]]:
+    """Each character of a text page, with its box in page space, y down (``None`` for a space
+    or a character that prints nothing)."""
+    import ctypes
+
+    import pypdfium2.raw as pdfium_c
+    from pypdfium2 import PdfiumError
+
+    left, right, bottom, top = ctypes.c_double(), ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
+    out = (ctypes.byref(left), ctypes.byref(right), ctypes.byref(bottom), ctypes.byref(top))
+    unicode, char_box = pdfium_c.FPDFText_GetUnicode, pdfium_c.FPDFText_GetCharBox
+    chars: list[tuple[str, Box | None]] = []
+    for i in range(textpage.count_chars()):
+        char = chr(unicode(textpage, i))
+        if not char_box(textpage, i, *out):
+            raise PdfiumError("Failed to get charbox.")
+        x0, y0, x1, y1 = left.value, bottom.value, right.value, top.value
+        visible = not char.isspace() and (x1 > x0 or y1 > y0)
+        chars.append((char, (x0, -y1, x1, -y0) if visible else None))
+    return chars
+
+
+def _device_mapping(page: Any) -> Callable[[Box], Box]:
+    """Boxes in page space (y down) to fractions of the rendered page, through PDFium's own
     page-to-device mapping (rotation and crop box included)."""
     import ctypes
 
     import pypdfium2.raw as pdfium_c
 
-    left, top, right, bottom = box[0], -box[1], box[2], -box[3]
-    xs, ys = [], []
-    for px, py in ((left, bottom), (right, top)):
-        dx, dy = ctypes.c_int(), ctypes.c_int()
-        pdfium_c.FPDF_PageToDevice(page, 0, 0, _GRID, _GRID, 0, px, py, ctypes.byref(dx), ctypes.byref(dy))
-        xs.append(dx.value / _GRID)
-        ys.append(dy.value / _GRID)
-    return (min(xs), min(ys), max(xs), max(ys))
+    dx, dy = ctypes.c_int(), ctypes.c_int()
+    x_out, y_out = ctypes.byref(dx), ctypes.byref(dy)
+    to_device = pdfium_c.FPDF_PageToDevice
+
+    def mapped(box: Box) -> Box:
+        left, top, right, bottom = box[0], -box[1], box[2], -box[3]
+        to_device(page, 0, 0, _GRID, _GRID, 0, left, bottom, x_out, y_out)
+        x0, y0 = dx.value / _GRID, dy.value / _GRID
+        to_device(page, 0, 0, _GRID, _GRID, 0, right, top, x_out, y_out)
+        x1, y1 = dx.value / _GRID, dy.value / _GRID
+        return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+
+    return mapped
 
 
 def _group_lines(chars: list[tuple[str, Box | None]]) -> list[tuple[str, list[Box | None]]]:
     lines: list[tuple[str, list[Box | None]]] = []
     text: list[str] = []
     boxes: list[Box | None] = []
+    band: tuple[float, float] | None = None  # the current line's top and bottom so far
+    previous: Box | None = None  # its last character's box
 
     def flush() -> None:
+        nonlocal band, previous
         while text and text[-1].isspace():
             text.pop()
             boxes.pop()
-        if any(box is not None for box in boxes):
+        if band is not None:
             lines.append(("".join(text), list(boxes)))
         text.clear()
         boxes.clear()
+        band = previous = None
 
     for ch, box in chars:
         if ch in "\r\n\x02\x03":
             flush()
             continue
-        if box is not None and _breaks_line(boxes, box):
+        if box is not None and band is not None and previous is not None and _breaks_line(band, previous, box):
             flush()
         if not text and ch.isspace():
             continue
         text.append(" " if ch.isspace() else ch)
         boxes.append(box)
+        if box is not None:
+            band = (box[1], box[3]) if band is None else (min(band[0], box[1]), max(band[1], box[3]))
+            previous = box
     flush()
     return lines
 
 
-def _breaks_line(boxes: list[Box | None], box: Box) -> bool:
-    """A new line starts where the text leaves the current line's band, jumps back, or leaves a
-    wide gap (a table cell beside)."""
-    placed = [b for b in boxes if b is not None]
-    if not placed:
-        return False
-    previous = placed[-1]
-    top, bottom = min(b[1] for b in placed), max(b[3] for b in placed)
+def _breaks_line(band: tuple[float, float], previous: Box, box: Box) -> bool:
+    """A new line starts where the text leaves the current line's band (its top and bottom so
+    far; ``previous``: its last character), jumps back, or leaves a wide gap (a table cell beside)."""
+    top, bottom = band
     height = max(bottom - top, box[3] - box[1], 1e-6)
     middle = (box[1] + box[3]) / 2
     off_band = not top - 0.2 * height <= middle <= bottom + 0.2 * height
