@@ -184,7 +184,19 @@ def crash_in_closer_look(name: str, task: PageTask) -> None:
         _abort()
 
 
-def stall_in_closer_look(name: str, task: PageTask) -> None:
-    """Make the worker stuck when it is to draw regions of the file called ``name`` again."""
+def hold_closer_look(name: str, go: str, log: str, task: PageTask) -> None:
+    """Hold the closer look at the file called ``name`` until the file ``go`` exists (at most
+    30 s), then append ``released`` or ``timed out`` to ``log``."""
+    if Path(task.request.path).name != name or task.request.closer is None:
+        return
+    deadline = time.monotonic() + 30
+    while not Path(go).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with open(log, "a", encoding="utf-8") as out:
+        out.write("released\n" if Path(go).exists() else "timed out\n")
+
+
+def hang_in_closer_look(name: str, task: PageTask) -> None:
+    """Make the worker stuck when it draws regions of the file called ``name`` again."""
     if Path(task.request.path).name == name and task.request.closer is not None:
         time.sleep(600)

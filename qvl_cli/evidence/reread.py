@@ -147,19 +147,18 @@ class RegionReader:
         workers of ``renderer`` when it has them)."""
         from qvl_cli.evidence.grounding import ocr_cache_dir
 
+        source = document.source  # not the document: the reader may outlive its page images
+
         def draw(page: int, size: tuple[int, int]) -> Image.Image:
             from contextlib import nullcontext
 
             from qvl_cli.pages.rasterize import PDFIUM_LOCK, open_pages
 
-            with (
-                PDFIUM_LOCK if document.source.is_pdf else nullcontext(),
-                open_pages(document.source, password, dpi) as pages,
-            ):
+            with PDFIUM_LOCK if source.is_pdf else nullcontext(), open_pages(source, password, dpi) as pages:
                 return pages.render(page - 1, size)
 
         sizes = {page.number: page.size for page in document.pages}
-        read = in_workers(renderer, str(document.source.path), password, dpi)
+        read = in_workers(renderer, str(source.path), password, dpi)
         return cls(draw, sizes, ocr_cache_dir(), sha256, read)
 
     @classmethod

@@ -2,8 +2,10 @@
 
 Records come out in input order, each written as soon as its document is done. While the model
 works on one document, prefetch threads hash the next ones and have them rendered (one thread per
-render worker process), so at most one document per render worker plus the one with the model
-are in memory at any time, however long the batch.
+render worker process), and the documents it has answered are grounded behind it (their page
+OCR and closer look waited for in a thread of their own: see :mod:`qvl_cli.runs.behind`), so at
+most one document per render worker plus those with the model hold pages at any time, and at
+most ``max(GROUNDING_BEHIND, batch_size)`` more, without pages, wait for grounding.
 
 With a server backend, ``in_flight`` documents are with the model at once, each in its own
 thread: a slow document holds back only its own record, not the requests behind it (a batch
@@ -13,7 +15,6 @@ would wait for its slowest request before sending the next ones).
 from __future__ import annotations
 
 import os
-import queue
 import signal
 import threading
 import time
@@ -23,55 +24,18 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from qvl_cli.errors import InputError
 from qvl_cli.pages.inputs import file_sha256
+from qvl_cli.runs.behind import GROUNDING_BEHIND, Behind, DocumentThreads
 from qvl_cli.runs.cache import ResultCache, document_key
 from qvl_cli.runs.document import Extractor
 from qvl_cli.runs.records import Envelope
 from qvl_cli.runs.windows import LoadedDocument
 from qvl_cli.wording import plural
 
-Value = TypeVar("Value")
 HELD_RECORDS = 8  # finished records per document in flight that may wait for an earlier one
-
-
-class DocumentThreads:
-    """``count`` daemon threads taking calls in order: on Ctrl-C, qvl exits without waiting for
-    the requests still at the server (a thread pool's threads would be waited for)."""
-
-    def __init__(self, count: int) -> None:
-        self._calls: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = queue.SimpleQueue()
-        for number in range(count):
-            threading.Thread(target=self._serve, name=f"qvl-document-{number}", daemon=True).start()
-        self._count = count
-
-    def submit(self, call: Callable[..., Value], *args: Any) -> Future[Value]:
-        future: Future[Value] = Future()
-        self._calls.put((lambda: call(*args), future))
-        return future
-
-    def shutdown(self) -> None:
-        """Cancel the calls not started; each thread ends after its current call."""
-        while True:
-            try:
-                item = self._calls.get_nowait()
-            except queue.Empty:
-                break
-            if item is not None:
-                item[1].cancel()
-        for _ in range(self._count):
-            self._calls.put(None)
-
-    def _serve(self) -> None:
-        while (item := self._calls.get()) is not None:
-            call, future = item
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(call())
-                except BaseException as exc:  # handed to the thread that waits for the record
-                    future.set_exception(exc)
 
 
 class Sink(Protocol):
@@ -191,6 +155,7 @@ class BatchRunner:
         ahead = max(1, self.extractor.renderer.parallelism)
         pool = ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="qvl-prefetch")
         pending: deque[Future[Job]] = deque()
+        behind: Behind[Job] = Behind(self._write, max(GROUNDING_BEHIND, self.batch_size))
         try:
             for _ in range(self.batch_size + ahead - 1):
                 self._submit(pool, inputs, pending)
@@ -198,17 +163,19 @@ class BatchRunner:
                 job = pending.popleft().result()
                 self._submit(pool, inputs, pending)  # render ahead while the model works
                 if job.document is None:
-                    self._flush(waiting)  # keep input order: earlier documents first
-                    self._finish(job)
+                    self._flush(waiting, behind)  # keep input order: earlier documents first
+                    behind.add(job, None)
                     continue
                 waiting.append(job)
                 if len(waiting) >= self.batch_size or not pending:
-                    self._flush(waiting)
-            self._flush(waiting)
+                    self._flush(waiting, behind)
+            self._flush(waiting, behind)
+            behind.drain()
         finally:
             # On an interrupt, documents still rendering are not waited for: closing the
-            # renderer cancels them and their threads end.
+            # renderer cancels them and their threads end; so does grounding not yet started.
             pool.shutdown(wait=False, cancel_futures=True)
+            behind.close()
         return self.summary
 
     def _run_in_flight(self, inputs: Iterator[Path]) -> Summary:
@@ -265,19 +232,28 @@ class BatchRunner:
             self.cache.put(job.key, record)
         self._emit(record)
 
-    def _flush(self, waiting: list[Job]) -> None:
-        """Run the model on the gathered documents and write their records."""
+    def _flush(self, waiting: list[Job], behind: Behind[Job]) -> None:
+        """Run the model on the gathered documents and leave their grounding and records to ``behind``."""
         if not waiting:
             return
         now = time.perf_counter()
         items = [(job.document, now - job.render_seconds, job.sha256) for job in waiting if job.document is not None]
         if len(items) == 1:
-            envelopes = [self.extractor.extract_document(*items[0])]
+            results = [self.extractor.answer_document(*items[0])]
         else:
-            envelopes = self.extractor.extract_documents(items)
-        for job, envelope in zip(waiting, envelopes, strict=True):
-            self._record(job, envelope)
+            results = self.extractor.answer_documents(items)
+        jobs = [replace(job, document=None) for job in waiting]  # the pages are let go here
         waiting.clear()
+        del items
+        for job, result in zip(jobs, results, strict=True):
+            behind.add(job, result)
+
+    def _write(self, job: Job, envelope: Envelope | None) -> None:
+        """Write a document's record (``None``: recorded, cached or failed before the model)."""
+        if envelope is None:
+            self._finish(job)
+        else:
+            self._record(job, envelope)
 
     def _submit(self, pool: ThreadPoolExecutor, inputs: Iterator[Path], pending: deque[Future[Job]]) -> None:
         path = next(inputs, None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -17,15 +17,15 @@ from qvl_cli.answers.guards import is_blank, token_budget
 from qvl_cli.answers.validation import Issue, make_validator
 from qvl_cli.backends.contract import Backend, Generation, GenerationRequest, Turn
 from qvl_cli.errors import DeviceMemoryError, InputError, ModelError, QvlError
-from qvl_cli.evidence.grounding import ground, ocr_key, region_reader, text_options
-from qvl_cli.evidence.later import page_text
+from qvl_cli.evidence.grounding import ocr_key, text_options
 from qvl_cli.pages.budgets import PixelBudget
 from qvl_cli.pages.inputs import file_sha256
 from qvl_cli.pages.pool import InlineRenderer, Renderer
 from qvl_cli.pages.rasterize import DEFAULT_PDF_DPI, InputLimits, RenderedDocument
 from qvl_cli.pages.windows import WindowSettings
 from qvl_cli.pages.workers import RenderRequest
-from qvl_cli.runs.records import Envelope, FailureInfo, Usage
+from qvl_cli.runs.answered import Answered, finished, with_degraded
+from qvl_cli.runs.records import Envelope, FailureInfo
 from qvl_cli.runs.windows import LoadedDocument, WindowedDocument, extract_windows, load_document
 from qvl_cli.schemas.catalog import Schema
 from qvl_cli.schemas.navigation import minimal_instance
@@ -166,19 +166,27 @@ class Extractor:
         return load_document(self.renderer, request)
 
     def extract_document(self, document: LoadedDocument, started: float, sha256: str | None = None) -> Envelope:
-        """Run the model on rendered pages. Out of device memory, the document is rendered again
-        with halved pixel budgets (down to ``MIN_DEGRADED_PIXELS``) and the envelope says so. A
-        window of a long document that cannot be rendered or read (a renderer crash or timeout
-        included) makes the document's error record, as a document that cannot be loaded does."""
+        """Run the model on rendered pages and ground its answer (see :meth:`answer_document`)."""
+        return finished(self.answer_document(document, started, sha256))
+
+    def answer_document(
+        self, document: LoadedDocument, started: float, sha256: str | None = None
+    ) -> Envelope | Answered:
+        """Run the model on rendered pages; the answer's grounding is left to the caller (a long
+        document's windows are grounded as they go). Out of device memory, the document is
+        rendered again with halved pixel budgets (down to ``MIN_DEGRADED_PIXELS``) and the
+        envelope says so. A window of a long document that cannot be rendered or read (a renderer
+        crash or timeout included) makes the document's error record, as a document that cannot
+        be loaded does."""
         budget = self.options.budget
         for retry in range(MAX_DEGRADE_STEPS + 1):
             try:
                 if retry:
                     document = self.load(document.source.path, budget)
                 if isinstance(document, WindowedDocument):
-                    envelope = extract_windows(self, document, started, sha256)
+                    result: Envelope | Answered = extract_windows(self, document, started, sha256)
                 else:
-                    envelope = self._extract_prepared(self.prepare(document, started, sha256))
+                    result = self._answer(self.prepare(document, started, sha256))
             except DeviceMemoryError as exc:
                 smaller = _halved(budget)
                 if smaller is None or retry == MAX_DEGRADE_STEPS:
@@ -191,36 +199,35 @@ class Extractor:
                 if self._backend is None:
                     raise
                 return self.failure(document.source.path, exc, started)
-            return _degraded(envelope, budget, retry) if retry else envelope
+            return with_degraded(result, budget, retry) if retry else result
         raise AssertionError("unreachable")  # pragma: no cover
 
     def extract_documents(self, items: list[tuple[LoadedDocument, float, str | None]]) -> list[Envelope]:
-        """Several documents with one batched ``generate_batch`` call.
+        """Several documents with one batched ``generate_batch`` call, grounded one by one."""
+        return [finished(result) for result in self.answer_documents(items)]
 
-        A request that failed gets an error record; out of memory, its document is retried on
-        its own with smaller budgets. Re-asks run one by one.
-        """
+    def answer_documents(self, items: list[tuple[LoadedDocument, float, str | None]]) -> list[Envelope | Answered]:
+        """Several documents with one batched ``generate_batch`` call, their grounding left to the
+        caller. A request that failed gets an error record; out of memory, its document is
+        retried on its own with smaller budgets. Re-asks run one by one."""
         rendered = [(d, started, sha256) for d, started, sha256 in items if isinstance(d, RenderedDocument)]
         if len(rendered) < len(items):  # long documents go window by window
-            return [self.extract_document(*item) for item in items]
+            return [self.answer_document(*item) for item in items]
         prepared = [self.prepare(*item) for item in rendered]
         requests = [p.request for p in prepared if p.request is not None]
         if len(requests) < 2:
-            return [self.extract_document(*item) for item in items]
+            return [self.answer_document(*item) for item in items]
         outcomes = iter(self.backend.generate_batch(requests))
-        envelopes = []
+        results: list[Envelope | Answered] = []
         for item, p in zip(items, prepared, strict=True):
             outcome = next(outcomes) if p.request is not None else None
             if isinstance(outcome, DeviceMemoryError):
-                envelopes.append(self.extract_document(*item))
+                results.append(self.answer_document(*item))
             elif isinstance(outcome, ModelError):
-                envelopes.append(self.failure(p.document.source.path, outcome, p.started))
+                results.append(self.failure(p.document.source.path, outcome, p.started))
             else:
-                try:
-                    envelopes.append(self._extract_prepared(p, self._assessed(outcome) if outcome else None))
-                except InputError as exc:  # its page text failed in the renderer
-                    envelopes.append(self.failure(p.document.source.path, exc, p.started))
-        return envelopes
+                results.append(self._answer(p, self._assessed(outcome) if outcome else None))
+        return results
 
     def prepare(self, document: RenderedDocument, started: float, sha256: str | None = None) -> Prepared:
         """Leave out blank pages and build the request (none when every page is blank)."""
@@ -239,43 +246,10 @@ class Extractor:
         warnings = tuple(self._page_warnings(document, blank))
         return Prepared(document, started, sha256, blank, warnings, request, unreadable_pages(document, blank))
 
-    def _extract_prepared(self, prepared: Prepared, first: Attempt | None = None) -> Envelope:
+    def _answer(self, prepared: Prepared, first: Attempt | None = None) -> Envelope | Answered:
         if prepared.request is None:
             return self._blank_envelope(prepared)
-        attempts = self.attempts(prepared.request, first)
-        best = min(attempts, key=lambda attempt: len(attempt.answer.issues))
-        answer = best.answer
-        document = prepared.document
-        reread = region_reader(document, self.options, prepared.sha256, self.renderer)
-        text = page_text(document)  # OCR still running in a render worker is waited for here
-        grounding = ground(answer.data, text, self.schema.document, answer.normalized, self.options, reread)
-        return Envelope(
-            file=str(document.source.path),
-            schema=self.schema.name,
-            valid=answer.valid and not prepared.problems and not grounding.issues,
-            data=answer.data,
-            errors=prepared.problems + answer.issues + grounding.issues,
-            warnings=prepared.warnings + answer.warnings + grounding.warnings,
-            pages=tuple(page.describe() | {"blank": page.number in prepared.blank} for page in document.pages),
-            page_count=document.page_count,
-            prompt=self.prompt.name,
-            model=self.backend.info.to_dict(),
-            budget=self._budget_record(document),
-            usage=_usage(attempt.generation for attempt in attempts),
-            seconds=time.perf_counter() - prepared.started,
-            sha256=prepared.sha256 or file_sha256(document.source.path),
-            finish_reason=best.generation.finish_reason,
-            raw=None if answer.parsed else answer.text,
-            confidence=answer.confidence,
-            normalized={change.pointer: change.to_dict() for change in answer.normalized},
-            evidence=grounding.evidence,
-            truncated=answer.closing.to_dict() if answer.closing else None,
-            constrained=best.generation.constrained,
-            attempts=len(attempts),
-            reasks=tuple(
-                {"errors": [issue.to_dict() for issue in attempt.answer.fixable_issues]} for attempt in attempts[:-1]
-            ),
-        )
+        return Answered.of(self, prepared, self.attempts(prepared.request, first))
 
     def attempts(self, request: GenerationRequest, first: Attempt | None = None) -> list[Attempt]:
         """The first answer, then re-asks with its validation errors while they may help."""
@@ -320,13 +294,13 @@ class Extractor:
             page_count=document.page_count,
             prompt=self.prompt.name,
             evidence=None if document.text is None else {},
-            budget=self._budget_record(document),
+            budget=self.budget_record(document),
             seconds=time.perf_counter() - prepared.started,
             sha256=prepared.sha256 or file_sha256(document.source.path),
             attempts=0,
         )
 
-    def _budget_record(self, document: RenderedDocument) -> dict[str, object]:
+    def budget_record(self, document: RenderedDocument) -> dict[str, object]:
         return asdict(self.options.budget) | {
             "per_page_max_pixels": document.plan.per_page_max_pixels,
             "total_pixels": document.plan.total_pixels,
@@ -376,26 +350,6 @@ def _halved(budget: PixelBudget) -> PixelBudget | None:
     )
 
 
-def _degraded(envelope: Envelope, budget: PixelBudget, retries: int) -> Envelope:
-    note = (
-        f"the device ran out of memory; extracted with pixel budgets lowered {retries} time(s) "
-        f"to --max-pixels {budget.max_pixels}"
-    )
-    record = {"retries": retries, "max_pixels": budget.max_pixels, "max_total_pixels": budget.max_total_pixels}
-    return replace(envelope, degraded=record, warnings=(*envelope.warnings, note))
-
-
 def reask_message(issues: list[Issue]) -> str:
     errors = "\n".join(f"- {issue.path or '/'}: {issue.message}" for issue in issues)
     return REASK_INSTRUCTION.format(errors=errors)
-
-
-def _usage(generations: Iterable[Generation]) -> Usage:
-    total = Usage()
-    for generation in generations:
-        total = Usage(
-            total.visual_tokens + generation.visual_tokens,
-            total.prompt_tokens + generation.prompt_tokens,
-            total.generated_tokens + generation.generated_tokens,
-        )
-    return total

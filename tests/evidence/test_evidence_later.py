@@ -13,7 +13,7 @@ import pytest
 from fake_backend import FakeBackend
 from pdf_factory import PageSpec, write_pdf
 from PIL import Image, ImageDraw, ImageFont
-from render_hooks import crash_in_closer_look, crash_in_ocr, stall_in_closer_look, stall_ocr
+from render_hooks import crash_in_closer_look, crash_in_ocr, hang_in_closer_look, stall_ocr
 
 from qvl_cli.evidence import reread
 from qvl_cli.evidence.later import page_text
@@ -155,7 +155,7 @@ def test_a_closer_look_past_the_render_timeout_leaves_the_value_not_found_and_ke
     """The closer look is bounded by ``--render-timeout`` as a page is: a stuck one is stopped, its
     value stays not found with its warning, and the record and the batch go on."""
     # 10 s: room for a busy machine to render and OCR the pages themselves (also bounded by it)
-    renderer = ProcessRenderer(2, timeout=10.0, hook=partial(stall_in_closer_look, "form.png"))
+    renderer = ProcessRenderer(2, timeout=10.0, hook=partial(hang_in_closer_look, "form.png"))
     records = batch(inputs, [FORM, TEXT, FORM | {"title": "MEMBERSHIP FORM"}], renderer)
     assert [record.error for record in records] == [None, None, None]
     form, _, other = (record.evidence for record in records)
