@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw
 
 from qvl_cli.pages.budgets import PixelBudget
 from qvl_cli.runs.batch import BatchRunner
+from qvl_cli.runs.cache import ResultCache
 from qvl_cli.runs.document import ExtractOptions, Extractor
 from qvl_cli.schemas.catalog import load_schema
 from qvl_cli.schemas.prompts import load_prompt
@@ -51,11 +52,15 @@ class Records:
         self.records.append(record.to_dict())
 
 
-def run_batch(renderer: Any, paths: list[Path], evidence: str = "auto") -> list[dict[str, Any]]:
-    """The records of a batch over ``paths`` (the fake model answers :data:`REPLY`); closes ``renderer``."""
+def run_batch(
+    renderer: Any, paths: list[Path], evidence: str = "auto", cache: Path | None = None
+) -> list[dict[str, Any]]:
+    """The records of a batch over ``paths`` (the fake model answers :data:`REPLY`); closes
+    ``renderer``. With a ``cache`` folder each document is first checked to open (a probe)."""
     sink = Records()
+    results = ResultCache(cache) if cache is not None else None
     try:
-        BatchRunner(extractor(renderer, evidence), {}, sink).run(paths)
+        BatchRunner(extractor(renderer, evidence), {}, sink, results).run(paths)
     finally:
         renderer.close()
     return sink.records

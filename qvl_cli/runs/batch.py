@@ -171,6 +171,9 @@ class BatchRunner:
                     self._flush(waiting, behind)
             self._flush(waiting, behind)
             behind.drain()
+        except BaseException:
+            behind.salvage()  # what the model answered is not lost
+            raise
         finally:
             # On an interrupt, documents still rendering are not waited for: closing the
             # renderer cancels them and their threads end; so does grounding not yet started.

@@ -97,6 +97,19 @@ class Behind(Generic[Item]):
         """Wait for every queued result and write it."""
         self._write_ready(block=len(self._order))
 
+    def salvage(self) -> None:
+        """After the batch failed or was interrupted: write what the model had answered, in
+        order, waiting for its grounding (a second Ctrl-C stops at once); the first result whose
+        grounding failed ends it (its document and those after it are done again by --resume)."""
+        while self._order:
+            item, future = self._order[0]
+            try:
+                result = future.result()
+            except Exception:
+                return
+            self._order.popleft()
+            self._write(item, result)
+
     def close(self) -> None:
         """Let the grounding thread go (grounding not yet started is dropped: call after
         :meth:`drain`, or on an interrupt)."""

@@ -182,26 +182,27 @@ def test_pages_rendered_in_workers_are_sent_as_the_workers_png_files(
     tmp_path: Path, server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The render workers encode the pages for a server backend (the qvl process, which sends
-    every request, encodes none): the same pixels as pages encoded here, a blank page left out."""
+    every request, encodes none): the pages' own pixels, at their sizes, a blank page left out."""
+    import qvl_cli.pages.png
     from qvl_cli import Extractor as ApiExtractor
+    from qvl_cli.pages.budgets import PixelBudget
+    from qvl_cli.pages.rasterize import render_document
 
     blank = PageSpec(lines=())
     pdf = write_pdf(tmp_path / "three.pdf", [PageSpec(lines=("Page one",)), blank, PageSpec(lines=("Page three",))])
-    server.script.extend([("ok", json.dumps(ANSWER))] * 2)
+    server.script.append(("ok", json.dumps(ANSWER)))
     options = {"backend": "openai", "base_url": server.url, "evidence": "off", "cache": False, "max_pixels": 200_000}
-    with ApiExtractor("form", render_workers=0, **options) as extractor:
-        here = extractor.extract(pdf)
-    import qvl_cli.pages.png
 
     def not_here(*args: object) -> bytes:
         raise AssertionError("the qvl process encoded a page")
 
     monkeypatch.setattr(qvl_cli.pages.png, "encode_png", not_here)  # the worker processes are not patched
     with ApiExtractor("form", render_workers=1, **options) as extractor:
-        in_workers = extractor.extract(pdf)
-    assert here.valid and in_workers.valid and [page["blank"] for page in in_workers.pages] == [False, True, False]
-    sent = [[_pixels(part) for part in body["messages"][0]["content"][:-1]] for body in server.requests]
-    assert len(sent[0]) == 2 and sent[0] == sent[1]
+        envelope = extractor.extract(pdf)
+    assert envelope.valid and [page["blank"] for page in envelope.pages] == [False, True, False]
+    drawn = render_document(pdf, PixelBudget(max_pixels=200_000)).pages  # in this process, for comparison
+    expected = [(page.image.size, page.image.convert("RGB").tobytes()) for page in drawn if page.number != 2]
+    assert [_pixels(part) for part in server.requests[0]["messages"][0]["content"][:-1]] == expected
 
 
 def _pixels(part: dict[str, Any]) -> tuple[tuple[int, int], bytes]:

@@ -136,6 +136,7 @@ def test_validate_reads_stdin() -> None:
         (b"ok \xc3", False, None),  # the first bytes of a file may cut a character short
         (b"ok \xc3", True, "not UTF-8 text (byte 0xc3 on line 1)"),
         (b"%PDF-1.7\n", True, "a PDF document"),
+        (b'{"note": "%PDF-1.7"}\n', True, None),  # JSON quoting a PDF's header is JSON
     ],
 )
 def test_not_records_names_what_a_file_is(data: bytes, complete: bool, what: str | None) -> None:

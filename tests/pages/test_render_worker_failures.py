@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import fake, records
+from pdf_factory import PageSpec, write_pdf
 from render_helpers import BUDGET, REPLY, alive, descendants, long_pdf, photo, run_batch, short_pdf
 from render_hooks import (
     HOOKED_QVL,
@@ -49,8 +50,19 @@ def test_a_worker_that_crashes_fails_its_document_and_the_batch_goes_on(
 
 def test_a_crash_while_checking_that_a_file_opens_costs_that_document_only(tmp_path: Path) -> None:
     paths = [short_pdf(tmp_path / f"doc{i}.pdf", str(i)) for i in range(3)]
-    records = run_batch(ProcessRenderer(2, hook=partial(abort_probing, "doc1.pdf")), paths, "off")
+    renderer = ProcessRenderer(2, hook=partial(abort_probing, "doc1.pdf"))
+    records = run_batch(renderer, paths, "off", cache=tmp_path / "cache")  # a cache: documents are probed
     assert [(r.get("error") or {}).get("type") for r in records] == [None, "crash", None]
+
+
+def test_without_a_cache_documents_are_not_probed_and_a_locked_one_still_says_so(tmp_path: Path) -> None:
+    """The probe guards cached results; without a cache, rendering is the check (one task fewer)."""
+    log = tmp_path / "tasks.log"
+    paths = [short_pdf(tmp_path / "a.pdf", "a"), write_pdf(tmp_path / "locked.pdf", [PageSpec()], password="pw")]
+    records = run_batch(ProcessRenderer(1, hook=partial(log_ocr_engine, str(log))), paths, "off")
+    assert [(r.get("error") or {}).get("type") for r in records] == [None, "encrypted"]
+    kinds = [line.split()[1] for line in log.read_text().splitlines()]
+    assert "probe" not in kinds and kinds.count("render") == 2, kinds
 
 
 def test_qvl_extract_reports_a_crashed_worker_in_one_line_and_goes_on(tmp_path: Path) -> None:
@@ -128,7 +140,7 @@ def test_the_ocr_engine_is_built_when_a_page_needs_it_outside_the_page_timeout(t
     log = tmp_path / "engine.log"
     paths = [short_pdf(tmp_path / "text.pdf", "t"), photo(tmp_path / "scan.png"), photo(tmp_path / "scan2.png")]
     hooks = {"hook": partial(log_ocr_engine, str(log)), "on_start": partial(slow_ocr_engine, 6.0)}
-    records = run_batch(ProcessRenderer(1, timeout=4.0, **hooks), paths, "auto")
+    records = run_batch(ProcessRenderer(1, timeout=4.0, **hooks), paths, "auto", cache=tmp_path / "cache")
     assert [record.get("error") for record in records] == [None, None, None]
     # Before each task (a probe, the render, a scan's OCR after it), the engine's state. Which
     # document's task runs first is the scheduler's choice; what matters does not depend on it.

@@ -345,3 +345,78 @@ def test_documents_in_flight_go_past_a_slow_one_in_input_order_with_pages_bounde
     assert [record.status for record in written] == ["valid"] * 4 + ["input"] + ["valid"] * 6
     assert summary.documents == 11 and summary.failed == 1
     assert most[0] <= 3 + extractor.renderer.parallelism
+
+
+class StopsAt(FakeBackend):
+    """Raises ``error`` at its ``at``-th request (1-based) instead of answering it."""
+
+    def __init__(self, at: int, error: BaseException) -> None:
+        super().__init__(replies=[json.dumps(FORM_REPLY)] * 20)
+        self.at, self.error, self.seen = at, error, 0
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        self.seen += 1
+        if self.seen == self.at:
+            raise self.error
+        return super().generate(request)
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt(), RuntimeError("the device fell over")])
+@pytest.mark.parametrize("batch_size", [1, 2])
+def test_documents_the_model_answered_are_written_when_the_batch_stops(
+    tmp_path: Path, error: BaseException, batch_size: int
+) -> None:
+    """Grounding runs behind the model; when the batch is interrupted (or the model fails) at the
+    fifth document, the four answered before are still written, in input order."""
+    docs = [make_pdf(tmp_path / f"d{i}.pdf", str(i)) for i in range(8)]
+    schema = load_schema("form")
+    backend = StopsAt(5, error)
+    extractor = Extractor(schema, load_prompt(None, schema), ExtractOptions(evidence="auto"), lambda: backend)
+    written: list[Envelope] = []
+
+    class Sink:
+        def write(self, record: Envelope) -> None:
+            written.append(record)
+
+    with pytest.raises(type(error)):
+        BatchRunner(extractor, {}, Sink(), batch_size=batch_size).run(docs)
+    extractor.renderer.close()
+    assert [Path(record.file).name for record in written] == [f"d{i}.pdf" for i in range(4)]
+    assert all(record.valid and record.evidence is not None for record in written)
+
+
+def test_grounding_behind_the_model_is_bounded_and_written_in_order() -> None:
+    """At most ``limit`` answered documents wait for their grounding: one more waits for the
+    oldest; results finished out of order are written in input order."""
+    from concurrent.futures import Future
+
+    from qvl_cli.runs.answered import Answered
+    from qvl_cli.runs.behind import Behind
+
+    gates = [threading.Event() for _ in range(4)]
+
+    class Slow(Answered):  # an answer whose grounding ends when its gate opens
+        def __init__(self, number: int) -> None:
+            self.number = number
+
+        def envelope(self) -> Envelope:  # type: ignore[override]
+            gates[self.number].wait(10)
+            return Envelope(file=f"d{self.number}.pdf", schema="form", valid=True)
+
+    written: list[str] = []
+    behind: Behind[int] = Behind(lambda item, envelope: written.append(envelope.file if envelope else f"#{item}"), 2)
+    behind.add(0, Slow(0))
+    behind.add(1, Slow(1))
+    assert behind.waiting == 2 and written == []  # the model went on without waiting
+    third: Future[None] = Future()
+    threading.Thread(target=lambda: third.set_result(behind.add(2, Slow(2)))).start()
+    gates[2].set()  # the third is grounded first...
+    assert not third.done()  # ...but adding it waits for the oldest
+    gates[0].set()
+    third.result(10)
+    assert written == ["d0.pdf"]
+    gates[1].set()
+    behind.add(3, None)  # a cached or failed document keeps its place too
+    behind.drain()
+    assert written == ["d0.pdf", "d1.pdf", "d2.pdf", "#3"] and behind.waiting == 0
+    behind.close()
