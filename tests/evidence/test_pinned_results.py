@@ -52,10 +52,8 @@ def test_text_layer_lines_are_as_pinned(tmp_path: Path) -> None:
     for name, path in text_layer_pdfs(tmp_path).items():
         pdf = pdfium.PdfDocument(path)
         try:
-            lines = [
-                [[line.text, [list(box) for box in line.chars]] for line in pdf_page_lines(pdf, i)]
-                for i in range(len(pdf))
-            ]
+            pages = [pdf_page_lines(pdf, i) for i in range(len(pdf))]
+            lines = [[[line.text, [list(box) for box in line.chars]] for line in page] for page in pages]
         finally:
             pdf.close()
         assert lines == pinned[name], name
