@@ -100,15 +100,14 @@ class Behind(Generic[Item]):
     def salvage(self) -> None:
         """After the batch failed or was interrupted: write what the model had answered, in
         order, waiting for its grounding (a second Ctrl-C stops at once); the first result whose
-        grounding failed ends it (its document and those after it are done again by --resume)."""
+        grounding failed ends it (its document and those after it are done again by --resume), as
+        does a write that fails (the output itself may be what failed)."""
         while self._order:
-            item, future = self._order[0]
+            item, future = self._order.popleft()
             try:
-                result = future.result()
+                self._write(item, future.result())
             except Exception:
                 return
-            self._order.popleft()
-            self._write(item, result)
 
     def close(self) -> None:
         """Let the grounding thread go (grounding not yet started is dropped: call after

@@ -169,7 +169,10 @@ class AtomicFileWriter:
     def discard(self) -> None:
         """Drop the temporary file; the previous output (if any) stays untouched."""
         if not self._handle.closed:
-            self._handle.close()
+            try:
+                self._handle.close()
+            except OSError:  # what is left in the buffer fails again (file too large, disk full)
+                pass
         self._temp.unlink(missing_ok=True)
 
 

@@ -176,6 +176,20 @@ def test_disk_full_keeps_earlier_records_whole(tmp_path: Path) -> None:
     assert sorted(r["file"] for r in records(out.read_text())) == sorted(map(str, docs))
 
 
+def test_a_full_disk_leaves_the_previous_output_and_no_temporary_file(tmp_path: Path) -> None:
+    docs = [write_pdf(tmp_path / f"d{i}.pdf", [PageSpec(lines=(f"doc {i}",))]) for i in range(6)]
+    out = tmp_path / "out.jsonl"
+    out.write_text("before\n")
+    args = " ".join(f"'{d}'" for d in docs)
+    script = f"ulimit -f 4; exec '{sys.executable}' -m qvl_cli extract {args} -s form -o '{out}' --no-cache"
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
+                            env={**os.environ, **fake()}, timeout=300)  # fmt: skip
+    assert result.returncode == 3, result.stderr
+    assert f"qvl: error: {out}: cannot write output: File too large" in result.stderr
+    assert "Traceback" not in result.stderr and "OSError" not in result.stderr
+    assert out.read_text() == "before\n" and sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
 def test_failed_append_is_cut_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "out.jsonl"
     writer = AppendingFileWriter(target)
