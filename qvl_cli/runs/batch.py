@@ -33,6 +33,7 @@ from qvl_cli.runs.cache import ResultCache, document_key
 from qvl_cli.runs.document import Extractor
 from qvl_cli.runs.records import Envelope
 from qvl_cli.runs.windows import LoadedDocument
+from qvl_cli.runs.writers import resume_id
 from qvl_cli.wording import plural
 
 HELD_RECORDS = 8  # finished records per document in flight that may wait for an earlier one
@@ -271,7 +272,7 @@ class BatchRunner:
         except OSError:
             sha256 = None
         key = document_key(sha256 or f"path:{path}", self.identity)
-        if key in self.recorded:
+        if resume_id(str(path), key) in self.recorded:
             return Job(path, key, sha256, recorded=True)
         try:
             # The document must open (password included) before any cached result is handed out;
@@ -289,7 +290,7 @@ class BatchRunner:
     def _finish(self, job: Job) -> None:
         if job.recorded:
             self.summary.skipped += 1
-            self.summary.exit_codes.append(self.recorded[job.key])
+            self.summary.exit_codes.append(self.recorded[resume_id(str(job.path), job.key)])
             if self.on_skip is not None:
                 self.on_skip(job.path)
             return

@@ -176,6 +176,12 @@ class AtomicFileWriter:
         self._temp.unlink(missing_ok=True)
 
 
+def resume_id(file: str | None, key: str) -> str:
+    """What ``--resume`` knows a document by: its record's key (its content and the settings)
+    and its file as given, so that two files with the same content each get their record."""
+    return f"{key} {file or ''}"
+
+
 def is_qvl_record(value: Any) -> bool:
     """A record ``qvl extract`` wrote: an object with its ``key`` and ``valid``."""
     return isinstance(value, dict) and bool(value.get("key")) and "valid" in value
@@ -209,7 +215,7 @@ class AppendingFileWriter:
             except ValueError:
                 continue
             if is_qvl_record(record):
-                records[record["key"]] = Envelope.from_dict(record).exit_code
+                records[resume_id(record.get("file"), record["key"])] = Envelope.from_dict(record).exit_code
         partial = data[len(complete) :]
         if not records and (complete.strip() or not partial.lstrip().startswith(b"{")) and data.strip():
             raise OutputError(
@@ -278,7 +284,7 @@ class DirectoryWriter:
             except (OSError, ValueError):
                 continue
             if isinstance(record, dict) and record.get("key"):
-                records[record["key"]] = Envelope.from_dict(record).exit_code
+                records[resume_id(record.get("file"), record["key"])] = Envelope.from_dict(record).exit_code
                 self._used.add(path.name)
         return records
 

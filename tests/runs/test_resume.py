@@ -3,6 +3,7 @@ records every input exactly once, cut lines and leftover temporary files are rep
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,7 +16,7 @@ from conftest import qvl, records
 from samples import fake_env, make_pdf
 
 from qvl_cli.runs.records import Envelope
-from qvl_cli.runs.writers import AppendingFileWriter
+from qvl_cli.runs.writers import AppendingFileWriter, resume_id
 
 
 def run_until_killed(args: list[str], moment: float) -> None:
@@ -170,7 +171,25 @@ def test_appending_writer_repairs_a_cut_line(tmp_path: Path) -> None:
     target = tmp_path / "out.jsonl"
     target.write_text('{"key": "k1", "valid": true}\n{"key": "k2", "val')
     writer = AppendingFileWriter(target)
-    assert writer.recorded() == {"k1": 0}  # its exit code: valid
+    assert writer.recorded() == {resume_id(None, "k1"): 0}  # its exit code: valid
     writer.write(Envelope(file="b.pdf", schema="form", valid=False, key="k2"))
     writer.close()
     assert [(r["key"], r["valid"]) for r in records(target.read_text())] == [("k1", True), ("k2", False)]
+
+
+@pytest.mark.parametrize("folder", [False, True])
+def test_resume_records_each_of_two_files_with_the_same_content(tmp_path: Path, folder: bool) -> None:
+    first = make_pdf(tmp_path / "g1.pdf", "same")
+    copies = [first, *(tmp_path / name for name in ("g2.pdf", "g3.pdf"))]
+    for copy in copies[1:]:
+        copy.write_bytes(first.read_bytes())
+    out = ["--output-dir", str(tmp_path / "out")] if folder else ["-o", str(tmp_path / "out.jsonl")]
+    once = qvl("extract", str(first), "-s", "form", *out, "--resume", env=fake_env())
+    again = qvl("extract", *map(str, copies), "-s", "form", *out, "--resume", env=fake_env())
+    assert once.returncode == again.returncode == 0, again.stderr
+    assert "2 from cache, 1 already recorded)" in again.stderr  # the copies: their content is known
+    if folder:
+        written = sorted(json.loads(p.read_text())["file"] for p in (tmp_path / "out").glob("*.json"))
+    else:
+        written = sorted(r["file"] for r in records((tmp_path / "out.jsonl").read_text()))
+    assert written == sorted(map(str, copies))
