@@ -85,6 +85,9 @@ class ModelSettings:
 
         if not is_backend(self.backend):
             raise SettingsError(f"{self.backend!r} is not one of {', '.join(backend_names())}", key="backend")
+        if self.backend == "openai" and not self.base_url:
+            reason = "the openai backend needs --base-url (env QVL_BASE_URL), e.g. http://127.0.0.1:8000/v1"
+            raise SettingsError(reason)
 
     def identity(self) -> dict[str, Any]:
         """What shapes results (for cache keys): everything but the secret and the plumbing."""

@@ -142,3 +142,12 @@ def test_a_password_in_pyproject_tool_qvl_is_refused(
         "(pass --password or set QVL_PDF_PASSWORD)\n"
     )
     assert result.stdout == "" and not (tmp_path / "pages").exists()
+
+
+def test_the_openai_backend_without_a_server_address_is_refused_up_front(letter: Path) -> None:
+    for args, env in ((["--backend", "openai"], {}), ([], {"QVL_BACKEND": "openai"})):
+        result = cli("extract", str(letter), "-s", "form", *args, env=env)
+        assert result.exit_code == 2
+        assert result.stderr == (
+            "qvl: error: the openai backend needs --base-url (env QVL_BASE_URL), e.g. http://127.0.0.1:8000/v1\n"
+        )
