@@ -114,6 +114,7 @@ def validate_files(paths: Sequence[Path], schema_ref: str, fmt: str) -> int:
     names: list[str] = []
     malformed = False
     for path in paths:
+        before = len(names)
         for name, value, problem in read_items(path):
             names.append(name)
             if problem is not None:
@@ -128,6 +129,11 @@ def validate_files(paths: Sequence[Path], schema_ref: str, fmt: str) -> int:
             if is_envelope(value):
                 found += _own_verdict(name, value, found)
             findings += found
+        if len(names) == before:  # nothing to check is no pass: a gate fed an empty file must fail
+            name = "stdin" if str(path) == "-" else str(path)
+            names.append(name)
+            findings.append(Finding(name, "", "empty: no JSON value or JSON Lines record to check"))
+            malformed = True
     write_report(findings, names, fmt, sys.stdout)
     if malformed:
         return EXIT_USAGE

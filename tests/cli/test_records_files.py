@@ -142,3 +142,14 @@ def test_validate_reads_stdin() -> None:
 def test_not_records_names_what_a_file_is(data: bytes, complete: bool, what: str | None) -> None:
     found = not_records(data, complete=complete)
     assert (found.what() if found else None) == what
+
+
+def test_validate_fails_when_there_is_nothing_to_check(tmp_path: Path) -> None:
+    """A gate fed an empty file (or nothing on stdin) must not pass."""
+    empty = tmp_path / "run.jsonl"
+    empty.write_text("\n")
+    for args, stdin in (([str(empty)], None), (["-"], "")):
+        result = cli("validate", *args, "-s", "form", stdin=stdin)
+        name = "stdin" if stdin is not None else str(empty)
+        assert result.exit_code == 2
+        assert result.stdout.startswith(f"{name}: empty: no JSON value or JSON Lines record to check\n")
