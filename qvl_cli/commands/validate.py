@@ -27,10 +27,10 @@ def is_envelope(value: Any) -> bool:
 def read_items(path: Path) -> Iterator[tuple[str, Any, str | None]]:
     """``(name, value, problem)`` per item: one for a JSON file, one per line of a JSONL file
     (``-``: stdin, one JSON value or JSON Lines)."""
-    from qvl_cli.runs.sources import STDIN, not_records
+    from qvl_cli.runs.sources import STDIN, not_records, source_name
 
     stdin = str(path) == STDIN
-    name = "stdin" if stdin else str(path)
+    name = source_name(str(path))
     try:
         data = sys.stdin.buffer.read() if stdin else path.read_bytes()
     except OSError as exc:
@@ -105,7 +105,7 @@ def _own_verdict(name: str, record: dict[str, Any], found: list[Finding]) -> lis
 def validate_files(paths: Sequence[Path], schema_ref: str, fmt: str) -> int:
     """Report every problem; 0 when everything is valid, 1 when some data is invalid, 2 when a
     file is missing or not JSON."""
-    from qvl_cli.runs.sources import refuse_folder
+    from qvl_cli.runs.sources import refuse_folder, source_name
 
     for path in paths:
         refuse_folder(str(path), TAKES)
@@ -130,7 +130,7 @@ def validate_files(paths: Sequence[Path], schema_ref: str, fmt: str) -> int:
                 found += _own_verdict(name, value, found)
             findings += found
         if len(names) == before:  # nothing to check is no pass: a gate fed an empty file must fail
-            name = "stdin" if str(path) == "-" else str(path)
+            name = source_name(str(path))
             names.append(name)
             findings.append(Finding(name, "", "empty: no JSON value or JSON Lines record to check"))
             malformed = True

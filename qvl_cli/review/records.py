@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from qvl_cli.errors import InputError
+from qvl_cli.runs.sources import source_name
 
 TAKES = "qvl review takes the JSON Lines written by `qvl extract -o`, or - for stdin"
 
@@ -51,7 +52,7 @@ def load_records(sources: Sequence[str]) -> Loaded:
             else:
                 records.append(LoadedRecord(origin, value, base))
     if not records:
-        names = ", ".join("stdin" if source == "-" else source for source in sources)
+        names = ", ".join(source_name(source) for source in sources)
         raise InputError(f"no qvl records in {names}", hint="give the JSON Lines written by `qvl extract -o FILE`")
     return Loaded(tuple(records), tuple(skipped))
 
@@ -67,7 +68,7 @@ def _read(source: str) -> tuple[str, str, Path | None]:
         raise InputError("file not found", path=path, hint=RECORDS_HINT) from None
     except OSError as exc:
         raise InputError(f"cannot read records: {exc.strerror or exc}", path=path) from None
-    name = "stdin" if source == STDIN else source
+    name = source_name(source)
     if found := not_records(data):
         raise records_error(name, found)
     return name, data.decode("utf-8"), None if source == STDIN else path.resolve().parent

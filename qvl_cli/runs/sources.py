@@ -83,6 +83,11 @@ def records_error(name: str, found: NotRecords) -> InputError:
     return InputError(problem, path=name, hint=RECORDS_HINT)
 
 
+def source_name(source: str) -> str:
+    """How messages name a source: ``stdin`` for ``-``, else the path as given."""
+    return "stdin" if source == STDIN else source
+
+
 def refuse_folder(source: str, takes: str) -> None:
     """A usage error when ``source`` is a folder: ``takes`` says what the command reads instead."""
     if source != STDIN and Path(source).is_dir():
