@@ -310,7 +310,10 @@ class Extractor:
         }
 
     def failure(self, path: str | Path, exc: QvlError, started: float) -> Envelope:
-        """The error record of a document that produced no extraction."""
+        """The error record of a document that produced no extraction; its message names the
+        file (a model or server error does not know which document it was working on)."""
+        if exc.path is None:
+            exc = exc.for_file(path)
         return Envelope(
             file=str(path),
             schema=self.schema.name,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import qvl, records
 from fake_openai_server import MODEL, FakeOpenAIServer
 from pdf_factory import PageSpec, write_pdf
 from PIL import Image
@@ -126,6 +127,23 @@ def test_batch_with_concurrency_keeps_order_and_records_failures(server: FakeOpe
     assert len(errors) == 1 and errors[0]["type"] == "model" and "answered 400" in errors[0]["message"]
     assert sum(r["valid"] for r in records) == 2
     assert len(server.requests) == 9  # no document was asked twice
+
+
+def test_server_errors_name_the_document_on_stderr_and_in_its_record(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    """An HTTP error, a timeout and an answer that is not JSON each give that document an error
+    record and a ``qvl: error: <file>: ...`` line naming it, as any other error does; the rest goes on."""
+    docs = [write_pdf(tmp_path / f"d{i}.pdf", [PageSpec(lines=(f"form {i}",))]) for i in range(4)]
+    server.script.extend([("ok", json.dumps(ANSWER)), ("status", 500), ("garbage",), ("slow", 3, "{}")])
+    result = qvl(
+        "extract", *map(str, docs), "-s", "form", "--backend", "openai", "--base-url", server.url,
+        "--concurrency", "1", "--retries", "0", "--timeout", "1", "--no-cache", "--evidence", "off",
+    )  # fmt: skip
+    assert result.returncode == 3, result.stderr
+    failed = {r["file"]: r["error"]["message"] for r in records(result.stdout) if r.get("error")}
+    assert sorted(failed) == sorted(map(str, docs[1:]))  # which one fails how depends on arrival order
+    assert all(message.startswith(f"{file}: the server at {server.url} ") for file, message in failed.items())
+    errors = [line for line in result.stderr.splitlines() if line.startswith("qvl: error: ")]
+    assert sorted(errors) == sorted(f"qvl: error: {message}" for message in failed.values())
 
 
 def test_a_slow_document_does_not_hold_back_the_requests_behind_it(server: FakeOpenAIServer, tmp_path: Path) -> None:
