@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qvl_cli.answers.validation import make_validator
 from qvl_cli.errors import EXIT_INVALID, EXIT_USAGE, EXIT_VALID
 from qvl_cli.gate.report import write_report
-from qvl_cli.gate.rules import Finding
+from qvl_cli.gate.rules import Finding, Source
 from qvl_cli.schemas.catalog import load_schema
 
 if TYPE_CHECKING:
@@ -24,9 +25,9 @@ def is_envelope(value: Any) -> bool:
     return isinstance(value, dict) and "data" in value and "valid" in value and "file" in value
 
 
-def read_items(path: Path) -> Iterator[tuple[str, Any, str | None]]:
-    """``(name, value, problem)`` per item: one for a JSON file, one per line of a JSONL file
-    (``-``: stdin, one JSON value or JSON Lines)."""
+def read_items(path: Path) -> Iterator[tuple[str, int | None, Any, str | None]]:
+    """``(name, line, value, problem)`` per item: one for a JSON file (line ``None``), one per line
+    of a JSONL file (``-``: stdin, one JSON value or JSON Lines)."""
     from qvl_cli.runs.sources import STDIN, not_records, source_name
 
     stdin = str(path) == STDIN
@@ -34,18 +35,18 @@ def read_items(path: Path) -> Iterator[tuple[str, Any, str | None]]:
     try:
         data = sys.stdin.buffer.read() if stdin else path.read_bytes()
     except OSError as exc:
-        yield name, None, f"cannot read file: {exc.strerror or exc}"
+        yield name, None, None, f"cannot read file: {exc.strerror or exc}"
         return
     if found := not_records(data):
-        yield name, None, f"not JSON: {_instead(found)}"
+        yield name, None, None, f"not JSON: {_instead(found)}"
         return
     text = data.decode("utf-8")
     if path.suffix.lower() in (".jsonl", ".ndjson") or (stdin and not _one_value(text)):
         for number, line in enumerate(text.splitlines(), start=1):
             if line.strip():
-                yield from _parse(f"{name}:{number}", line)
+                yield from _parse(name, number, line)
     else:
-        yield from _parse(name, text)
+        yield from _parse(name, None, text)
 
 
 def _instead(found: NotRecords) -> str:
@@ -68,11 +69,11 @@ def _one_value(text: str) -> bool:
     return True
 
 
-def _parse(name: str, text: str) -> Iterator[tuple[str, Any, str | None]]:
+def _parse(name: str, line: int | None, text: str) -> Iterator[tuple[str, int | None, Any, str | None]]:
     try:
-        yield name, json.loads(text), None
+        yield name, line, json.loads(text), None
     except json.JSONDecodeError as exc:
-        yield name, None, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        yield name, line, None, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
 
 
 def _own_verdict(name: str, record: dict[str, Any], found: list[Finding]) -> list[Finding]:
@@ -111,24 +112,24 @@ def validate_files(paths: Sequence[Path], schema_ref: str, fmt: str) -> int:
         refuse_folder(str(path), TAKES)
     validate = make_validator(load_schema(schema_ref))
     findings: list[Finding] = []
-    names: list[str] = []
+    names: list[str | Source] = []
     malformed = False
     for path in paths:
         before = len(names)
-        for name, value, problem in read_items(path):
-            names.append(name)
+        for name, line, value, problem in read_items(path):
+            names.append((name, line))
+            found: list[Finding] = []
             if problem is not None:
                 malformed = True
-                findings.append(Finding(name, "", problem))
-                continue
-            data = value["data"] if is_envelope(value) else value
-            if is_envelope(value) and value.get("error"):
-                findings.append(Finding(name, "", f"no data: {value['error'].get('message', 'extraction failed')}"))
-                continue
-            found = [Finding(name, issue.path, issue.message) for issue in validate(data)]
-            if is_envelope(value):
-                found += _own_verdict(name, value, found)
-            findings += found
+                found.append(Finding(name, "", problem))
+            elif is_envelope(value) and value.get("error"):
+                found.append(Finding(name, "", f"no data: {value['error'].get('message', 'extraction failed')}"))
+            else:
+                data = value["data"] if is_envelope(value) else value
+                found = [Finding(name, issue.path, issue.message) for issue in validate(data)]
+                if is_envelope(value):
+                    found += _own_verdict(name, value, found)
+            findings += [replace(finding, line=line) for finding in found]
         if len(names) == before:  # nothing to check is no pass: a gate fed an empty file must fail
             name = source_name(str(path))
             names.append(name)

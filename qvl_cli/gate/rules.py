@@ -16,15 +16,36 @@ ERROR, WARNING = "error", "warning"
 
 @dataclass(frozen=True)
 class Finding:
-    """One reported problem: where (file, JSON Pointer into the data) and what."""
+    """One reported problem: where (file, JSON Pointer into the data; the line of a JSON Lines
+    file, for a record in one) and what."""
 
     file: str
     pointer: str
     message: str
     severity: str = ERROR
+    line: int | None = None
 
-    def to_dict(self) -> dict[str, str]:
-        return {"file": self.file, "field": self.pointer, "message": self.message, "severity": self.severity}
+    @property
+    def source(self) -> Source:
+        return self.file, self.line
+
+    def to_dict(self) -> dict[str, str | int]:
+        return located(self.source) | {"field": self.pointer, "message": self.message, "severity": self.severity}
+
+
+Source = tuple[str, int | None]  # a file, and the line of a JSON Lines file a record is on
+
+
+def located(source: Source) -> dict[str, str | int]:
+    """How JSON reports name a source: ``{"file": ..., "line": 3}``, the line only when there is one."""
+    file, line = source
+    return {"file": file} | ({} if line is None else {"line": line})
+
+
+def source_name(source: Source) -> str:
+    """How text output names a source: ``out.jsonl:3`` for line 3, else the file."""
+    file, line = source
+    return file if line is None else f"{file}:{line}"
 
 
 def constraint_checker(constraints: dict[str, Any]) -> Callable[[Any], list[tuple[str, str]]]:

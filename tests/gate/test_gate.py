@@ -95,6 +95,23 @@ def test_validate_github_and_json_formats(tmp_path: Path) -> None:
                                    "'^[A-Z]{3}$'", "severity": "error"}]  # fmt: skip
 
 
+def test_validate_reports_the_line_of_a_json_lines_record_apart_from_the_file(tmp_path: Path) -> None:
+    """GitHub annotations get ``line=``, the JSON report a ``line`` key; the text keeps ``run.jsonl:2``."""
+    run = tmp_path / "run.jsonl"
+    bad = {"file": "b.pdf", "valid": False, "data": VALID | {"currency": "euro"}}
+    run.write_text(json.dumps({"file": "a.pdf", "valid": True, "data": VALID}) + "\n" + json.dumps(bad) + "\n")
+    text = cli("validate", str(run), "-s", "invoice").stdout.splitlines()
+    assert text[0] == f"{run}:2: /currency: 'euro' does not match '^[A-Z]{{3}}$'"
+    github = cli("validate", str(run), "-s", "invoice", "--format", "github").stdout.splitlines()
+    assert github[0] == f"::error file={run},line=2,title=qvl /currency::'euro' does not match '^[A-Z]{{3}}$'"
+    report = json.loads(cli("validate", str(run), "-s", "invoice", "--format", "json").stdout)
+    assert report["documents"] == [
+        {"file": str(run), "line": 1, "passed": True},
+        {"file": str(run), "line": 2, "passed": False},
+    ]
+    assert [(f["file"], f["line"], f["field"]) for f in report["findings"]] == [(str(run), 2, "/currency")]
+
+
 # configuration --------------------------------------------------------------------------------
 
 
