@@ -1,8 +1,10 @@
 """What ``qvl extract`` shows on stderr while it works: a live bar, status lines, or errors only.
 
-- stderr not a terminal (or ``-q``): only error lines (none with ``-q``).
-- stderr a terminal and records going to a pipe (``| jq``): one whole status line per document,
-  no live bar, so whatever reads the pipe and prints to the same terminal never lands on a bar.
+- stderr not a terminal (or ``-q``): only error lines (none with ``-q``); with ``-v``, also a log
+  line per document as it finishes.
+- stderr a terminal and records going to a pipe (``| jq``): one whole status line per document
+  (an error on its own line before it), no live bar, so whatever reads the pipe and prints to
+  the same terminal never lands on a bar.
 - stderr a terminal otherwise: a live bar (documents, pages, a labelled ETA) with a status line
   per document above it; records printed to the terminal go through the same live display, so
   no line is ever written over the bar.
@@ -10,6 +12,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +24,7 @@ from typing import Any
 from qvl_cli.wording import plural
 
 Record = dict[str, Any]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,23 +42,35 @@ def as_dict(record: Any) -> Record:
 
 
 def status_line(record: Any, markup: bool) -> str:
-    """``file: valid, 2 pages, 1.3 s`` (or the error) for one document."""
+    """``file: valid, 2 pages, 1.3 s`` for one document (``file: error (input), 0.0 s`` for one
+    that failed: the error itself is :func:`error_line`)."""
     from rich.markup import escape
 
     record = as_dict(record)
+    name = escape(record["file"]) if markup else record["file"]
+    seconds = f"{record.get('seconds') or 0:.1f} s"
     error = record.get("error")
     if error is not None:
-        return f"[bold red]qvl: error:[/] {escape(error['message'])}" if markup else f"qvl: error: {error['message']}"
+        mark = f"[bold red]error[/] ({escape(error['type'])})" if markup else f"error ({error['type']})"
+        return f"{name}: {mark}, {seconds}"
     errors = plural(len(record.get("errors") or ()), "error")
     if markup:
         mark = "[green]valid[/]" if record["valid"] else f"[yellow]invalid[/] ({errors})"
-        name = escape(record["file"])
     else:
         mark = "valid" if record["valid"] else f"invalid ({errors})"
-        name = record["file"]
     cached = ", from cache" if record.get("cached") else ""
     pages = plural(len(record.get("pages") or ()), "page")
-    return f"{name}: {mark}, {pages}, {record['seconds']:.1f} s{cached}"
+    return f"{name}: {mark}, {pages}, {seconds}{cached}"
+
+
+def error_line(record: Any, markup: bool) -> str | None:
+    """``qvl: error: <file>: <message>`` for a document that failed, else ``None``."""
+    from rich.markup import escape
+
+    error = as_dict(record).get("error")
+    if error is None:
+        return None
+    return f"[bold red]qvl: error:[/] {escape(error['message'])}" if markup else f"qvl: error: {error['message']}"
 
 
 def eta_text(elapsed: float | None, completed: float, total: float | None) -> str:
@@ -75,7 +91,7 @@ def progress_display(total: int, quiet: bool, records_to_terminal: bool, records
         yield Display(lambda record: None, lambda path: None)
         return
     if not sys.stderr.isatty():
-        yield Display(_errors_only, lambda path: None)
+        yield _log_display(total) if log.isEnabledFor(logging.INFO) else Display(_errors_only, lambda path: None)
         return
     if records_to_pipe:
         yield _line_display(total)
@@ -84,8 +100,24 @@ def progress_display(total: int, quiet: bool, records_to_terminal: bool, records
 
 
 def _errors_only(record: Any) -> None:
-    if as_dict(record).get("error") is not None:
-        sys.stderr.write(status_line(record, markup=False) + "\n")
+    if (line := error_line(record, markup=False)) is not None:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+def _log_display(total: int) -> Display:
+    """``-v`` without a terminal: the error lines, and a log line per document as it finishes."""
+    state = {"done": 0, "total": total}
+
+    def advance(record: Any) -> None:
+        _errors_only(record)
+        state["done"] += 1
+        log.info("[%d/%d] %s", state["done"], state["total"], status_line(record, markup=False))
+
+    def skip(path: Path) -> None:
+        state["total"] -= 1
+
+    return Display(advance, skip)
 
 
 def _line_display(total: int) -> Display:
@@ -93,6 +125,7 @@ def _line_display(total: int) -> Display:
     state = {"done": 0, "total": total}
 
     def advance(record: Any) -> None:
+        _errors_only(record)
         state["done"] += 1
         eta = eta_text(time.perf_counter() - started, state["done"], state["total"])
         sys.stderr.write(f"[{state['done']}/{state['total']}] {status_line(record, markup=False)} ({eta})\n")
@@ -125,7 +158,7 @@ def _live_display(total: int, records_to_terminal: bool) -> Iterator[Display]:
         task = progress.add_task("extracting", total=total, pages=0)
 
         def advance(record: Any) -> None:
-            console.print(status_line(record, markup=True), highlight=False)
+            console.print(error_line(record, markup=True) or status_line(record, markup=True), highlight=False)
             pages = progress.tasks[task].fields["pages"] + len(as_dict(record).get("pages") or ())
             progress.update(task, advance=1, pages=pages)
 

@@ -128,6 +128,42 @@ def test_piped_records_do_not_interleave_with_a_bar(tmp_path: Path) -> None:
     assert all("(ETA " in line for line in lines if line.startswith("["))
 
 
+def test_an_error_is_its_own_line_beside_the_progress_line(tmp_path: Path) -> None:
+    docs = documents(tmp_path, 2)
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.7 not really")
+    code, raw, _ = run_on_terminal([sys.executable, "-m", "qvl_cli", "extract", docs[0], str(broken), "-s", "form"],
+                                   fake_env(tmp_path, delay=0.0), stdout_on_terminal=False)  # fmt: skip
+    assert code == 2, raw
+    lines = raw.replace("\r\n", "\n").splitlines()
+    errors = [line for line in lines if line.startswith(f"qvl: error: {broken}: ")]
+    assert len(errors) == 1 and "[" not in errors[0].split(str(broken))[0]
+    assert re.fullmatch(rf"\[2/2\] {re.escape(str(broken))}: error \(input\), \d+\.\d s \(ETA 0:00\)", lines[-2]), raw
+
+
+def test_verbose_logs_a_line_per_document_without_a_terminal(tmp_path: Path) -> None:
+    """``qvl extract folder/ -v -o out.jsonl 2> log``: one log line per document as it finishes."""
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    docs = [str(write_pdf(folder / f"d{i}.pdf", [PageSpec(lines=(f"FORM {i}",))])) for i in range(2)]
+    (folder / "e.pdf").write_bytes(b"")
+    out = tmp_path / "out.jsonl"
+    args = [sys.executable, "-m", "qvl_cli", "extract", str(folder), "-s", "form", "-v", "-o", str(out)]
+    result = subprocess.run(args, capture_output=True, text=True, env=fake_env(tmp_path, delay=0.0), timeout=300)
+    assert result.returncode == 2, result.stderr
+    prefix = "INFO qvl_cli.commands.progress: "
+    logged = [line.removeprefix(prefix) for line in result.stderr.splitlines() if line.startswith(prefix)]
+    expected = [
+        rf"\[1/3\] {re.escape(docs[0])}: valid, 1 page, \d+\.\d s",
+        rf"\[2/3\] {re.escape(docs[1])}: valid, 1 page, \d+\.\d s",
+        rf"\[3/3\] {re.escape(str(folder / 'e.pdf'))}: error \(input\), \d+\.\d s",
+    ]
+    assert len(logged) == 3 and all(re.fullmatch(*pair) for pair in zip(expected, logged, strict=True)), logged
+    assert f"qvl: error: {folder / 'e.pdf'}: " in result.stderr  # the error itself, on its own line
+    quiet = subprocess.run(args[:-3] + ["-o", str(out)], capture_output=True, text=True, env=fake_env(tmp_path))
+    assert "INFO" not in quiet.stderr and quiet.returncode == 2  # without -v: errors and the summary only
+
+
 def test_resume_counts_only_the_documents_left(tmp_path: Path) -> None:
     docs = documents(tmp_path)
     out = tmp_path / "out.jsonl"
