@@ -43,9 +43,13 @@ class SettingsError(QvlError):
         hint: str | None = None,
         refers: tuple[str, ...] = (),
         labels: Mapping[str, str] | None = None,
+        converse: tuple[str, str] | None = None,
     ):
         self.template = reason
         self.refers = refers  # other settings the reason names: ``{name}`` fields in ``reason``
+        # A conflict between ``key`` and another setting, said from the other one's side:
+        # ``(its name, reason)``, the reason naming ``key`` as ``{key}``.
+        self.converse = converse
         self.reason = reason.format_map({name: (labels or {}).get(name, name) for name in refers}) if refers else reason
         self.key = key
         self.where = where
@@ -55,7 +59,16 @@ class SettingsError(QvlError):
     def at(self, where: str, labels: Mapping[str, str] | None = None) -> SettingsError:
         """The same problem, naming the source of the value (and as ``labels`` say, of the
         other settings its reason names)."""
-        return SettingsError(self.template, self.key, where, hint=self.hint, refers=self.refers, labels=labels)
+        return SettingsError(
+            self.template, self.key, where, hint=self.hint, refers=self.refers, labels=labels, converse=self.converse
+        )
+
+    def conversely(self) -> SettingsError:
+        """The same conflict said from the other setting's side (itself when it has no other side)."""
+        if self.converse is None or self.key is None:
+            return self
+        other, reason = self.converse
+        return SettingsError(reason, other, hint=self.hint, refers=(self.key,), converse=(self.key, self.template))
 
 
 @dataclass(frozen=True)

@@ -59,10 +59,21 @@ def build_settings(*layers: Layer) -> Settings:
         try:
             records[group] = record(**mine)
         except SettingsError as exc:
-            raise exc.at(where[exc.key], _labels(exc, where)) if exc.key in where else exc from None
+            raise _as_set(exc, where) from None
     built = Settings(**records)
     _check_render_timeout(built, where)
     return built
+
+
+def _as_set(exc: SettingsError, where: Mapping[str, str]) -> SettingsError:
+    """The problem named as the user set it: at its setting's source, or, when only the other
+    setting of a conflict was set, said from that one's side; a setting left at its default is
+    named as a flag."""
+    if exc.key not in where and exc.converse is not None and exc.converse[0] in where:
+        exc = exc.conversely()
+    if exc.key is None:
+        return exc
+    return exc.at(where.get(exc.key) or all_settings()[exc.key].flag, _labels(exc, where))
 
 
 def _labels(exc: SettingsError, where: Mapping[str, str]) -> dict[str, str]:

@@ -202,13 +202,17 @@ class RenderSettings:
         check_record(self)
         if self.max_pixels < self.min_pixels:
             reason = f"{self.max_pixels} is smaller than the smallest page size {self.min_pixels} ({{min_pixels}})"
-            raise SettingsError(reason, key="max_pixels", refers=("min_pixels",))
+            converse = f"{self.min_pixels} is larger than the largest page size {self.max_pixels} ({{max_pixels}})"
+            raise SettingsError(reason, key="max_pixels", refers=("min_pixels",), converse=("min_pixels", converse))
         if 0 < self.max_total_pixels < PATCH_PIXELS:
             raise SettingsError(f"must be 0 (no cap) or at least {PATCH_PIXELS}", key="max_total_pixels")
         if self.window_pages and self.window_overlap >= self.window_pages:
             length = f"the window length {self.window_pages} ({{window_pages}})"
             reason = f"{self.window_overlap} must be smaller than {length}"
-            raise SettingsError(reason, key="window_overlap", refers=("window_pages",))
+            converse = f"{self.window_pages} must be larger than the overlap {self.window_overlap} ({{window_overlap}})"
+            raise SettingsError(
+                reason, key="window_overlap", refers=("window_pages",), converse=("window_pages", converse)
+            )
 
     def budget(self) -> PixelBudget:
         from qvl_cli.pages.budgets import PixelBudget

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from qvl_cli.backends.contract import register_backend
 from qvl_cli.cli import app
 from qvl_cli.commands import extract as extract_command
-from qvl_cli.settings import ModelSettings, Settings, SettingsError, all_settings, build_settings, env_layer
+from qvl_cli.settings import Layer, ModelSettings, Settings, SettingsError, all_settings, build_settings, env_layer
 from qvl_cli.settings.declare import check_value, parse_text
 
 FORM = {"title": "T", "fields": [], "checkboxes": [], "signatures": []}
@@ -209,6 +209,23 @@ def test_a_bad_value_from_each_layer_is_one_line_naming_source_and_key(
             {},
             "--max-pixels: 3000 is smaller than the smallest page size 3136 (--min-pixels)",
         ),
+        # only one side of a conflict set: named as set, the other side as its flag
+        (
+            ["--min-pixels", "2000000"],
+            {},
+            "--min-pixels: 2000000 is larger than the largest page size 1003520 (--max-pixels)",
+        ),
+        (
+            [],
+            {"QVL_MIN_PIXELS": "2000000"},
+            "QVL_MIN_PIXELS: 2000000 is larger than the largest page size 1003520 (--max-pixels)",
+        ),
+        (
+            ["--max-pixels", "2000000"],
+            {"QVL_MIN_PIXELS": "3000000"},
+            "--max-pixels: 2000000 is smaller than the smallest page size 3000000 (QVL_MIN_PIXELS)",
+        ),
+        (["--window-pages", "1"], {}, "--window-pages: 1 must be larger than the overlap 1 (--window-overlap)"),
         ([], {"QVL_BATCH_SIZE": "0"}, "QVL_BATCH_SIZE: 0 is less than the minimum 1"),
         # a rule between two settings names each the way the user set it
         (
@@ -255,6 +272,19 @@ def test_bad_values_name_their_source(
         monkeypatch.setenv(name, value)
     result = CliRunner().invoke(app, ["extract", "x.pdf", "-s", "invoice", *args], catch_exceptions=False)
     assert (result.exit_code, result.stderr) == (2, f"qvl: error: {message}\n")
+
+
+def test_a_conflict_set_in_a_configuration_file_or_the_api_names_the_key_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".qvl.toml").write_text("min_pixels = 2000000\n")
+    result = CliRunner().invoke(app, ["extract", "x.pdf", "-s", "invoice"], catch_exceptions=False)
+    expected = ".qvl.toml: min_pixels: 2000000 is larger than the largest page size 1003520 (--max-pixels)"
+    assert (result.exit_code, result.stderr) == (2, f"qvl: error: {expected}\n")
+    with pytest.raises(SettingsError) as raised:
+        build_settings(Layer({"window_pages": 1}, {"window_pages": "window_pages"}))
+    assert str(raised.value) == "window_pages: 1 must be larger than the overlap 1 (window_overlap)"
 
 
 def test_a_bound_a_value_must_pass_is_declared_as_such() -> None:
