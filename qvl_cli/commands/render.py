@@ -16,6 +16,7 @@ from qvl_cli.pages.pool import open_renderer
 from qvl_cli.pages.windows import Window
 from qvl_cli.pages.workers import RenderedPage, RenderRequest
 from qvl_cli.settings import RenderSettings
+from qvl_cli.wording import plural
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -53,7 +54,8 @@ def render_pages(path: Path, out: Path, settings: RenderSettings) -> list[Path]:
         PageRow(window, page.number, page.number, page.source_size, page.size, page.visual_tokens, page.extras["file"])
         for window, page in zip(window_numbers, pages, strict=True)
     ]
-    table = _table(f"{path} ({page_count} pages)", rows if len(rows) <= FULL_TABLE_PAGES else runs(rows), len(plan) > 1)
+    shown = rows if len(rows) <= FULL_TABLE_PAGES else runs(rows)
+    table = _table(f"{path} ({plural(page_count, 'page')})", shown, len(plan) > 1)
     table.caption = f"{sum(page.visual_tokens for page in pages)} visual tokens in all{_note(plan)}"
     Console().print(table)
     return [Path(page.extras["file"]) for page in pages]

@@ -49,9 +49,9 @@ def nothing_found(arguments: Sequence[str | Path], recursive: bool, glob: str | 
     """Say where qvl looked, for what, and what might help."""
     places = ", ".join("standard input" if str(a) == STDIN else str(a) for a in arguments) or "no arguments"
     wanted = f"files matching --glob {glob!r}" if glob else "PDF or image files"
-    depth = "" if recursive else " (subfolders not searched)"
-    hint = None
     folders = [Path(a) for a in arguments if str(a) != STDIN and Path(a).is_dir()]
+    depth = " (subfolders not searched)" if folders and not recursive else ""  # only folders have subfolders
+    hint = None
     if not recursive and any(d.is_dir() for folder in folders for d in folder.iterdir()):
         hint = "pass -r to search subfolders"
     elif glob:

@@ -70,6 +70,14 @@ def test_render_writes_the_pages_the_model_sees(tmp_path: Path, invoice_pdf: Pat
     assert str(files[0]) in printed and str(files[1]) in printed  # whole paths, wrapped if need be
 
 
+def test_render_titles_a_one_page_document_in_the_singular(tmp_path: Path) -> None:
+    pdf = write_pdf(tmp_path / "one.pdf", [PageSpec(lines=("One",))])
+    result = CliRunner().invoke(app, ["render", str(pdf), "--out", str(tmp_path / "pages")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    title = " ".join(result.output.split())  # however the terminal's width wraps it
+    assert f"{pdf.name} (1 page)" in title and "pages)" not in title
+
+
 def test_render_gives_a_long_document_a_row_per_run_of_pages_rendered_alike(tmp_path: Path) -> None:
     letter, landscape = PageSpec(lines=("Letter",)), PageSpec(792, 612, lines=("Landscape",))
     pdf = write_pdf(tmp_path / "long.pdf", [letter] * 12 + [landscape] * 3 + [letter] * 10)

@@ -107,6 +107,7 @@ def test_an_empty_path_list_on_stdin_is_an_error() -> None:
     result = qvl("extract", "-", "-s", "form", env=fake_env(), stdin="\n")
     assert result.returncode == 2
     assert "no documents found: looked for PDF or image files in standard input" in result.stderr
+    assert "subfolders" not in result.stderr  # a list of paths has none
 
 
 def test_every_input_gets_exactly_one_record(folder: Path, tmp_path: Path) -> None:
