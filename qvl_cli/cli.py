@@ -21,7 +21,7 @@ import typer
 from qvl_cli import __version__
 from qvl_cli.cli_display import QvlGroup, print_error, wide_help
 from qvl_cli.cli_options import setting_options, tidy_help
-from qvl_cli.errors import EXIT_INTERRUPTED, QvlError
+from qvl_cli.errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, QvlError
 from qvl_cli.settings import DecodingSettings, Layer, ModelSettings, RenderSettings, RunSettings
 from qvl_cli.settings.records import INPUT, RESULTS
 
@@ -341,6 +341,9 @@ def _guard(action: Callable[[], T]) -> T:
     except KeyboardInterrupt:
         sys.stderr.write("qvl: interrupted\n")
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as the shell's SIGPIPE would
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        raise typer.Exit(EXIT_BROKEN_PIPE) from None
 
 
 def _fail(exc: QvlError) -> NoReturn:

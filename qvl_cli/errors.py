@@ -9,6 +9,7 @@ EXIT_INVALID = 1
 EXIT_USAGE = 2
 EXIT_MODEL = 3
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a process stopped by a closed pipe
 
 
 class QvlError(Exception):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -326,3 +327,28 @@ def test_schemas_prints_one_schema() -> None:
 def test_shell_completion_is_offered() -> None:
     result = CliRunner().invoke(app, ["--help"], catch_exceptions=False)
     assert "--install-completion" in result.output
+
+
+@pytest.mark.parametrize("command", ["extract", "validate"])
+def test_a_reader_that_stops_early_ends_qvl_quietly(tmp_path: Path, command: str) -> None:
+    """``qvl extract ... | head -c 100``: exit 141 (as SIGPIPE would), no traceback, no lost-flush line."""
+    if command == "extract":
+        docs = [str(write_pdf(tmp_path / f"d{i}.pdf", [PageSpec(lines=(f"FORM {i}",))])) for i in range(4)]
+        reply = {"title": "T", "fields": [], "checkboxes": [], "signatures": []}
+        args, env = [*docs, "-s", "form", "--evidence", "off", "--no-cache"], fake(*[reply] * 4, delay=0.3)
+    else:  # a report far larger than a pipe's buffer
+        run = tmp_path / "run.jsonl"
+        run.write_text('{"title": 1}\n' * 5000)
+        args, env = [str(run), "-s", "form"], {}
+    with subprocess.Popen(
+        [sys.executable, "-m", "qvl_cli", command, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **env},
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert len(process.stdout.read(100)) == 100
+        process.stdout.close()
+        stderr = process.stderr.read().decode()
+        assert process.wait(timeout=120) == 141, stderr
+    assert stderr == ""
