@@ -201,11 +201,17 @@ def eval_command(
         str | None,
         typer.Option("--adapter", metavar="NAME|FILE", help="Gold format: sroie | invoice2data | a mapping file."),
     ] = None,
-    tolerance: Annotated[float, typer.Option("--tolerance", metavar="X", help="Numbers match within this.")] = 0.01,
+    tolerance: Annotated[
+        float, typer.Option("--tolerance", metavar="X", min=0.0, help="Numbers match within this.")
+    ] = 0.01,
     similarity: Annotated[
         float,
         typer.Option(
-            "--similarity", metavar="R", help="Strings match from this difflib ratio (1: exactly, after folding)."
+            "--similarity",
+            metavar="R",
+            min=0.0,
+            max=1.0,
+            help="Strings match from this difflib ratio, 0-1 (1: exactly, after folding).",
         ),
     ] = 1.0,
     fmt: Annotated[str, typer.Option("--format", metavar="text|json", help="A table, or a JSON report.")] = "text",

@@ -147,6 +147,24 @@ def test_nothing_matched_is_an_error_naming_what_was_looked_for(tmp_path: Path) 
         assert f"no prediction has gold to compare with: looked for a.json in {gold} (gold has b)" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "bound"),
+    [("--similarity", "2", "less than or equal to 1"), ("--similarity", "-0.5", "greater than or equal to 0"),
+     ("--tolerance", "-1", "greater than or equal to 0")],
+)  # fmt: skip
+def test_a_ratio_outside_0_to_1_or_a_negative_tolerance_is_a_usage_error(
+    tmp_path: Path, option: str, value: str, bound: str
+) -> None:
+    predictions = tmp_path / "pred.jsonl"
+    predictions.write_text(json.dumps({"file": "a.pdf", "data": GOLD}) + "\n")
+    (tmp_path / "gold").mkdir()
+    (tmp_path / "gold" / "a.json").write_text(json.dumps(GOLD))
+    result = qvl("eval", str(predictions), "--gold", str(tmp_path / "gold"), option, value)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith(f"qvl: error: invalid value for '{option}': ") and bound in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
 def test_undefined_ratios_are_not_perfect_scores() -> None:
     """A field never predicted and never in gold has no precision; one always null has no recall."""
     gold = {"total": None, "currency": "EUR"}
