@@ -305,6 +305,7 @@ def review(
 
 @app.command(name="serve-check")
 def serve_check(
+    ctx: typer.Context,
     base_url: Annotated[
         str, typer.Option("--base-url", metavar="URL", envvar="QVL_BASE_URL", help="OpenAI-compatible server URL.")
     ],
@@ -317,7 +318,9 @@ def serve_check(
     """Tell whether an OpenAI-compatible server is reachable and which models it serves."""
     from qvl_cli.commands.serve_check import check_server
 
-    raise typer.Exit(_guard(lambda: check_server(base_url, api_key, timeout)))
+    source = ctx.get_parameter_source("base_url")
+    where = "QVL_BASE_URL" if source is not None and source.name == "ENVIRONMENT" else "--base-url"
+    raise typer.Exit(_guard(lambda: check_server(base_url, api_key, timeout, where)))
 
 
 @app.command()

@@ -6,10 +6,16 @@ import sys
 
 from qvl_cli.backends.openai_server import NO_KEY, server_error
 from qvl_cli.errors import EXIT_VALID
+from qvl_cli.settings.declare import SettingsError
+from qvl_cli.settings.urls import server_url_problem
 
 
-def check_server(base_url: str, api_key: str | None, timeout: float) -> int:
+def check_server(base_url: str, api_key: str | None, timeout: float, where: str = "--base-url") -> int:
+    """Ask the server at ``base_url`` (given as ``where`` says: the flag or the variable) for its models."""
     import openai
+
+    if problem := server_url_problem(base_url):
+        raise SettingsError(problem, where=where)
 
     client = openai.OpenAI(base_url=base_url, api_key=api_key or NO_KEY, timeout=timeout, max_retries=0)
     try:

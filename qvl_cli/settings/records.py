@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from qvl_cli.settings.declare import SettingsError, check_record, setting
+from qvl_cli.settings.urls import server_url_problem
 
 if TYPE_CHECKING:
     from qvl_cli.pages.budgets import PixelBudget
@@ -85,6 +86,8 @@ class ModelSettings:
 
         if not is_backend(self.backend):
             raise SettingsError(f"{self.backend!r} is not one of {', '.join(backend_names())}", key="backend")
+        if self.base_url is not None and (problem := server_url_problem(self.base_url)):
+            raise SettingsError(problem, key="base_url")
         if self.backend == "openai" and not self.base_url:
             reason = "the openai backend needs --base-url (env QVL_BASE_URL), e.g. http://127.0.0.1:8000/v1"
             raise SettingsError(reason)

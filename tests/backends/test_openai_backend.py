@@ -101,6 +101,27 @@ def test_unreachable_server_and_unknown_model() -> None:
         OpenAIBackend(ModelSettings(base_url=running.url, model="other"))
 
 
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("notaurl", "it must start with http:// or https://"),
+        ("http://", "it names no host"),
+        ("http://127.0.0.1:99999/v1", "its port is not a number from 0 to 65535"),
+        ("http://local host/v1", "it has a space in it"),
+    ],
+)
+def test_serve_check_refuses_a_malformed_url_as_a_usage_error(url: str, problem: str) -> None:
+    for args, env, where in ((["--base-url", url], {}, "--base-url"), ([], {"QVL_BASE_URL": url}, "QVL_BASE_URL")):
+        result = qvl("serve-check", *args, "--timeout", "2", env=env)
+        assert (result.returncode, result.stdout) == (2, ""), result.stderr
+        assert result.stderr.startswith(f"qvl: error: {where}: {url!r} is not a server URL: {problem}")
+
+
+def test_serve_check_names_a_reachable_server_and_its_models(server: FakeOpenAIServer) -> None:
+    result = qvl("serve-check", "--base-url", server.url)
+    assert (result.returncode, result.stdout) == (0, f"{server.url}: reachable, serving 1 model\n  {MODEL}\n")
+
+
 def test_batch_with_concurrency_keeps_order_and_records_failures(server: FakeOpenAIServer, tmp_path: Path) -> None:
     docs = [write_pdf(tmp_path / f"d{i}.pdf", [PageSpec(lines=(f"form {i}",))]) for i in range(6)]
     server.script.extend([("slow", 0.5, json.dumps(ANSWER | {"title": f"t{i}"})) for i in range(6)])

@@ -227,6 +227,17 @@ def test_a_bad_value_from_each_layer_is_one_line_naming_source_and_key(
         ),
         (["--window-pages", "1"], {}, "--window-pages: 1 must be larger than the overlap 1 (--window-overlap)"),
         ([], {"QVL_BATCH_SIZE": "0"}, "QVL_BATCH_SIZE: 0 is less than the minimum 1"),
+        (
+            ["--backend", "openai", "--base-url", "http://"],
+            {},
+            "--base-url: 'http://' is not a server URL: it names no host, e.g. http://127.0.0.1:8000/v1",
+        ),
+        (
+            [],
+            {"QVL_BASE_URL": "localhost:8000/v1"},
+            "QVL_BASE_URL: 'localhost:8000/v1' is not a server URL: it must start with http:// or https://, e.g."
+            " http://127.0.0.1:8000/v1",
+        ),
         # a rule between two settings names each the way the user set it
         (
             ["--window-overlap", "3"],
