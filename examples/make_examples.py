@@ -4,19 +4,35 @@
 
 Writes invoice.pdf (a scanned-looking two-page invoice), form.png, chart.png and
 multilingual.png, each with ``<name>.expected.json``: the values qvl should extract with the
-matching built-in schema; and records.jsonl, hand-made sample records of these documents in
-qvl's envelope format with evidence boxes where each value was drawn (for ``qvl review``).
-Uses DejaVu fonts when installed (Greek and Cyrillic need them), Pillow's built-in font otherwise.
+matching built-in schema; statement.pdf, a password-protected PDF (password ``statement``) that
+qvl cannot read without ``--password``; and records.jsonl, hand-made sample records of these
+documents in qvl's envelope format with evidence boxes where each value was drawn (for
+``qvl review``), the statement's an error record. Uses DejaVu fonts when installed (Greek and
+Cyrillic need them), Pillow's built-in font otherwise. Every file is written the same, byte for
+byte, each time it runs on the same machine (fixed PDF dates and identifiers).
 """
 
 from __future__ import annotations
 
+import calendar
 import json
+import time
 from pathlib import Path
 
+from encrypted_pdf import encrypted_pdf
 from PIL import Image, ImageDraw, ImageFont
 
 HERE = Path(__file__).parent
+CREATED = time.gmtime(calendar.timegm((2026, 11, 23, 0, 50, 43, 0, 0, 0)))  # the PDFs' fixed dates
+STATEMENT_PASSWORD = "statement"
+STATEMENT = [
+    "Nordwind Bank AG - Account statement 03/2024",
+    "Account holder: Blue Harbor Analytics Ltd",
+    "IBAN: DE89 3704 0044 0532 0130 00",
+    "Opening balance 01.03.2024: 12,480.00 EUR",
+    "14.03.2024  Nordwind Paper GmbH, NW-2024-0117  -598.57 EUR",
+    "Closing balance 31.03.2024: 11,881.43 EUR",
+]
 FONT_DIRS = [Path("/usr/share/fonts/truetype/dejavu"), Path("/Library/Fonts"), Path("C:/Windows/Fonts")]
 INK = (20, 20, 20)
 
@@ -372,7 +388,10 @@ def write_records() -> None:
             "warnings": [],
             "pages": [],
             "page_count": 0,
-            "error": {"type": "encrypted", "message": "examples/statement.pdf: PDF is encrypted (pass --password)"},
+            "error": {
+                "type": "encrypted",
+                "message": "examples/statement.pdf: PDF is encrypted (pass --password or set QVL_PDF_PASSWORD)",
+            },
         },
     ]
     lines = [json.dumps(record, ensure_ascii=False) for record in records]
@@ -381,7 +400,11 @@ def write_records() -> None:
 
 def main() -> None:
     first, *rest = invoice_pages()
-    first.save(HERE / "invoice.pdf", save_all=True, append_images=rest, resolution=150.0)
+    first.save(
+        HERE / "invoice.pdf", save_all=True, append_images=rest, resolution=150.0, creationDate=CREATED, modDate=CREATED
+    )
+    statement = encrypted_pdf(STATEMENT, STATEMENT_PASSWORD, "qvl-examples-owner", seed="qvl examples statement.pdf")
+    (HERE / "statement.pdf").write_bytes(statement)
     form_page().save(HERE / "form.png", optimize=True)
     chart_page().save(HERE / "chart.png", optimize=True)
     multilingual_page().save(HERE / "multilingual.png", optimize=True)
