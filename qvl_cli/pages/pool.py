@@ -6,8 +6,8 @@ dispatcher thread that hands them :class:`~qvl_cli.pages.workers.PageTask` s:
 a window the model waits for first, then earlier documents before later ones, the pages of a
 long document spread over all workers. A worker that
 dies fails its document with :class:`RenderCrashError` and is replaced; a page that takes
-longer than the timeout (counted from the worker's start-up's end, reset after each page) gets
-its worker killed and fails with :class:`RenderTimeoutError`.
+longer than the timeout (counted from the worker's start-up's end, reset after each page, up to
+``MAX_TICK`` late) gets its worker killed and fails with :class:`RenderTimeoutError`.
 :class:`InlineRenderer` runs the same tasks in the calling thread (``--render-workers 0``).
 """
 
@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from qvl_cli.pages.rasterize import DocumentPages
 
 MAX_DEFAULT_WORKERS = 8
+TAIL_PAGES = 2  # pages per slice in the last round of a document's slices
+MAX_TICK = 0.25  # seconds: the most a page's timeout can run over (see tick_every)
 Hook = Callable[[PageTask], None]
 
 
@@ -59,6 +61,12 @@ def usable_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def tick_every(timeout: float) -> float:
+    """How often a worker says it finished a page: often enough that the timeout stays within
+    ``MAX_TICK`` seconds or 5 % of itself; never when there is no timeout."""
+    return min(MAX_TICK, timeout / 20) if math.isfinite(timeout) else math.inf
 
 
 class Renderer(Protocol):
@@ -178,7 +186,7 @@ class ProcessRenderer(_Rendering):
         self._timeout = timeout or math.inf
         # hook: run in the worker before each task, on_start: before it is ready (tests use them)
         threads = max(1, usable_cores() // workers)  # each worker's OCR on its share of the cores
-        self._setup = WorkerSetup(hook, on_start, ocr_threads=threads)
+        self._setup = WorkerSetup(hook, on_start, ocr_threads=threads, tick_every=tick_every(self._timeout))
         self._lock = threading.Lock()
         self._queue: list[tuple[tuple[int, int], int, _Document, PageTask]] = []
         self._order = itertools.count()
@@ -253,8 +261,14 @@ class ProcessRenderer(_Rendering):
         self._wake_w.close()
 
     def _slices(self, todo: tuple[PageSlot, ...]) -> list[tuple[PageSlot, ...]]:
-        """Pages to render cut so that every worker gets some (at most ``SLICE_PAGES`` a slice)."""
-        return split(todo, max(1, min(SLICE_PAGES, math.ceil(len(todo) / self.parallelism))))
+        """Pages to render cut so that every worker gets some (at most ``SLICE_PAGES`` a slice),
+        the last round of a long document's slices cut into ``TAIL_PAGES`` each, so that the
+        workers finish together."""
+        size = max(1, min(SLICE_PAGES, math.ceil(len(todo) / self.parallelism)))
+        last_round = size * self.parallelism
+        if self.parallelism == 1 or len(todo) < 2 * last_round:
+            return split(todo, size)
+        return split(todo[:-last_round], size) + split(todo[-last_round:], TAIL_PAGES)
 
     def _push(self, document: _Document, task: PageTask) -> None:
         heapq.heappush(self._queue, (document.rank, next(self._order), document, task))

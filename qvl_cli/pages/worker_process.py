@@ -2,9 +2,10 @@
 
 A worker is a fresh interpreter (nothing of the qvl process is inherited or re-run). It imports
 the rendering libraries and only then says it is ready: the per-page timeout never counts
-start-up. Messages to the qvl process: an empty one after each page (the timeout counts from the
-last), ``READY``, ``SETUP`` (building the OCR engine, when a page first needs it: start-up
-again until the next ``READY``), and a task's pickled result.
+start-up. Messages to the qvl process: an empty one when a page is done (the timeout counts from
+the last; at most one every ``WorkerSetup.tick_every`` seconds, which the deadline allows for),
+``READY``, ``SETUP`` (building the OCR engine, when a page first needs it: start-up again until
+the next ``READY``), and a task's pickled result.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class WorkerSetup:
     hook: Callable[[PageTask], None] | None = None  # run before each task (tests: crash or stall)
     on_start: Callable[[], None] | None = None  # run before READY (tests: a slow start-up)
     ocr_threads: int = 1  # CPU threads of the OCR engine: the worker's share of the cores
+    tick_every: float = 0.0  # seconds at least between two page-done messages (inf: none at all)
 
 
 class WorkerProcess(Generic[Job]):
@@ -52,6 +54,7 @@ class WorkerProcess(Generic[Job]):
         import multiprocessing
 
         self.timeout = timeout
+        self.slack = setup.tick_every if math.isfinite(setup.tick_every) else 0.0  # a page-done message held back
         self.start_limit = max(START_SECONDS, timeout)
         parent, child = multiprocessing.Pipe()
         env = {**os.environ, PATH_ENV: json.dumps(sys.path)}
@@ -77,7 +80,7 @@ class WorkerProcess(Generic[Job]):
     def deadline(self) -> float:
         if self.job is None:
             return math.inf
-        return self._since + (self.timeout if self.ready else self.start_limit)
+        return self._since + (self.timeout + self.slack if self.ready else self.start_limit)
 
     def give(self, job: Job, task: PageTask) -> bool:
         """Hand the worker a task; False when it is gone (e.g. the OOM killer took it while idle)."""
@@ -161,12 +164,9 @@ def serve(conn: Connection) -> None:
     page, send the result. Ctrl-C is the parent's to handle (it stops the workers), so SIGINT is
     ignored; the worker leaves when the parent closes its pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def tick() -> None:
-        conn.send_bytes(TICK)
-
     try:
         setup: WorkerSetup = conn.recv()
+        tick = _ticker(conn, setup.tick_every)
         _import_renderers(conn, setup.ocr_threads)
         if setup.on_start is not None:
             setup.on_start()
@@ -178,6 +178,21 @@ def serve(conn: Connection) -> None:
             conn.send(_run_guarded(task, tick))
     except (EOFError, OSError):
         return
+
+
+def _ticker(conn: Connection, every: float) -> Progress:
+    """Send a page-done message, unless one went less than ``every`` seconds ago: a message a
+    page would wake the qvl process hundreds of times a second for nothing."""
+    last = -math.inf
+
+    def tick() -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= every:
+            conn.send_bytes(TICK)
+            last = now
+
+    return tick
 
 
 def _import_renderers(conn: Connection, ocr_threads: int) -> None:

@@ -5,23 +5,33 @@ and interrupts: test_render_worker_failures.py)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
 from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from fake_backend import FakeBackend
 from render_helpers import BUDGET, REPLY, long_pdf, photo, run_batch, short_pdf
-from render_hooks import log_ocr_threads, log_task
+from render_hooks import log_ocr_threads, log_task, slow_pages
 
 from qvl_cli.backends.contract import Generation, GenerationRequest
 from qvl_cli.errors import InputError
 from qvl_cli.pages.budgets import PixelBudget
-from qvl_cli.pages.pool import InlineRenderer, ProcessRenderer, default_workers, usable_cores
+from qvl_cli.pages.pool import (
+    MAX_TICK,
+    TAIL_PAGES,
+    InlineRenderer,
+    ProcessRenderer,
+    default_workers,
+    tick_every,
+    usable_cores,
+)
 from qvl_cli.pages.windows import LEAST_MIN_PAGE_PIXELS, WindowSettings
-from qvl_cli.pages.workers import INLINE_PAGES, RenderRequest
+from qvl_cli.pages.workers import INLINE_PAGES, SLICE_PAGES, RenderRequest
 from qvl_cli.runs.document import ExtractOptions, Extractor
 from qvl_cli.runs.windows import WindowedDocument
 from qvl_cli.schemas.catalog import load_schema
@@ -256,3 +266,49 @@ def test_each_worker_ocrs_on_its_share_of_the_cores(tmp_path: Path, workers: int
     assert all(record["evidence"] is not None for record in records)
     threads = {int(line) for line in log.read_text().split()}
     assert threads == {max(1, usable_cores() // workers)}
+
+
+def test_the_last_round_of_a_long_document_comes_in_small_slices() -> None:
+    """300 pages on 2 workers: slices of 8 pages, the last 2 x 8 in slices of 2 (workers finish
+    together); every page once, in order. One worker, or a document of one round, is not cut finer."""
+    todo = tuple((index, (595, 842), (840, 1176)) for index in range(300))
+    slices = ProcessRenderer(2)._slices(todo)
+    assert [page for part in slices for page in part] == list(todo)
+    assert [len(part) for part in slices[-8:]] == [TAIL_PAGES] * 8
+    assert {len(part) for part in slices[:-9]} == {SLICE_PAGES}
+    assert {len(part) for part in ProcessRenderer(1)._slices(todo)[:-1]} == {SLICE_PAGES}
+    assert [len(part) for part in ProcessRenderer(2)._slices(todo[:20])] == [8, 8, 4]
+
+
+@pytest.mark.parametrize(("timeout", "every"), [(math.inf, math.inf), (120.0, MAX_TICK), (2.0, 0.1)])
+def test_workers_say_a_page_is_done_only_as_often_as_the_timeout_needs(timeout: float, every: float) -> None:
+    assert tick_every(timeout) == every
+    assert ProcessRenderer(1, timeout if math.isfinite(timeout) else None)._setup.tick_every == every
+
+
+def test_page_done_messages_are_held_back_within_their_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ten pages done within 0.25 s send one message; a page done after it, another."""
+    from qvl_cli.pages import worker_process
+
+    sent: list[bytes] = []
+    now = [100.0]
+    monkeypatch.setattr(worker_process.time, "monotonic", lambda: now[0])
+    tick = worker_process._ticker(SimpleNamespace(send_bytes=sent.append), MAX_TICK)  # type: ignore[arg-type]
+    for _ in range(10):
+        tick()
+        now[0] += 0.02
+    assert sent == [worker_process.TICK]
+    now[0] += 0.1
+    tick()
+    assert sent == [worker_process.TICK] * 2
+
+
+def test_a_held_back_message_never_makes_a_page_time_out_early(tmp_path: Path) -> None:
+    """A 1 s timeout with pages done every 0.3 s (messages at most every 0.05 s): all 6 pages
+    render, and the deadline allows for the interval."""
+    path = long_pdf(tmp_path / "doc.pdf", 6)
+    with ProcessRenderer(1, timeout=1.0, hook=partial(slow_pages, 0.3)) as pool:
+        document = pool.render(RenderRequest(str(path), BUDGET))
+        [worker] = pool._workers
+        assert worker.slack == tick_every(1.0)
+    assert [page.number for page in document.pages] == [1, 2, 3, 4, 5, 6]
