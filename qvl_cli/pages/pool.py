@@ -16,7 +16,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from qvl_cli.pages.rasterize import RenderedDocument
+from qvl_cli.pages.spawn import adopt, default_workers, usable_cores
 from qvl_cli.pages.worker_process import WorkerProcess, WorkerSetup
 from qvl_cli.pages.workers import (
     SLICE_PAGES,
@@ -45,22 +45,9 @@ if TYPE_CHECKING:
     from qvl_cli.pages.budgets import PagePlan
     from qvl_cli.pages.rasterize import DocumentPages
 
-MAX_DEFAULT_WORKERS = 8
 TAIL_PAGES = 2  # pages per slice in the last round of a document's slices
 MAX_TICK = 0.25  # seconds: the most a page's timeout can run over (see tick_every)
 Hook = Callable[[PageTask], None]
-
-
-def default_workers() -> int:
-    """The cores this process may use, at most ``MAX_DEFAULT_WORKERS``."""
-    return max(1, min(usable_cores(), MAX_DEFAULT_WORKERS))
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def tick_every(timeout: float) -> float:
@@ -237,7 +224,7 @@ class ProcessRenderer(_Rendering):
         only after the first had measured the document)."""
         with self._lock:
             while not self._closed and len(self._workers) < self.parallelism:
-                self._workers.append(WorkerProcess(self._setup, self._timeout))
+                self._workers.append(WorkerProcess(self._setup, self._timeout, adopt()))
 
     def close(self) -> None:
         """Stop the workers (killing busy ones) and cancel documents not yet rendered."""
@@ -309,7 +296,7 @@ class ProcessRenderer(_Rendering):
             if worker is None:
                 if len(self._workers) >= self.parallelism:
                     return
-                worker = WorkerProcess(self._setup, self._timeout)
+                worker = WorkerProcess(self._setup, self._timeout, adopt())
                 self._workers.append(worker)
             _, _, document, task = heapq.heappop(self._queue)
             if document.future.done():  # failed or cancelled: its other slices are moot

@@ -11,17 +11,16 @@ the next ``READY``), and a task's pickled result.
 from __future__ import annotations
 
 import math
-import os
 import pickle
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from qvl_cli.errors import InputError, RenderCrashError, RenderTimeoutError
+from qvl_cli.pages.spawn import Spawned, spawn
 from qvl_cli.pages.workers import FailedTask, PageTask, Progress, TaskResult, run_task
 
 if TYPE_CHECKING:
@@ -29,9 +28,6 @@ if TYPE_CHECKING:
 
 TICK, READY, SETUP = b"", b"ready", b"setup"
 START_SECONDS = 120.0  # a worker's start-up (imports, OCR engine) is bounded apart, by this much
-PATH_ENV = "QVL_RENDER_WORKER_PATH"
-BOOT = f"import json, os, sys; sys.path[:] = json.loads(os.environ.pop({PATH_ENV!r})); \
-from qvl_cli.pages.worker_process import serve_fd; serve_fd(int(sys.argv[1]))"
 Job = TypeVar("Job")
 
 
@@ -49,32 +45,20 @@ class WorkerProcess(Generic[Job]):
     """The qvl process's handle on one worker: its pipe, the job it is on, and until when it may
     stay silent (``deadline``: start-up bounded by ``START_SECONDS``, each page by ``timeout``)."""
 
-    def __init__(self, setup: WorkerSetup, timeout: float = math.inf) -> None:
-        import json
-        import multiprocessing
-
+    def __init__(self, setup: WorkerSetup, timeout: float = math.inf, spawned: Spawned | None = None) -> None:
         self.timeout = timeout
         self.slack = setup.tick_every if math.isfinite(setup.tick_every) else 0.0  # a page-done message held back
         self.start_limit = max(START_SECONDS, timeout)
-        parent, child = multiprocessing.Pipe()
-        env = {**os.environ, PATH_ENV: json.dumps(sys.path)}
-        quiet = None if os.environ.get("QVL_DEBUG") else subprocess.DEVNULL
-        try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", BOOT, str(child.fileno())],
-                pass_fds=[child.fileno()],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=quiet,
-                env=env,
-            )
-        finally:
-            child.close()
-        self.conn: Connection = parent
+        started = spawned or spawn()
+        self.process = started.process
+        self.conn: Connection = started.conn
         self.job: Job | None = None
         self.ready = False  # started (and set up for its task); until then the start-up limit applies
         self._since = time.monotonic()  # since when the worker is silent
-        parent.send(setup)
+        try:
+            self.conn.send(setup)
+        except OSError:  # it died already: the pool notices when it hands it a task
+            pass
 
     @property
     def deadline(self) -> float:
@@ -165,9 +149,12 @@ def serve(conn: Connection) -> None:
     ignored; the worker leaves when the parent closes its pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
+        _import_renderers()  # before the setup: a worker started early imports while qvl starts
         setup: WorkerSetup = conn.recv()
         tick = _ticker(conn, setup.tick_every)
-        _import_renderers(conn, setup.ocr_threads)
+        from qvl_cli.evidence.ocr import configure_engine
+
+        configure_engine(setup.ocr_threads, lambda: conn.send_bytes(SETUP), lambda: conn.send_bytes(READY))
         if setup.on_start is not None:
             setup.on_start()
         conn.send_bytes(READY)
@@ -195,16 +182,14 @@ def _ticker(conn: Connection, every: float) -> Progress:
     return tick
 
 
-def _import_renderers(conn: Connection, ocr_threads: int) -> None:
-    """What every task needs, imported before READY; building the OCR engine, when a page first
-    needs it, is announced (``SETUP`` ... ``READY``) so that it is bounded as start-up."""
+def _import_renderers() -> None:
+    """What every task needs, imported before READY (building the OCR engine, when a page first
+    needs it, is announced: ``SETUP`` ... ``READY``, so that it is bounded as start-up)."""
     import pypdfium2  # noqa: F401
     from PIL import Image  # noqa: F401
 
+    import qvl_cli.evidence.ocr  # noqa: F401
     import qvl_cli.evidence.pages  # noqa: F401
-    from qvl_cli.evidence.ocr import configure_engine
-
-    configure_engine(ocr_threads, lambda: conn.send_bytes(SETUP), lambda: conn.send_bytes(READY))
 
 
 def _run_guarded(task: PageTask, tick: Progress) -> TaskResult:
