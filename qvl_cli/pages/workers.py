@@ -59,7 +59,7 @@ class RenderRequest:
     png_dir: str | None = None  # also write each page there as <stem>-p<NNN>.png (extras["file"])
     png_compression: int = DEFAULT_LEVEL  # zlib level of those files (0-9; pixels are the same at every level)
     keep_pixels: bool = True  # False: only the page records come back (e.g. when the PNGs are the output)
-    png_data: bool = False  # also encode each page as PNG here (extras["png"]): what a server backend sends
+    png_data: bool = False  # pages sent as PNG (extras["png"]; ink in extras["ink"]): what a server backend sends
     windows: WindowSettings = field(default_factory=WindowSettings)
     text: TextOptions | None = None  # read each page's text for evidence (extras["text"], packed); None: not
     text_done: frozenset[int] = frozenset()  # page numbers whose text an earlier window read: not read again
@@ -68,6 +68,12 @@ class RenderRequest:
     # A closer look: (page number, size, regions): that page drawn at that size and the regions
     # (fractions) read with OCR, each region's lines in ``TaskResult.regions``; nothing else done.
     closer: tuple[int, tuple[int, int], tuple[Box, ...]] | None = None
+
+    @property
+    def raw_pixels(self) -> bool:
+        """The pages' pixels come back raw (with ``png_data`` their PNG carries them: a tenth of
+        the bytes to send, decoded only if something needs the pixels)."""
+        return self.keep_pixels and not self.png_data
 
 
 @dataclass(frozen=True)
@@ -99,13 +105,19 @@ class RenderedPage:
 
     def unpacked(self) -> RenderedPage:
         """The image object again, its raw bytes let go (so a window's bytes and images are never
-        all held at once)."""
-        if self.image is not None or not self.pixels:
+        all held at once); from the page's PNG when it came as PNG (decoded on first use)."""
+        if self.image is not None:
             return self
         from PIL import Image
 
-        image = Image.frombuffer(self.mode, self.size, self.pixels, "raw", self.mode, 0, 1)
-        return replace(self, image=image, pixels=b"")
+        if self.pixels:
+            image = Image.frombuffer(self.mode, self.size, self.pixels, "raw", self.mode, 0, 1)
+            return replace(self, image=image, pixels=b"")
+        if "png" in self.extras:
+            import io
+
+            return replace(self, image=Image.open(io.BytesIO(self.extras["png"])))
+        return self
 
     def to_page_image(self) -> PageImage:
         image = self.unpacked().image
@@ -253,7 +265,7 @@ def _render(
     for index, source_size, size in slots:
         image = pages.render(index, size)
         extras = _page_extras(request, source, index + 1, image)
-        kept = image if request.keep_pixels or request.text is not None else None
+        kept = image if request.raw_pixels or request.text is not None else None
         chars = pages.text_chars(index) if request.keep_pixels else 0
         out.append(RenderedPage(index + 1, source_size, size, kept, text_chars=chars, extras=extras))
         tick()
@@ -272,7 +284,7 @@ def with_text(
 
     out = []
     for page in pages:
-        image = page.image if request.keep_pixels else None
+        image = page.image if request.raw_pixels else None
         if page.number in request.text_done:
             out.append(replace(page, image=image))
             continue
@@ -289,9 +301,11 @@ def _page_extras(request: RenderRequest, source: SourceFile, number: int, image:
     """Per-page work done where the page was rendered; its results go in the page's ``extras``."""
     extras: dict[str, Any] = {}
     if request.png_data:
+        from qvl_cli.answers.guards import ink_fraction
         from qvl_cli.pages.png import encode_png
 
         extras["png"] = encode_png(image)
+        extras["ink"] = ink_fraction(image)  # the blank-page check, without the pixels
     if request.png_dir is not None:
         target = Path(request.png_dir) / f"{source.path.stem}-p{number:03d}.png"
         extras["file"] = str(save_png(image, target, request.png_compression))
