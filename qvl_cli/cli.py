@@ -351,7 +351,4 @@ def _fail(exc: QvlError) -> NoReturn:
 
 
 def main() -> None:
-    from qvl_cli.pages.spawn import prestart
-
-    prestart(sys.argv[1:])  # `qvl render`'s workers start while the command line is parsed
     app()

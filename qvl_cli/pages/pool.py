@@ -23,6 +23,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
+from qvl_cli.errors import InputError
 from qvl_cli.pages.rasterize import RenderedDocument
 from qvl_cli.pages.spawn import adopt, default_workers, usable_cores
 from qvl_cli.pages.worker_process import WorkerProcess, WorkerSetup
@@ -54,6 +55,17 @@ def tick_every(timeout: float) -> float:
     """How often a worker says it finished a page: often enough that the timeout stays within
     ``MAX_TICK`` seconds or 5 % of itself; never when there is no timeout."""
     return min(MAX_TICK, timeout / 20) if math.isfinite(timeout) else math.inf
+
+
+def slices(parallelism: int, todo: tuple[PageSlot, ...]) -> list[tuple[PageSlot, ...]]:
+    """Pages to render cut so that each of ``parallelism`` workers gets some (at most
+    ``SLICE_PAGES`` a slice), the last round of a long document's slices cut into ``TAIL_PAGES``
+    each, so that the workers finish together."""
+    size = max(1, min(SLICE_PAGES, math.ceil(len(todo) / parallelism)))
+    last_round = size * parallelism
+    if parallelism == 1 or len(todo) < 2 * last_round:
+        return split(todo, size)
+    return split(todo[:-last_round], size) + split(todo[-last_round:], TAIL_PAGES)
 
 
 class Renderer(Protocol):
@@ -210,7 +222,7 @@ class ProcessRenderer(_Rendering):
                 self._push(document, PageTask(request))
             elif not first.todo:
                 document.future.set_result(collect(first, [], request))
-            for part in self._slices(first.todo) if first is not None else ():
+            for part in slices(self.parallelism, first.todo) if first is not None else ():
                 self._push(document, PageTask(request, part))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._dispatch, name="qvl-render-dispatch", daemon=True)
@@ -246,16 +258,6 @@ class ProcessRenderer(_Rendering):
         self._queue.clear()
         self._wake_r.close()
         self._wake_w.close()
-
-    def _slices(self, todo: tuple[PageSlot, ...]) -> list[tuple[PageSlot, ...]]:
-        """Pages to render cut so that every worker gets some (at most ``SLICE_PAGES`` a slice),
-        the last round of a long document's slices cut into ``TAIL_PAGES`` each, so that the
-        workers finish together."""
-        size = max(1, min(SLICE_PAGES, math.ceil(len(todo) / self.parallelism)))
-        last_round = size * self.parallelism
-        if self.parallelism == 1 or len(todo) < 2 * last_round:
-            return split(todo, size)
-        return split(todo[:-last_round], size) + split(todo[-last_round:], TAIL_PAGES)
 
     def _push(self, document: _Document, task: PageTask) -> None:
         heapq.heappush(self._queue, (document.rank, next(self._order), document, task))
@@ -313,6 +315,12 @@ class ProcessRenderer(_Rendering):
         except (EOFError, OSError):  # the pipe broke: the worker is gone
             self._lost(worker, timed_out=False)
             return
+        except Exception as exc:  # a result that cannot be read fails its document, not the pool
+            self._discard(worker)
+            if job is not None and not job[0].future.done():
+                message = f"cannot read the rendered pages: {type(exc).__name__}: {exc}"
+                job[0].future.set_exception(InputError(message, path=job[0].request.path))
+            return
         if result is not None and job is not None:
             self._done(job, result)
         elif worker.overdue():
@@ -328,7 +336,7 @@ class ProcessRenderer(_Rendering):
             return
         if task.pages is None:
             document.first = result
-            for part in self._slices(result.todo):
+            for part in slices(self.parallelism, result.todo):
                 self._push(document, PageTask(document.request, part))
         else:
             document.parts.append(result)

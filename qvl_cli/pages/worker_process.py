@@ -169,7 +169,10 @@ def serve(conn: Connection) -> None:
 
 def _ticker(conn: Connection, every: float) -> Progress:
     """Send a page-done message, unless one went less than ``every`` seconds ago: a message a
-    page would wake the qvl process hundreds of times a second for nothing."""
+    page would wake the qvl process hundreds of times a second for nothing. None at all when
+    ``every`` is infinite (no timeout to keep)."""
+    if math.isinf(every):
+        return _no_tick
     last = -math.inf
 
     def tick() -> None:
@@ -180,6 +183,10 @@ def _ticker(conn: Connection, every: float) -> Progress:
             last = now
 
     return tick
+
+
+def _no_tick() -> None:
+    return None
 
 
 def _import_renderers() -> None:

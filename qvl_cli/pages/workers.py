@@ -86,7 +86,8 @@ class PageTask:
 
 @dataclass(frozen=True)
 class RenderedPage:
-    """One rendered page: a Pillow image in-process, raw pixels across a process boundary."""
+    """One rendered page: a Pillow image in-process, raw pixels across a process boundary (or
+    only its PNG in ``extras["png"]``, for a server backend)."""
 
     number: int  # 1-based
     source_size: tuple[int, int]
@@ -105,22 +106,24 @@ class RenderedPage:
 
     def unpacked(self) -> RenderedPage:
         """The image object again, its raw bytes let go (so a window's bytes and images are never
-        all held at once); from the page's PNG when it came as PNG (decoded on first use)."""
-        if self.image is not None:
+        all held at once)."""
+        if self.image is not None or not self.pixels:
             return self
         from PIL import Image
 
-        if self.pixels:
-            image = Image.frombuffer(self.mode, self.size, self.pixels, "raw", self.mode, 0, 1)
-            return replace(self, image=image, pixels=b"")
-        if "png" in self.extras:
-            import io
-
-            return replace(self, image=Image.open(io.BytesIO(self.extras["png"])))
-        return self
+        image = Image.frombuffer(self.mode, self.size, self.pixels, "raw", self.mode, 0, 1)
+        return replace(self, image=image, pixels=b"")
 
     def to_page_image(self) -> PageImage:
+        """The page as the model takes it. A page that came as PNG (``png_data``) gets an image
+        decoded from it on first use: the same pixels, greyscale (mode L) for a grey page."""
         image = self.unpacked().image
+        if image is None and "png" in self.extras:
+            import io
+
+            from PIL import PngImagePlugin
+
+            image = PngImagePlugin.PngImageFile(io.BytesIO(self.extras["png"]))  # our own file: no bomb check
         if image is None:
             raise ValueError(f"page {self.number} was rendered without keeping its pixels")
         extras = {key: value for key, value in self.extras.items() if key != "text"}
@@ -300,7 +303,7 @@ def with_text(
 def _page_extras(request: RenderRequest, source: SourceFile, number: int, image: Image.Image) -> dict[str, Any]:
     """Per-page work done where the page was rendered; its results go in the page's ``extras``."""
     extras: dict[str, Any] = {}
-    if request.png_data:
+    if request.png_data and request.keep_pixels:  # (a page drawn again for its OCR only needs neither)
         from qvl_cli.answers.guards import ink_fraction
         from qvl_cli.pages.png import encode_png
 

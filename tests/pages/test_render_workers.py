@@ -16,10 +16,11 @@ from types import SimpleNamespace
 import pytest
 from fake_backend import FakeBackend
 from render_helpers import BUDGET, REPLY, long_pdf, photo, run_batch, short_pdf
-from render_hooks import log_ocr_threads, log_task, slow_pages
+from render_hooks import log_ocr_threads, log_task
 
 from qvl_cli.backends.contract import Generation, GenerationRequest
 from qvl_cli.errors import InputError
+from qvl_cli.pages import spawn
 from qvl_cli.pages.budgets import PixelBudget
 from qvl_cli.pages.pool import (
     MAX_TICK,
@@ -27,6 +28,7 @@ from qvl_cli.pages.pool import (
     InlineRenderer,
     ProcessRenderer,
     default_workers,
+    slices,
     tick_every,
     usable_cores,
 )
@@ -272,18 +274,19 @@ def test_the_last_round_of_a_long_document_comes_in_small_slices() -> None:
     """300 pages on 2 workers: slices of 8 pages, the last 2 x 8 in slices of 2 (workers finish
     together); every page once, in order. One worker, or a document of one round, is not cut finer."""
     todo = tuple((index, (595, 842), (840, 1176)) for index in range(300))
-    slices = ProcessRenderer(2)._slices(todo)
-    assert [page for part in slices for page in part] == list(todo)
-    assert [len(part) for part in slices[-8:]] == [TAIL_PAGES] * 8
-    assert {len(part) for part in slices[:-9]} == {SLICE_PAGES}
-    assert {len(part) for part in ProcessRenderer(1)._slices(todo)[:-1]} == {SLICE_PAGES}
-    assert [len(part) for part in ProcessRenderer(2)._slices(todo[:20])] == [8, 8, 4]
+    parts = slices(2, todo)
+    assert [page for part in parts for page in part] == list(todo)
+    assert [len(part) for part in parts[-8:]] == [TAIL_PAGES] * 8
+    assert {len(part) for part in parts[:-9]} == {SLICE_PAGES}
+    assert {len(part) for part in slices(1, todo)[:-1]} == {SLICE_PAGES}
+    assert [len(part) for part in slices(2, todo[:20])] == [8, 8, 4]
 
 
 @pytest.mark.parametrize(("timeout", "every"), [(math.inf, math.inf), (120.0, MAX_TICK), (2.0, 0.1)])
 def test_workers_say_a_page_is_done_only_as_often_as_the_timeout_needs(timeout: float, every: float) -> None:
     assert tick_every(timeout) == every
-    assert ProcessRenderer(1, timeout if math.isfinite(timeout) else None)._setup.tick_every == every
+    with ProcessRenderer(1, timeout if math.isfinite(timeout) else None) as pool:
+        assert pool._setup.tick_every == every
 
 
 def test_page_done_messages_are_held_back_within_their_interval(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -303,12 +306,27 @@ def test_page_done_messages_are_held_back_within_their_interval(monkeypatch: pyt
     assert sent == [worker_process.TICK] * 2
 
 
-def test_a_held_back_message_never_makes_a_page_time_out_early(tmp_path: Path) -> None:
-    """A 1 s timeout with pages done every 0.3 s (messages at most every 0.05 s): all 6 pages
-    render, and the deadline allows for the interval."""
-    path = long_pdf(tmp_path / "doc.pdf", 6)
-    with ProcessRenderer(1, timeout=1.0, hook=partial(slow_pages, 0.3)) as pool:
-        document = pool.render(RenderRequest(str(path), BUDGET))
-        [worker] = pool._workers
-        assert worker.slack == tick_every(1.0)
-    assert [page.number for page in document.pages] == [1, 2, 3, 4, 5, 6]
+def test_a_held_back_message_never_makes_a_page_time_out_early(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Timeout 10 s, messages at most every 0.25 s. Page 1 is done at 0 (message sent), page 2 at
+    0.04 (held back), page 3 then takes 10 s less a hair: not overdue, as if the message for page
+    2 had been sent; it is once the slack is spent too."""
+    from qvl_cli.pages import worker_process
+
+    now = [0.0]
+    monkeypatch.setattr(worker_process.time, "monotonic", lambda: now[0])
+    inbox: list[bytes] = []
+    conn = SimpleNamespace(send=lambda _: None, poll=lambda: bool(inbox), recv_bytes=lambda: inbox.pop(0))
+    setup = worker_process.WorkerSetup(tick_every=tick_every(10.0))
+    worker = worker_process.WorkerProcess(setup, 10.0, spawn.Spawned(None, conn))  # type: ignore[arg-type]
+    inbox.append(worker_process.READY)
+    assert worker.give("job", None) and worker.receive() is None  # type: ignore[arg-type]
+    tick = worker_process._ticker(SimpleNamespace(send_bytes=inbox.append), setup.tick_every)  # type: ignore[arg-type]
+    tick()  # page 1 done at 0
+    assert worker.receive() is None and inbox == []
+    now[0] = 0.04
+    tick()  # page 2 done: held back
+    assert worker.receive() is None and inbox == []
+    now[0] = 0.04 + 10.0 - 0.001
+    assert not worker.overdue()
+    now[0] = 10.0 + MAX_TICK + 0.001
+    assert worker.overdue()
