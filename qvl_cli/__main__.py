@@ -1,3 +1,3 @@
-from qvl_cli.cli import main
+from qvl_cli.launch import main
 
 main()

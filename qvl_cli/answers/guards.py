@@ -28,9 +28,10 @@ def ink_fraction(image: Image.Image) -> float:
     return ink / max(1, image.width * image.height)
 
 
-def is_blank(image: Image.Image) -> bool:
-    """True for an empty page (see ``BLANK_INK_FRACTION``)."""
-    return ink_fraction(image) < BLANK_INK_FRACTION
+def is_blank(image: Image.Image, ink: float | None = None) -> bool:
+    """True for an empty page (see ``BLANK_INK_FRACTION``); ``ink``: its :func:`ink_fraction`,
+    when it was measured where the page was rendered."""
+    return (ink_fraction(image) if ink is None else ink) < BLANK_INK_FRACTION
 
 
 def token_budget(schema: SchemaNode) -> int:

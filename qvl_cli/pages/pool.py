@@ -6,8 +6,8 @@ dispatcher thread that hands them :class:`~qvl_cli.pages.workers.PageTask` s:
 a window the model waits for first, then earlier documents before later ones, the pages of a
 long document spread over all workers. A worker that
 dies fails its document with :class:`RenderCrashError` and is replaced; a page that takes
-longer than the timeout (counted from the worker's start-up's end, reset after each page) gets
-its worker killed and fails with :class:`RenderTimeoutError`.
+longer than the timeout (counted from the worker's start-up's end, reset after each page, up to
+``MAX_TICK`` late) gets its worker killed and fails with :class:`RenderTimeoutError`.
 :class:`InlineRenderer` runs the same tasks in the calling thread (``--render-workers 0``).
 """
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -24,7 +23,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
+from qvl_cli.errors import InputError
 from qvl_cli.pages.rasterize import RenderedDocument
+from qvl_cli.pages.spawn import adopt, default_workers, usable_cores
 from qvl_cli.pages.worker_process import WorkerProcess, WorkerSetup
 from qvl_cli.pages.workers import (
     SLICE_PAGES,
@@ -45,20 +46,26 @@ if TYPE_CHECKING:
     from qvl_cli.pages.budgets import PagePlan
     from qvl_cli.pages.rasterize import DocumentPages
 
-MAX_DEFAULT_WORKERS = 8
+TAIL_PAGES = 2  # pages per slice in the last round of a document's slices
+MAX_TICK = 0.25  # seconds: the most a page's timeout can run over (see tick_every)
 Hook = Callable[[PageTask], None]
 
 
-def default_workers() -> int:
-    """The cores this process may use, at most ``MAX_DEFAULT_WORKERS``."""
-    return max(1, min(usable_cores(), MAX_DEFAULT_WORKERS))
+def tick_every(timeout: float) -> float:
+    """How often a worker says it finished a page: often enough that the timeout stays within
+    ``MAX_TICK`` seconds or 5 % of itself; never when there is no timeout."""
+    return min(MAX_TICK, timeout / 20) if math.isfinite(timeout) else math.inf
 
 
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+def slices(parallelism: int, todo: tuple[PageSlot, ...]) -> list[tuple[PageSlot, ...]]:
+    """Pages to render cut so that each of ``parallelism`` workers gets some (at most
+    ``SLICE_PAGES`` a slice), the last round of a long document's slices cut into ``TAIL_PAGES``
+    each, so that the workers finish together."""
+    size = max(1, min(SLICE_PAGES, math.ceil(len(todo) / parallelism)))
+    last_round = size * parallelism
+    if parallelism == 1 or len(todo) < 2 * last_round:
+        return split(todo, size)
+    return split(todo[:-last_round], size) + split(todo[-last_round:], TAIL_PAGES)
 
 
 class Renderer(Protocol):
@@ -178,7 +185,7 @@ class ProcessRenderer(_Rendering):
         self._timeout = timeout or math.inf
         # hook: run in the worker before each task, on_start: before it is ready (tests use them)
         threads = max(1, usable_cores() // workers)  # each worker's OCR on its share of the cores
-        self._setup = WorkerSetup(hook, on_start, ocr_threads=threads)
+        self._setup = WorkerSetup(hook, on_start, ocr_threads=threads, tick_every=tick_every(self._timeout))
         self._lock = threading.Lock()
         self._queue: list[tuple[tuple[int, int], int, _Document, PageTask]] = []
         self._order = itertools.count()
@@ -215,7 +222,7 @@ class ProcessRenderer(_Rendering):
                 self._push(document, PageTask(request))
             elif not first.todo:
                 document.future.set_result(collect(first, [], request))
-            for part in self._slices(first.todo) if first is not None else ():
+            for part in slices(self.parallelism, first.todo) if first is not None else ():
                 self._push(document, PageTask(request, part))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._dispatch, name="qvl-render-dispatch", daemon=True)
@@ -229,7 +236,7 @@ class ProcessRenderer(_Rendering):
         only after the first had measured the document)."""
         with self._lock:
             while not self._closed and len(self._workers) < self.parallelism:
-                self._workers.append(WorkerProcess(self._setup, self._timeout))
+                self._workers.append(WorkerProcess(self._setup, self._timeout, adopt()))
 
     def close(self) -> None:
         """Stop the workers (killing busy ones) and cancel documents not yet rendered."""
@@ -251,10 +258,6 @@ class ProcessRenderer(_Rendering):
         self._queue.clear()
         self._wake_r.close()
         self._wake_w.close()
-
-    def _slices(self, todo: tuple[PageSlot, ...]) -> list[tuple[PageSlot, ...]]:
-        """Pages to render cut so that every worker gets some (at most ``SLICE_PAGES`` a slice)."""
-        return split(todo, max(1, min(SLICE_PAGES, math.ceil(len(todo) / self.parallelism))))
 
     def _push(self, document: _Document, task: PageTask) -> None:
         heapq.heappush(self._queue, (document.rank, next(self._order), document, task))
@@ -295,7 +298,7 @@ class ProcessRenderer(_Rendering):
             if worker is None:
                 if len(self._workers) >= self.parallelism:
                     return
-                worker = WorkerProcess(self._setup, self._timeout)
+                worker = WorkerProcess(self._setup, self._timeout, adopt())
                 self._workers.append(worker)
             _, _, document, task = heapq.heappop(self._queue)
             if document.future.done():  # failed or cancelled: its other slices are moot
@@ -312,6 +315,12 @@ class ProcessRenderer(_Rendering):
         except (EOFError, OSError):  # the pipe broke: the worker is gone
             self._lost(worker, timed_out=False)
             return
+        except Exception as exc:  # a result that cannot be read fails its document, not the pool
+            self._discard(worker)
+            if job is not None and not job[0].future.done():
+                message = f"cannot read the rendered pages: {type(exc).__name__}: {exc}"
+                job[0].future.set_exception(InputError(message, path=job[0].request.path))
+            return
         if result is not None and job is not None:
             self._done(job, result)
         elif worker.overdue():
@@ -327,7 +336,7 @@ class ProcessRenderer(_Rendering):
             return
         if task.pages is None:
             document.first = result
-            for part in self._slices(result.todo):
+            for part in slices(self.parallelism, result.todo):
                 self._push(document, PageTask(document.request, part))
         else:
             document.parts.append(result)

@@ -2,25 +2,25 @@
 
 A worker is a fresh interpreter (nothing of the qvl process is inherited or re-run). It imports
 the rendering libraries and only then says it is ready: the per-page timeout never counts
-start-up. Messages to the qvl process: an empty one after each page (the timeout counts from the
-last), ``READY``, ``SETUP`` (building the OCR engine, when a page first needs it: start-up
-again until the next ``READY``), and a task's pickled result.
+start-up. Messages to the qvl process: an empty one when a page is done (the timeout counts from
+the last; at most one every ``WorkerSetup.tick_every`` seconds, which the deadline allows for),
+``READY``, ``SETUP`` (building the OCR engine, when a page first needs it: start-up again until
+the next ``READY``), and a task's pickled result.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import pickle
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from qvl_cli.errors import InputError, RenderCrashError, RenderTimeoutError
+from qvl_cli.pages.spawn import Spawned, spawn
 from qvl_cli.pages.workers import FailedTask, PageTask, Progress, TaskResult, run_task
 
 if TYPE_CHECKING:
@@ -28,9 +28,6 @@ if TYPE_CHECKING:
 
 TICK, READY, SETUP = b"", b"ready", b"setup"
 START_SECONDS = 120.0  # a worker's start-up (imports, OCR engine) is bounded apart, by this much
-PATH_ENV = "QVL_RENDER_WORKER_PATH"
-BOOT = f"import json, os, sys; sys.path[:] = json.loads(os.environ.pop({PATH_ENV!r})); \
-from qvl_cli.pages.worker_process import serve_fd; serve_fd(int(sys.argv[1]))"
 Job = TypeVar("Job")
 
 
@@ -41,43 +38,33 @@ class WorkerSetup:
     hook: Callable[[PageTask], None] | None = None  # run before each task (tests: crash or stall)
     on_start: Callable[[], None] | None = None  # run before READY (tests: a slow start-up)
     ocr_threads: int = 1  # CPU threads of the OCR engine: the worker's share of the cores
+    tick_every: float = 0.0  # seconds at least between two page-done messages (inf: none at all)
 
 
 class WorkerProcess(Generic[Job]):
     """The qvl process's handle on one worker: its pipe, the job it is on, and until when it may
     stay silent (``deadline``: start-up bounded by ``START_SECONDS``, each page by ``timeout``)."""
 
-    def __init__(self, setup: WorkerSetup, timeout: float = math.inf) -> None:
-        import json
-        import multiprocessing
-
+    def __init__(self, setup: WorkerSetup, timeout: float = math.inf, spawned: Spawned | None = None) -> None:
         self.timeout = timeout
+        self.slack = setup.tick_every if math.isfinite(setup.tick_every) else 0.0  # a page-done message held back
         self.start_limit = max(START_SECONDS, timeout)
-        parent, child = multiprocessing.Pipe()
-        env = {**os.environ, PATH_ENV: json.dumps(sys.path)}
-        quiet = None if os.environ.get("QVL_DEBUG") else subprocess.DEVNULL
-        try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", BOOT, str(child.fileno())],
-                pass_fds=[child.fileno()],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=quiet,
-                env=env,
-            )
-        finally:
-            child.close()
-        self.conn: Connection = parent
+        started = spawned or spawn()
+        self.process = started.process
+        self.conn: Connection = started.conn
         self.job: Job | None = None
         self.ready = False  # started (and set up for its task); until then the start-up limit applies
         self._since = time.monotonic()  # since when the worker is silent
-        parent.send(setup)
+        try:
+            self.conn.send(setup)
+        except OSError:  # it died already: the pool notices when it hands it a task
+            pass
 
     @property
     def deadline(self) -> float:
         if self.job is None:
             return math.inf
-        return self._since + (self.timeout if self.ready else self.start_limit)
+        return self._since + (self.timeout + self.slack if self.ready else self.start_limit)
 
     def give(self, job: Job, task: PageTask) -> bool:
         """Hand the worker a task; False when it is gone (e.g. the OOM killer took it while idle)."""
@@ -161,13 +148,13 @@ def serve(conn: Connection) -> None:
     page, send the result. Ctrl-C is the parent's to handle (it stops the workers), so SIGINT is
     ignored; the worker leaves when the parent closes its pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def tick() -> None:
-        conn.send_bytes(TICK)
-
     try:
+        _import_renderers()  # before the setup: a worker started early imports while qvl starts
         setup: WorkerSetup = conn.recv()
-        _import_renderers(conn, setup.ocr_threads)
+        tick = _ticker(conn, setup.tick_every)
+        from qvl_cli.evidence.ocr import configure_engine
+
+        configure_engine(setup.ocr_threads, lambda: conn.send_bytes(SETUP), lambda: conn.send_bytes(READY))
         if setup.on_start is not None:
             setup.on_start()
         conn.send_bytes(READY)
@@ -180,16 +167,36 @@ def serve(conn: Connection) -> None:
         return
 
 
-def _import_renderers(conn: Connection, ocr_threads: int) -> None:
-    """What every task needs, imported before READY; building the OCR engine, when a page first
-    needs it, is announced (``SETUP`` ... ``READY``) so that it is bounded as start-up."""
+def _ticker(conn: Connection, every: float) -> Progress:
+    """Send a page-done message, unless one went less than ``every`` seconds ago: a message a
+    page would wake the qvl process hundreds of times a second for nothing. None at all when
+    ``every`` is infinite (no timeout to keep)."""
+    if math.isinf(every):
+        return _no_tick
+    last = -math.inf
+
+    def tick() -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= every:
+            conn.send_bytes(TICK)
+            last = now
+
+    return tick
+
+
+def _no_tick() -> None:
+    return None
+
+
+def _import_renderers() -> None:
+    """What every task needs, imported before READY (building the OCR engine, when a page first
+    needs it, is announced: ``SETUP`` ... ``READY``, so that it is bounded as start-up)."""
     import pypdfium2  # noqa: F401
     from PIL import Image  # noqa: F401
 
+    import qvl_cli.evidence.ocr  # noqa: F401
     import qvl_cli.evidence.pages  # noqa: F401
-    from qvl_cli.evidence.ocr import configure_engine
-
-    configure_engine(ocr_threads, lambda: conn.send_bytes(SETUP), lambda: conn.send_bytes(READY))
 
 
 def _run_guarded(task: PageTask, tick: Progress) -> TaskResult:

@@ -59,7 +59,7 @@ class RenderRequest:
     png_dir: str | None = None  # also write each page there as <stem>-p<NNN>.png (extras["file"])
     png_compression: int = DEFAULT_LEVEL  # zlib level of those files (0-9; pixels are the same at every level)
     keep_pixels: bool = True  # False: only the page records come back (e.g. when the PNGs are the output)
-    png_data: bool = False  # also encode each page as PNG here (extras["png"]): what a server backend sends
+    png_data: bool = False  # pages sent as PNG (extras["png"]; ink in extras["ink"]): what a server backend sends
     windows: WindowSettings = field(default_factory=WindowSettings)
     text: TextOptions | None = None  # read each page's text for evidence (extras["text"], packed); None: not
     text_done: frozenset[int] = frozenset()  # page numbers whose text an earlier window read: not read again
@@ -68,6 +68,12 @@ class RenderRequest:
     # A closer look: (page number, size, regions): that page drawn at that size and the regions
     # (fractions) read with OCR, each region's lines in ``TaskResult.regions``; nothing else done.
     closer: tuple[int, tuple[int, int], tuple[Box, ...]] | None = None
+
+    @property
+    def raw_pixels(self) -> bool:
+        """The pages' pixels come back raw (with ``png_data`` their PNG carries them: a tenth of
+        the bytes to send, decoded only if something needs the pixels)."""
+        return self.keep_pixels and not self.png_data
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,8 @@ class PageTask:
 
 @dataclass(frozen=True)
 class RenderedPage:
-    """One rendered page: a Pillow image in-process, raw pixels across a process boundary."""
+    """One rendered page: a Pillow image in-process, raw pixels across a process boundary (or
+    only its PNG in ``extras["png"]``, for a server backend)."""
 
     number: int  # 1-based
     source_size: tuple[int, int]
@@ -108,7 +115,15 @@ class RenderedPage:
         return replace(self, image=image, pixels=b"")
 
     def to_page_image(self) -> PageImage:
+        """The page as the model takes it. A page that came as PNG (``png_data``) gets an image
+        decoded from it on first use: the same pixels, greyscale (mode L) for a grey page."""
         image = self.unpacked().image
+        if image is None and "png" in self.extras:
+            import io
+
+            from PIL import PngImagePlugin
+
+            image = PngImagePlugin.PngImageFile(io.BytesIO(self.extras["png"]))  # our own file: no bomb check
         if image is None:
             raise ValueError(f"page {self.number} was rendered without keeping its pixels")
         extras = {key: value for key, value in self.extras.items() if key != "text"}
@@ -253,7 +268,7 @@ def _render(
     for index, source_size, size in slots:
         image = pages.render(index, size)
         extras = _page_extras(request, source, index + 1, image)
-        kept = image if request.keep_pixels or request.text is not None else None
+        kept = image if request.raw_pixels or request.text is not None else None
         chars = pages.text_chars(index) if request.keep_pixels else 0
         out.append(RenderedPage(index + 1, source_size, size, kept, text_chars=chars, extras=extras))
         tick()
@@ -272,7 +287,7 @@ def with_text(
 
     out = []
     for page in pages:
-        image = page.image if request.keep_pixels else None
+        image = page.image if request.raw_pixels else None
         if page.number in request.text_done:
             out.append(replace(page, image=image))
             continue
@@ -288,10 +303,12 @@ def with_text(
 def _page_extras(request: RenderRequest, source: SourceFile, number: int, image: Image.Image) -> dict[str, Any]:
     """Per-page work done where the page was rendered; its results go in the page's ``extras``."""
     extras: dict[str, Any] = {}
-    if request.png_data:
+    if request.png_data and request.keep_pixels:  # (a page drawn again for its OCR only needs neither)
+        from qvl_cli.answers.guards import ink_fraction
         from qvl_cli.pages.png import encode_png
 
         extras["png"] = encode_png(image)
+        extras["ink"] = ink_fraction(image)  # the blank-page check, without the pixels
     if request.png_dir is not None:
         target = Path(request.png_dir) / f"{source.path.stem}-p{number:03d}.png"
         extras["file"] = str(save_png(image, target, request.png_compression))

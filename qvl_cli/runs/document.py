@@ -231,7 +231,7 @@ class Extractor:
 
     def prepare(self, document: RenderedDocument, started: float, sha256: str | None = None) -> Prepared:
         """Leave out blank pages and build the request (none when every page is blank)."""
-        blank = frozenset(page.number for page in document.pages if is_blank(page.image))
+        blank = frozenset(page.number for page in document.pages if is_blank(page.image, page.extras.get("ink")))
         content = [page for page in document.pages if page.number not in blank]
         request = None
         if content:

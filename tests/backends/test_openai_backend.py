@@ -220,12 +220,15 @@ def test_ctrl_c_with_documents_in_flight_keeps_whole_records_and_exits_130(
 def test_pages_rendered_in_workers_are_sent_as_the_workers_png_files(
     tmp_path: Path, server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The render workers encode the pages for a server backend (the qvl process, which sends
-    every request, encodes none): the pages' own pixels, at their sizes, a blank page left out."""
+    """The render workers encode the pages for a server backend and measure their ink (the qvl
+    process, which sends every request, gets no raw pixels, encodes and measures none): the
+    pages' own pixels, at their sizes, a blank page left out."""
+    import qvl_cli.answers.guards
     import qvl_cli.pages.png
     from qvl_cli import Extractor as ApiExtractor
     from qvl_cli.pages.budgets import PixelBudget
     from qvl_cli.pages.rasterize import render_document
+    from qvl_cli.pages.workers import RenderedPage
 
     blank = PageSpec(lines=())
     pdf = write_pdf(tmp_path / "three.pdf", [PageSpec(lines=("Page one",)), blank, PageSpec(lines=("Page three",))])
@@ -235,9 +238,19 @@ def test_pages_rendered_in_workers_are_sent_as_the_workers_png_files(
     def not_here(*args: object) -> bytes:
         raise AssertionError("the qvl process encoded a page")
 
+    received = []  # raw pixel bytes per page, as it came from the worker
+    unpack = RenderedPage.unpacked
+
+    def unpacking(page: RenderedPage) -> RenderedPage:
+        received.append(len(page.pixels))
+        return unpack(page)
+
     monkeypatch.setattr(qvl_cli.pages.png, "encode_png", not_here)  # the worker processes are not patched
+    monkeypatch.setattr(qvl_cli.answers.guards, "ink_fraction", not_here)
+    monkeypatch.setattr(RenderedPage, "unpacked", unpacking)
     with ApiExtractor("form", render_workers=1, **options) as extractor:
         envelope = extractor.extract(pdf)
+    assert received and set(received) == {0}
     assert envelope.valid and [page["blank"] for page in envelope.pages] == [False, True, False]
     drawn = render_document(pdf, PixelBudget(max_pixels=200_000)).pages  # in this process, for comparison
     expected = [(page.image.size, page.image.convert("RGB").tobytes()) for page in drawn if page.number != 2]

@@ -8,9 +8,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import fake, records
@@ -189,3 +191,30 @@ def test_an_interrupt_stops_every_worker(tmp_path: Path, sig: signal.Signals) ->
     while time.monotonic() < deadline and any(alive(pid) for pid in workers):
         time.sleep(0.1)
     assert not [pid for pid in workers if alive(pid)]
+
+
+def test_a_result_that_cannot_be_read_fails_its_document_and_the_pool_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading a worker's result raises (here: once, on the second document): that document gets
+    an error record, its worker is replaced, and the other documents are rendered."""
+    from qvl_cli.pages.worker_process import WorkerProcess
+
+    paths = [short_pdf(tmp_path / f"doc{i}.pdf", str(i)) for i in range(3)]
+    receive, failed = WorkerProcess.receive, []
+
+    def receive_once_wrong(worker: WorkerProcess[Any]) -> Any:
+        job = worker.job
+        if not failed and job is not None and job[0].request.path.endswith("doc1.pdf"):
+            failed.append(True)
+            raise ValueError("unreadable")
+        return receive(worker)
+
+    monkeypatch.setattr(WorkerProcess, "receive", receive_once_wrong)
+    done: list[list[dict[str, Any]]] = []
+    batch = threading.Thread(target=lambda: done.append(run_batch(ProcessRenderer(1), paths, "off")), daemon=True)
+    batch.start()
+    batch.join(120)  # a dispatcher that died would leave the batch waiting forever
+    [records] = done
+    assert [(r.get("error") or {}).get("type") for r in records] == [None, "input", None]
+    assert "cannot read the rendered pages: ValueError: unreadable" in records[1]["error"]["message"]

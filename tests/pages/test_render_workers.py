@@ -5,11 +5,13 @@ and interrupts: test_render_worker_failures.py)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
 from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from fake_backend import FakeBackend
@@ -18,10 +20,20 @@ from render_hooks import log_ocr_threads, log_task
 
 from qvl_cli.backends.contract import Generation, GenerationRequest
 from qvl_cli.errors import InputError
+from qvl_cli.pages import spawn
 from qvl_cli.pages.budgets import PixelBudget
-from qvl_cli.pages.pool import InlineRenderer, ProcessRenderer, default_workers, usable_cores
+from qvl_cli.pages.pool import (
+    MAX_TICK,
+    TAIL_PAGES,
+    InlineRenderer,
+    ProcessRenderer,
+    default_workers,
+    slices,
+    tick_every,
+    usable_cores,
+)
 from qvl_cli.pages.windows import LEAST_MIN_PAGE_PIXELS, WindowSettings
-from qvl_cli.pages.workers import INLINE_PAGES, RenderRequest
+from qvl_cli.pages.workers import INLINE_PAGES, SLICE_PAGES, RenderRequest
 from qvl_cli.runs.document import ExtractOptions, Extractor
 from qvl_cli.runs.windows import WindowedDocument
 from qvl_cli.schemas.catalog import load_schema
@@ -256,3 +268,65 @@ def test_each_worker_ocrs_on_its_share_of_the_cores(tmp_path: Path, workers: int
     assert all(record["evidence"] is not None for record in records)
     threads = {int(line) for line in log.read_text().split()}
     assert threads == {max(1, usable_cores() // workers)}
+
+
+def test_the_last_round_of_a_long_document_comes_in_small_slices() -> None:
+    """300 pages on 2 workers: slices of 8 pages, the last 2 x 8 in slices of 2 (workers finish
+    together); every page once, in order. One worker, or a document of one round, is not cut finer."""
+    todo = tuple((index, (595, 842), (840, 1176)) for index in range(300))
+    parts = slices(2, todo)
+    assert [page for part in parts for page in part] == list(todo)
+    assert [len(part) for part in parts[-8:]] == [TAIL_PAGES] * 8
+    assert {len(part) for part in parts[:-9]} == {SLICE_PAGES}
+    assert {len(part) for part in slices(1, todo)[:-1]} == {SLICE_PAGES}
+    assert [len(part) for part in slices(2, todo[:20])] == [8, 8, 4]
+
+
+@pytest.mark.parametrize(("timeout", "every"), [(math.inf, math.inf), (120.0, MAX_TICK), (2.0, 0.1)])
+def test_workers_say_a_page_is_done_only_as_often_as_the_timeout_needs(timeout: float, every: float) -> None:
+    assert tick_every(timeout) == every
+    with ProcessRenderer(1, timeout if math.isfinite(timeout) else None) as pool:
+        assert pool._setup.tick_every == every
+
+
+def test_page_done_messages_are_held_back_within_their_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ten pages done within 0.25 s send one message; a page done after it, another."""
+    from qvl_cli.pages import worker_process
+
+    sent: list[bytes] = []
+    now = [100.0]
+    monkeypatch.setattr(worker_process.time, "monotonic", lambda: now[0])
+    tick = worker_process._ticker(SimpleNamespace(send_bytes=sent.append), MAX_TICK)  # type: ignore[arg-type]
+    for _ in range(10):
+        tick()
+        now[0] += 0.02
+    assert sent == [worker_process.TICK]
+    now[0] += 0.1
+    tick()
+    assert sent == [worker_process.TICK] * 2
+
+
+def test_a_held_back_message_never_makes_a_page_time_out_early(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Timeout 10 s, messages at most every 0.25 s. Page 1 is done at 0 (message sent), page 2 at
+    0.04 (held back), page 3 then takes 10 s less a hair: not overdue, as if the message for page
+    2 had been sent; it is once the slack is spent too."""
+    from qvl_cli.pages import worker_process
+
+    now = [0.0]
+    monkeypatch.setattr(worker_process.time, "monotonic", lambda: now[0])
+    inbox: list[bytes] = []
+    conn = SimpleNamespace(send=lambda _: None, poll=lambda: bool(inbox), recv_bytes=lambda: inbox.pop(0))
+    setup = worker_process.WorkerSetup(tick_every=tick_every(10.0))
+    worker = worker_process.WorkerProcess(setup, 10.0, spawn.Spawned(None, conn))  # type: ignore[arg-type]
+    inbox.append(worker_process.READY)
+    assert worker.give("job", None) and worker.receive() is None  # type: ignore[arg-type]
+    tick = worker_process._ticker(SimpleNamespace(send_bytes=inbox.append), setup.tick_every)  # type: ignore[arg-type]
+    tick()  # page 1 done at 0
+    assert worker.receive() is None and inbox == []
+    now[0] = 0.04
+    tick()  # page 2 done: held back
+    assert worker.receive() is None and inbox == []
+    now[0] = 0.04 + 10.0 - 0.001
+    assert not worker.overdue()
+    now[0] = 10.0 + MAX_TICK + 0.001
+    assert worker.overdue()
