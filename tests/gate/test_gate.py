@@ -144,6 +144,7 @@ def test_rules_evaluate_required_constraints_and_confidence(tmp_path: Path) -> N
     assert findings == [
         ("/invoice_number", "required by the check rule, but not extracted", "error"),
         ("/total", "0 is less than or equal to the minimum of 0", "error"),
+        ("/total", "confidence 0.20 is below min_confidence 0.5", "error"),
         ("", "subtotal does not add up", "warning"),
     ]
 
