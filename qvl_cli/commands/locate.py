@@ -185,7 +185,7 @@ def refresh(record: dict[str, Any], mode: str, password: str | None, summary: Lo
     origin = record.get("origin") if isinstance(record.get("origin"), dict) else None
     reread = RegionReader.of(document, sizes, ocr_cache_dir(), sha256) if mode != "text" else None
     located = locate(record["data"], text, _schema(record.get("schema")), normalized, origin, reread)
-    summary.located += sum(value is not None for value in located.evidence.values())
+    summary.located += located.located
     summary.missing += len(located.missing)
     kept = [w for w in record.get("warnings") or [] if not (isinstance(w, str) and w.endswith(REFRESHED))]
     record = dict(record)
