@@ -116,4 +116,8 @@ def ground_pages(
     issues: tuple[Issue, ...] = ()
     if options.require_evidence:
         issues = tuple(Issue(pointer, REQUIRE_EVIDENCE) for pointer, _ in located.missing)
+        if located.unsearched:
+            from qvl_cli.evidence.unsearched import unsearched_error
+
+            issues += (Issue("", unsearched_error(located.blind, len(located.unsearched))),)
     return Grounding(located.evidence, located.warnings, issues)

@@ -21,6 +21,7 @@ from qvl_cli.evidence.matching import Hit, PageIndex
 from qvl_cli.evidence.reread import Regions, SecondLook
 from qvl_cli.evidence.search import LabelSearch, ValueSearch, locatable
 from qvl_cli.evidence.text import Box, PageText
+from qvl_cli.evidence.unsearched import NO_TEXT, NOT_SEARCHED, may_be_on, unsearched_warning
 from qvl_cli.schemas.keywords import INFERRED as KEYWORD
 from qvl_cli.schemas.navigation import item_schema, property_schema, resolve
 from qvl_cli.schemas.pointers import join
@@ -46,6 +47,8 @@ class Evidence:
     evidence: dict[str, dict[str, Any] | None]
     missing: tuple[tuple[str, Any], ...]  # (pointer, value) of values not found on any page
     strays: tuple[tuple[str, int, tuple[int, int]], ...] = ()  # (pointer, page printed, origin pages)
+    blind: tuple[int, ...] = ()  # pages that could not be searched (no text layer under --evidence text)
+    unsearched: tuple[str, ...] = ()  # pointers of values not found that may be printed on those pages
 
     @property
     def located(self) -> int:
@@ -55,7 +58,8 @@ class Evidence:
     @property
     def warnings(self) -> tuple[str, ...]:
         missing = tuple(not_found_message(pointer, value) for pointer, value in self.missing)
-        return missing + tuple(stray_message(*stray) for stray in self.strays)
+        blind = (unsearched_warning(self.blind, len(self.unsearched)),) if self.unsearched else ()
+        return missing + tuple(stray_message(*stray) for stray in self.strays) + blind
 
 
 def not_found_message(pointer: str, value: Any) -> str:
@@ -79,7 +83,9 @@ def locate(
 ) -> Evidence:
     """Evidence for every non-null leaf of ``data`` (booleans and empty strings are judgements or
     blanks, not printed text: their evidence is null and they are not reported missing; values the
-    ``schema`` marks ``x-qvl-inferred`` are not looked for: their evidence is ``{"inferred": true}``).
+    ``schema`` marks ``x-qvl-inferred`` are not looked for: their evidence is ``{"inferred": true}``;
+    a value not found that may be printed on a page without text, ``source`` "none", was never
+    looked for: its evidence is ``{"searched": false}``, see :mod:`qvl_cli.evidence.unsearched`).
 
     ``pages`` is read once, one page at a time (a generator keeps one page in memory). With
     ``origin`` (pointer -> the pages ``[first, last]`` a value was read from, as in a windowed
@@ -93,7 +99,10 @@ def locate(
     searches = {path: ValueSearch(value, _printed(path, normalized)) for path, value in leaves}
     labels = LabelSearch({path: _label_words(path, schema) for path, value in leaves if locatable(value)})
     look = SecondLook(reread) if reread is not None else None
+    blind = []
     for page in pages:
+        if page.source == NO_TEXT:
+            blind.append(page.page)
         if not page.lines:
             continue
         index = PageIndex(page)
@@ -112,16 +121,20 @@ def locate(
     evidence: dict[str, dict[str, Any] | None] = {join(path): dict(INFERRED) for path in inferred}
     missing = []
     strays = []
+    unsearched = []
     for path, value in leaves:
         hit = chosen.get(path)
-        evidence[join(path)] = _describe(hit) if hit else None
-        if hit is None and locatable(value):
-            missing.append((join(path), value))
         span = spans[path]
+        evidence[join(path)] = _describe(hit) if hit else None
+        if hit is None and locatable(value) and may_be_on(span, blind):
+            evidence[join(path)] = dict(NOT_SEARCHED)
+            unsearched.append(join(path))
+        elif hit is None and locatable(value):
+            missing.append((join(path), value))
         if hit is not None and span is not None and not span[0] <= hit.page <= span[1]:
             strays.append((join(path), hit.page, span))
     ordered = {join(path): evidence[join(path)] for path, _ in every}  # in the data's order
-    return Evidence(ordered, tuple(missing), tuple(strays))
+    return Evidence(ordered, tuple(missing), tuple(strays), tuple(blind), tuple(unsearched))
 
 
 def _look_again(

@@ -9,10 +9,12 @@ from typing import Any
 from qvl_cli.answers.assess import low_confidence_pointer
 from qvl_cli.evidence.grounding import REQUIRE_EVIDENCE
 from qvl_cli.evidence.locate import NOT_FOUND, not_found_message
+from qvl_cli.evidence.unsearched import ERROR_MIDDLE, WARNING_END, is_unsearched
 from qvl_cli.gate.config import Rule
 from qvl_cli.runs.records import Envelope
 from qvl_cli.runs.verdicts import CUT_PREFIXES
 from qvl_cli.schemas import pointers
+from qvl_cli.wording import plural
 
 ERROR, WARNING = "error", "warning"
 
@@ -79,7 +81,7 @@ def evaluate(record: Envelope, rule: Rule, file: str | None = None) -> list[Find
 def _said_again(warning: str, unsure: set[str], rule: Rule) -> bool:
     """Whether a warning of the record says what a failed rule already reports: a value not
     found (``grounded``), a confidence below the rule's ``min_confidence`` (at ``unsure``)."""
-    if rule.grounded and warning.endswith(NOT_FOUND):
+    if rule.grounded and warning.endswith((NOT_FOUND, WARNING_END)):
         return True
     return low_confidence_pointer(warning) in unsure
 
@@ -93,6 +95,11 @@ def grounding_findings(record: Envelope, name: str) -> list[Finding]:
         value = pointers.resolve(record.data, pointer)[1]
         if found is None and not isinstance(value, bool) and value not in (None, ""):
             findings.append(Finding(name, pointer, not_found_message(pointer, value).removeprefix(pointer + " ")))
+    unsearched = sum(map(is_unsearched, record.evidence.values()))
+    if unsearched and not any(ERROR_MIDDLE in error.message for error in record.errors):
+        said = [warning for warning in record.warnings if warning.endswith(WARNING_END)]
+        reason = said[0] if said else f"{plural(unsearched, 'value')} could not be looked for: a page has no text layer"
+        findings.append(Finding(name, "", f"grounded = true, but {reason}"))
     return findings
 
 

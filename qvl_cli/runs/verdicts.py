@@ -10,6 +10,9 @@ clear it once the values are corrected:
 - values ``--require-evidence`` did not find in the document: kept while the record's
   ``evidence`` for them is still ``null``, cleared by ``qvl locate`` finding them (or their
   evidence set by hand);
+- values on pages without a text layer that ``--require-evidence`` could not check: kept while
+  the record's ``evidence`` says some were not looked for (``{"searched": false}``), cleared by
+  ``qvl locate --evidence auto``;
 - pages whose answer could not be read (a document read in windows) and pages that render blank
   although they hold text: kept while the entry is in ``errors``, cleared by removing it.
 """
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qvl_cli.evidence.grounding import REQUIRE_EVIDENCE
+from qvl_cli.evidence.unsearched import ERROR_MIDDLE, is_unsearched
 from qvl_cli.schemas import pointers
 
 CUT_PREFIXES = ("value cut short", "not extracted:")
@@ -30,6 +34,7 @@ _KEPT_AT_ROOT = re.compile(r"^(pages \d+-\d+: |page \d+ renders blank but has \d
 
 CLEAR_TRUNCATED = 'once corrected, remove the record\'s "truncated" key'
 CLEAR_EVIDENCE = "once corrected, run qvl locate on the records to look for it again"
+CLEAR_UNSEARCHED = "once corrected, run qvl locate --evidence auto on the records to look for them"
 CLEAR_ENTRY = 'once corrected, remove this entry from the record\'s "errors"'
 CLEAR_VALID = 'once checked, set the record\'s "valid" to true'
 _FILLED_IN = "not extracted: filled in when the answer was closed"
@@ -79,5 +84,8 @@ def _kept(record: Mapping[str, Any], stored: list[Mapping[str, Any]]) -> Iterato
             cited = evidence.get(pointer) if isinstance(evidence, Mapping) else None
             if found and value not in (None, "") and not isinstance(value, bool) and cited is None:
                 yield Verdict(pointer, f"{message} ({CLEAR_EVIDENCE})")
+        elif not pointer and ERROR_MIDDLE in message:
+            if isinstance(evidence, Mapping) and any(map(is_unsearched, evidence.values())):
+                yield Verdict(pointer, f"{message} ({CLEAR_UNSEARCHED})")
         elif not pointer and _KEPT_AT_ROOT.match(message):
             yield Verdict(pointer, f"{message} ({CLEAR_ENTRY})")
