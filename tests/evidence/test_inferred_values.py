@@ -97,3 +97,22 @@ def test_review_does_not_count_inferred_values_as_fields_without_evidence() -> N
     }
     unlocated = {field.pointer: field.unlocated for field in leaves(fields_of(record, 0.5))}
     assert unlocated == {"/languages/0": False, "/title": False, "/note": True}
+
+
+def test_a_grounded_rule_passes_inferred_values_and_fails_values_not_found() -> None:
+    from qvl_cli.gate.config import Rule
+    from qvl_cli.gate.rules import evaluate
+    from qvl_cli.runs.records import Envelope
+
+    record = {
+        "file": "a.pdf",
+        "data": {"languages": ["de"], "blocks": [{"text": "Guten Abend", "language": "de", "translation": "Hi"}]},
+        "errors": [],
+        "evidence": {"/languages/0": INFERRED, "/blocks/0/text": None, "/blocks/0/language": INFERRED,
+                     "/blocks/0/translation": INFERRED},
+        "warnings": ['/blocks/0/text "Guten Abend" does not appear in the document'],
+    }  # fmt: skip
+    findings = evaluate(Envelope.from_dict(record), Rule(("*.pdf",), "multilingual", grounded=True))
+    assert [(f.pointer, f.message) for f in findings] == [
+        ("/blocks/0/text", '"Guten Abend" does not appear in the document')
+    ]
