@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any
@@ -140,6 +141,15 @@ def field_confidence(
                 logprob += generation.token_logprobs[index]
         scores[leaf.pointer] = float(f"{math.exp(logprob):.4g}")
     return scores
+
+
+LOW_CONFIDENCE = re.compile(r"^low confidence \S+ < \S+ at (.*)$")
+
+
+def low_confidence_pointer(warning: str) -> str | None:
+    """The pointer a warning of :func:`low_confidence_warnings` names (``None`` for other warnings)."""
+    found = LOW_CONFIDENCE.match(warning)
+    return None if found is None else ("" if found[1] == "/" else found[1])
 
 
 def low_confidence_warnings(

@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from qvl_cli.errors import EXIT_USAGE, EXIT_VALID, InputError, OutputError, QvlError
 from qvl_cli.evidence.locate import NOT_FOUND, NOT_ON_ORIGIN
+from qvl_cli.evidence.unsearched import WARNING_END
 from qvl_cli.pages.budgets import DEFAULT_MAX_PIXELS, DEFAULT_MAX_TOTAL_PIXELS, DEFAULT_MIN_PIXELS, PixelBudget
 from qvl_cli.pages.rasterize import DEFAULT_PDF_DPI
 
 if TYPE_CHECKING:
     from qvl_cli.pages.rasterize import DocumentPages
 
-REFRESHED = (NOT_FOUND, NOT_ON_ORIGIN)  # the ends of the warnings a refresh replaces
+REFRESHED = (NOT_FOUND, NOT_ON_ORIGIN, WARNING_END)  # the ends of the warnings a refresh replaces
 TAKES = "qvl locate takes the JSON Lines written by `qvl extract -o`, or - for stdin"
 
 
@@ -40,12 +41,14 @@ class LocateSummary:
     records: int = 0
     located: int = 0
     missing: int = 0
+    unsearched: int = 0  # not looked for: on pages without a text layer (--evidence text)
     failed: int = 0  # records written unchanged: their document could not be read
     left_out: int = 0  # lines that are not records (not JSON objects with 'file' and 'data'): not written
 
     def line(self) -> str:
+        unsearched = f", {self.unsearched} not looked for (no text layer)" if self.unsearched else ""
         line = (
-            f"{self.records} records: {self.located} values located, {self.missing} not found, "
+            f"{self.records} records: {self.located} values located, {self.missing} not found{unsearched}, "
             f"{self.failed} records failed"
         )
         return line + (f", {self.left_out} lines left out" if self.left_out else "")
@@ -185,8 +188,9 @@ def refresh(record: dict[str, Any], mode: str, password: str | None, summary: Lo
     origin = record.get("origin") if isinstance(record.get("origin"), dict) else None
     reread = RegionReader.of(document, sizes, ocr_cache_dir(), sha256) if mode != "text" else None
     located = locate(record["data"], text, _schema(record.get("schema")), normalized, origin, reread)
-    summary.located += sum(value is not None for value in located.evidence.values())
+    summary.located += located.located
     summary.missing += len(located.missing)
+    summary.unsearched += len(located.unsearched)
     kept = [w for w in record.get("warnings") or [] if not (isinstance(w, str) and w.endswith(REFRESHED))]
     record = dict(record)
     record["evidence"] = located.evidence

@@ -77,30 +77,12 @@ def _parse(name: str, line: int | None, text: str) -> Iterator[tuple[str, int | 
 
 
 def _own_verdict(name: str, record: dict[str, Any], found: list[Finding]) -> list[Finding]:
-    """What the record itself says is wrong (values cut short, failed checks) beyond ``found``.
+    """What the record itself says is wrong that the schema cannot see (values cut short, values
+    not found under --require-evidence...): see :mod:`qvl_cli.runs.verdicts`. Its stored schema
+    errors are not repeated: ``found`` derives them again from the data as it is now."""
+    from qvl_cli.runs.verdicts import record_verdicts
 
-    ``qvl extract`` marks a result invalid for reasons the schema alone cannot see: a value cut
-    short by the token budget still has the right type. Such a record must not pass here.
-    """
-    seen = {(f.pointer, f.message) for f in found}
-    own = []
-    for error in record.get("errors") or ():
-        if isinstance(error, dict):
-            finding = Finding(name, str(error.get("path", "")), str(error.get("message", "invalid")))
-            if (finding.pointer, finding.message) not in seen:
-                seen.add((finding.pointer, finding.message))
-                own.append(finding)
-    truncated = record.get("truncated")
-    if isinstance(truncated, dict):
-        cut_or_added = [("cut", "value cut short"), ("added", "not extracted: filled in when the answer was closed")]
-        for key, message in cut_or_added:
-            for pointer in truncated.get(key) or ():
-                if not any(p == pointer for p, _ in seen):
-                    seen.add((pointer, message))
-                    own.append(Finding(name, pointer, message))
-    if record.get("valid") is False and not found and not own:
-        own.append(Finding(name, "", "qvl extract marked this result invalid"))
-    return own
+    return [Finding(name, verdict.pointer, verdict.message) for verdict in record_verdicts(record, bool(found))]
 
 
 def validate_files(paths: Sequence[Path], schema_ref: str, fmt: str) -> int:

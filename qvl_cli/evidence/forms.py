@@ -66,6 +66,36 @@ _NUMBER_PATTERNS = (
 )
 
 
+# The signs documents print for a currency instead of its ISO 4217 code: a code not printed itself
+# is found as its sign ("$" is taken for USD alone: other dollars print a prefix, CA$ or A$).
+CURRENCY_SIGNS = {
+    "EUR": ("€",),
+    "USD": ("US$", "$"),
+    "GBP": ("£",),
+    "JPY": ("¥", "円"),
+    "CNY": ("¥", "元", "RMB"),
+    "INR": ("₹", "Rs.", "Rs"),
+    "MYR": ("RM",),
+    "KRW": ("₩",),
+    "RUB": ("₽",),
+    "TRY": ("₺",),
+    "ILS": ("₪",),
+    "PHP": ("₱",),
+    "THB": ("฿",),
+    "VND": ("₫",),
+    "NGN": ("₦",),
+    "PLN": ("zł",),
+}
+
+
+def sign_spans(text: str, code: str) -> Iterator[Span]:
+    """Where ``text`` prints the sign of the currency ``code`` (never inside a word: ``RM`` is not
+    in ``RMB``, ``Rs`` not in ``Drs``)."""
+    for sign in CURRENCY_SIGNS.get(code, ()):
+        for match in re.finditer(rf"(?<![^\W\d_]){re.escape(sign)}(?![^\W\d_])", text):
+            yield match.start(), match.end()
+
+
 def fold(text: str) -> tuple[str, list[int]]:
     """Case-folded letters and digits of ``text`` (accents dropped), and for each folded
     character the index of the character of ``text`` it came from."""

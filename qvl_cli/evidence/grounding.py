@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from qvl_cli.evidence.text import PageText
     from qvl_cli.pages.rasterize import RenderedDocument
 
+REQUIRE_EVIDENCE = "does not appear in the document (--require-evidence)"
+
 
 @dataclass(frozen=True)
 class Grounding:
@@ -113,7 +115,9 @@ def ground_pages(
     located = locate(data, pages, schema, normalized, origin, reread)
     issues: tuple[Issue, ...] = ()
     if options.require_evidence:
-        issues = tuple(
-            Issue(pointer, "does not appear in the document (--require-evidence)") for pointer, _ in located.missing
-        )
+        issues = tuple(Issue(pointer, REQUIRE_EVIDENCE) for pointer, _ in located.missing)
+        if located.unsearched:
+            from qvl_cli.evidence.unsearched import unsearched_error
+
+            issues += (Issue("", unsearched_error(located.blind, len(located.unsearched))),)
     return Grounding(located.evidence, located.warnings, issues)

@@ -21,6 +21,8 @@ from qvl_cli.evidence.matching import Hit, PageIndex
 from qvl_cli.evidence.reread import Regions, SecondLook
 from qvl_cli.evidence.search import LabelSearch, ValueSearch, locatable
 from qvl_cli.evidence.text import Box, PageText
+from qvl_cli.evidence.unsearched import NO_TEXT, NOT_SEARCHED, may_be_on, unsearched_warning
+from qvl_cli.schemas.keywords import INFERRED as KEYWORD
 from qvl_cli.schemas.navigation import item_schema, property_schema, resolve
 from qvl_cli.schemas.pointers import join
 
@@ -32,6 +34,7 @@ ALONE = 0.05  # preference for a value printed alone on its line over one inside
 MAX_COMBINATIONS = 4096  # an object's ambiguous values are placed together up to this many ways
 GENERIC_WORDS = {"key", "value", "label", "name", "text", "data", "item", "items", "fields", "field", "the", "and"}
 NOT_FOUND = "does not appear in the document"
+INFERRED = {"inferred": True}  # the evidence of a value the schema marks as inferred: not looked for
 NOT_ON_ORIGIN = "where it was read"
 STOP_WORDS = {"with", "from", "this", "that", "when", "each", "other", "printed", "null", "iso", "8601"}
 
@@ -44,11 +47,19 @@ class Evidence:
     evidence: dict[str, dict[str, Any] | None]
     missing: tuple[tuple[str, Any], ...]  # (pointer, value) of values not found on any page
     strays: tuple[tuple[str, int, tuple[int, int]], ...] = ()  # (pointer, page printed, origin pages)
+    blind: tuple[int, ...] = ()  # pages that could not be searched (no text layer under --evidence text)
+    unsearched: tuple[str, ...] = ()  # pointers of values not found that may be printed on those pages
+
+    @property
+    def located(self) -> int:
+        """How many values cite a place in the document."""
+        return sum(entry is not None and "page" in entry for entry in self.evidence.values())
 
     @property
     def warnings(self) -> tuple[str, ...]:
         missing = tuple(not_found_message(pointer, value) for pointer, value in self.missing)
-        return missing + tuple(stray_message(*stray) for stray in self.strays)
+        blind = (unsearched_warning(self.blind, len(self.unsearched)),) if self.unsearched else ()
+        return missing + tuple(stray_message(*stray) for stray in self.strays) + blind
 
 
 def not_found_message(pointer: str, value: Any) -> str:
@@ -71,7 +82,10 @@ def locate(
     reread: Regions | None = None,
 ) -> Evidence:
     """Evidence for every non-null leaf of ``data`` (booleans and empty strings are judgements or
-    blanks, not printed text: their evidence is null and they are not reported missing).
+    blanks, not printed text: their evidence is null and they are not reported missing; values the
+    ``schema`` marks ``x-qvl-inferred`` are not looked for: their evidence is ``{"inferred": true}``;
+    a value not found that may be printed on a page without text, ``source`` "none", was never
+    looked for: its evidence is ``{"searched": false}``, see :mod:`qvl_cli.evidence.unsearched`).
 
     ``pages`` is read once, one page at a time (a generator keeps one page in memory). With
     ``origin`` (pointer -> the pages ``[first, last]`` a value was read from, as in a windowed
@@ -79,11 +93,16 @@ def locate(
     only elsewhere is listed in ``strays``. With ``reread`` (see :mod:`qvl_cli.evidence.reread`),
     values not found in the pages' OCR are looked for again in regions read more closely.
     """
-    leaves = list(_leaves(data, ()))
+    every = list(_leaves(data, ()))
+    inferred = {path for path, _ in every if schema is not None and _inferred(schema, path)}
+    leaves = [(path, value) for path, value in every if path not in inferred]
     searches = {path: ValueSearch(value, _printed(path, normalized)) for path, value in leaves}
     labels = LabelSearch({path: _label_words(path, schema) for path, value in leaves if locatable(value)})
     look = SecondLook(reread) if reread is not None else None
+    blind = []
     for page in pages:
+        if page.source == NO_TEXT:
+            blind.append(page.page)
         if not page.lines:
             continue
         index = PageIndex(page)
@@ -99,18 +118,23 @@ def locate(
         candidates.update(_look_again(look, searches, candidates, labels))
     anchors = _Anchors({path: labels.hits(path) for path in candidates if len(candidates[path]) > 1}, order)
     chosen = _choose(candidates, anchors)
-    evidence: dict[str, dict[str, Any] | None] = {}
+    evidence: dict[str, dict[str, Any] | None] = {join(path): dict(INFERRED) for path in inferred}
     missing = []
     strays = []
+    unsearched = []
     for path, value in leaves:
         hit = chosen.get(path)
-        evidence[join(path)] = _describe(hit) if hit else None
-        if hit is None and locatable(value):
-            missing.append((join(path), value))
         span = spans[path]
+        evidence[join(path)] = _describe(hit) if hit else None
+        if hit is None and locatable(value) and may_be_on(span, blind):
+            evidence[join(path)] = dict(NOT_SEARCHED)
+            unsearched.append(join(path))
+        elif hit is None and locatable(value):
+            missing.append((join(path), value))
         if hit is not None and span is not None and not span[0] <= hit.page <= span[1]:
             strays.append((join(path), hit.page, span))
-    return Evidence(evidence, tuple(missing), tuple(strays))
+    ordered = {join(path): evidence[join(path)] for path, _ in every}  # in the data's order
+    return Evidence(ordered, tuple(missing), tuple(strays), tuple(blind), tuple(unsearched))
 
 
 def _look_again(
@@ -187,6 +211,17 @@ def _label_words(path: Path, schema: dict[str, Any] | None) -> list[str]:
 def _split_name(name: str) -> list[str]:
     spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", name)
     return [w.lower() for w in re.split(r"[\W_]+", spaced) if w]
+
+
+def _inferred(schema: dict[str, Any], path: Path) -> bool:
+    """Whether the schema marks the value at ``path``, or a value holding it, as inferred rather
+    than printed (``"x-qvl-inferred": true``)."""
+    node = resolve(schema, schema)
+    for part in path:
+        if node.get(KEYWORD) is True:
+            return True
+        node = item_schema(schema, node, part) if isinstance(part, int) else property_schema(schema, node, part)
+    return node.get(KEYWORD) is True
 
 
 def _schema_at(schema: dict[str, Any], path: Path) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
-from qvl_cli.evidence.forms import date_tokens, fold, means_number, number_tokens
+from qvl_cli.evidence.forms import date_tokens, fold, means_number, number_tokens, sign_spans
 from qvl_cli.evidence.text import Box, Line, PageText, union
 
 MAX_LINES = 8  # a value may span this many printed lines (a paragraph, an address)
@@ -255,6 +255,17 @@ def find_date(value: dt.date, pages: list[PageIndex]) -> list[Hit]:
     found = [(page, line, start, end) for page in pages for line, start, end, days in page.dates if value in days]
     hits = [page.hit(((line, start, end),), 1.0) for page, line, start, end in sorted(set(found), key=_order)]
     return [replace(hit, score=0.9) if hit.text.isdigit() else hit for hit in hits]
+
+
+def find_sign(code: str, pages: list[PageIndex]) -> list[Hit]:
+    """Where a currency code is printed as its sign (``€`` for ``EUR``), the first sign of a line."""
+    found = [
+        (page, index, *next(iter(spans)))
+        for page in pages
+        for index, line in enumerate(page.lines)
+        if (spans := list(sign_spans(line.text, code)))
+    ]
+    return [page.hit(((line, start, end),), 1.0) for page, line, start, end in found]
 
 
 def _order(item: tuple[PageIndex, int, int, int]) -> tuple[int, int, int, int]:

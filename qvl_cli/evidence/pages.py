@@ -25,6 +25,7 @@ from qvl_cli.evidence.text import (
     pdf_page_lines,
     with_ocr_lines,
 )
+from qvl_cli.evidence.unsearched import NO_TEXT
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -68,7 +69,9 @@ def read_text(
     for index, image in pages:
         layer, image_share = layers.get(index, (None, 0.0))
         if options.mode == "text":
-            texts.append(layer or PageText(index + 1, "none"))
+            texts.append(
+                layer if layer is not None and not _scanned(layer, image_share) else PageText(index + 1, NO_TEXT)
+            )
         elif options.mode == "ocr" or layer is None or not layer.lines:
             texts.append(_ocr(image, index, sha256, options))
         elif needs_ocr_too(layer, image_share):
@@ -89,6 +92,12 @@ def unpack_text(record: bytes) -> PageText:
     """The page text :func:`pack_text` packed (unpickled: only for bytes this run made itself)."""
     page: PageText = pickle.loads(zlib.decompress(record))
     return page
+
+
+def _scanned(layer: PageText, image_share: float) -> bool:
+    """A page whose text layer is empty but which shows a picture: a scan, with nothing to search
+    (an empty page without a picture has nothing printed to find)."""
+    return not layer.lines and image_share >= MIN_IMAGE_SHARE
 
 
 def needs_ocr_too(layer: PageText, image_share: float) -> bool:

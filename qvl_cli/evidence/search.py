@@ -12,7 +12,7 @@ import datetime as dt
 import math
 from typing import Any
 
-from qvl_cli.evidence.forms import fold, iso_date
+from qvl_cli.evidence.forms import CURRENCY_SIGNS, fold, iso_date
 from qvl_cli.evidence.matching import (
     Hit,
     PageIndex,
@@ -21,6 +21,7 @@ from qvl_cli.evidence.matching import (
     find_fuzzy,
     find_lookalike,
     find_number,
+    find_sign,
     fuzzy_allowed,
     word_breaks,
 )
@@ -66,6 +67,8 @@ class ValueSearch:
         self.as_date = printed_date(value) if self.date is None and self.text is not None else None
         self.found: list[Hit] = []  # numbers or dates
         self.dated: list[Hit] = []  # a string that is a date as printed, found as a date
+        self.currency = value if isinstance(value, str) and value in CURRENCY_SIGNS else None
+        self.signs: list[Hit] = []  # a currency code found as its sign
 
     def add(self, page: PageIndex) -> None:
         if not locatable(self.value):
@@ -80,6 +83,8 @@ class ValueSearch:
             self.text.add(page)
         if self.as_date is not None:
             self.dated += find_date(self.as_date, [page])
+        if self.currency is not None:
+            self.signs += find_sign(self.currency, [page])
 
     def hits(self) -> list[Hit]:
         if self.printed is not None and (printed := self.printed.hits()):
@@ -88,7 +93,8 @@ class ValueSearch:
             return sorted(self.found, key=lambda hit: hit.page)  # stable: page order, then line order
         if self.date is not None:
             return sorted(self.found, key=lambda hit: hit.page) + (self.text.hits() if self.text else [])
-        return (self.text.hits() if self.text else []) or sorted(self.dated, key=lambda hit: hit.page)
+        text = self.text.hits() if self.text else []
+        return text or sorted(self.dated, key=lambda hit: hit.page) or sorted(self.signs, key=lambda hit: hit.page)
 
 
 def printed_date(value: Any) -> dt.date | None:

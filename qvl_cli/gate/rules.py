@@ -6,10 +6,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from qvl_cli.answers.assess import low_confidence_pointer
+from qvl_cli.evidence.grounding import REQUIRE_EVIDENCE
 from qvl_cli.evidence.locate import NOT_FOUND, not_found_message
+from qvl_cli.evidence.unsearched import ERROR_MIDDLE, WARNING_END, is_unsearched
 from qvl_cli.gate.config import Rule
 from qvl_cli.runs.records import Envelope
+from qvl_cli.runs.verdicts import CUT_PREFIXES
 from qvl_cli.schemas import pointers
+from qvl_cli.wording import plural
 
 ERROR, WARNING = "error", "warning"
 
@@ -77,19 +82,29 @@ def evaluate(record: Envelope, rule: Rule, file: str | None = None) -> list[Find
     if rule.constraints:
         findings += [Finding(name, pointer, message) for pointer, message in constraint_checker(rule.constraints)(data)]
     confidence = record.confidence
+    unsure: list[Finding] = []
     if rule.min_confidence is not None and confidence is not None:
-        findings += [
+        unsure = [
             Finding(name, pointer, f"confidence {score:.2f} is below min_confidence {rule.min_confidence:g}")
             for pointer, score in confidence.items()
             if score < rule.min_confidence
         ]
-    warnings = record.warnings
+    findings += unsure
     if rule.grounded:
         findings += grounding_findings(record, name)
-        warnings = tuple(w for w in warnings if not w.endswith(NOT_FOUND))
-    findings = _one_per_field(findings)
+    findings = _each_failure_once(findings, record)
+    reported = {f.pointer for f in unsure if f in findings}
+    warnings = [w for w in record.warnings if not _said_again(w, reported, rule)]
     findings += [Finding(name, "", warning, WARNING) for warning in warnings]
     return findings
+
+
+def _said_again(warning: str, unsure: set[str], rule: Rule) -> bool:
+    """Whether a warning of the record says what a failed rule already reports: a value not
+    found (``grounded``), a confidence below the rule's ``min_confidence`` (at ``unsure``)."""
+    if rule.grounded and warning.endswith((NOT_FOUND, WARNING_END)):
+        return True
+    return low_confidence_pointer(warning) in unsure
 
 
 def grounding_findings(record: Envelope, name: str) -> list[Finding]:
@@ -101,17 +116,35 @@ def grounding_findings(record: Envelope, name: str) -> list[Finding]:
         value = pointers.resolve(record.data, pointer)[1]
         if found is None and not isinstance(value, bool) and value not in (None, ""):
             findings.append(Finding(name, pointer, not_found_message(pointer, value).removeprefix(pointer + " ")))
+    unsearched = sum(map(is_unsearched, record.evidence.values()))
+    if unsearched and not any(ERROR_MIDDLE in error.message for error in record.errors):
+        said = [warning for warning in record.warnings if warning.endswith(WARNING_END)]
+        reason = said[0] if said else f"{plural(unsearched, 'value')} could not be looked for: a page has no text layer"
+        findings.append(Finding(name, "", f"grounded = true, but {reason}"))
     return findings
 
 
-def _one_per_field(findings: list[Finding]) -> list[Finding]:
-    """The first problem of each field: a value cut short is not also "not extracted" and
-    "below min_confidence". Problems of the document as a whole are all kept."""
-    seen: set[str] = set()
+def _each_failure_once(findings: list[Finding], record: Envelope) -> list[Finding]:
+    """Each failure once, all of a field's reasons kept (low confidence and not found in the
+    document are two). A value cut short or filled in when the answer was closed is reported for
+    that alone: not also "not extracted", "below min_confidence" or "not found"; a value not
+    found is not reported again when ``--require-evidence`` already said so."""
+    closed = [e.path for e in record.errors if e.message.startswith(CUT_PREFIXES)]
+    if record.truncated:
+        closed += [p for key in ("cut", "added") for p in record.truncated.get(key) or () if isinstance(p, str)]
+    required = {e.path for e in record.errors if e.message == REQUIRE_EVIDENCE}
+    stored = {(e.path, e.message) for e in record.errors}
+    seen: set[tuple[str, str]] = set()
     kept = []
     for finding in findings:
-        if finding.pointer and finding.pointer in seen:
+        own = (finding.pointer, finding.message)
+        if own in seen:
             continue
-        seen.add(finding.pointer)
+        rule_finding = own not in stored
+        if rule_finding and finding.pointer and any(pointers.is_within(finding.pointer, p) for p in closed):
+            continue
+        if rule_finding and finding.pointer in required and finding.message.endswith(NOT_FOUND):
+            continue
+        seen.add(own)
         kept.append(finding)
     return kept

@@ -52,6 +52,7 @@ class Field:
     evidence: Evidence | None
     errors: tuple[str, ...]
     warnings: tuple[str, ...]
+    inferred: bool = False  # the schema says it is judged, not printed: no box is expected
 
     @property
     def seen(self) -> str | None:
@@ -69,8 +70,8 @@ class Field:
 
     @property
     def unlocated(self) -> bool:
-        """A value that is there but has no box on a page."""
-        return self.kind not in ("null", "empty") and not self.located
+        """A value that is there but has no box on a page (and should have one)."""
+        return self.kind not in ("null", "empty") and not self.located and not self.inferred
 
     @property
     def level(self) -> str:
@@ -105,6 +106,7 @@ class Context:
     errors: Mapping[str, tuple[str, ...]]
     warnings: Mapping[str, tuple[str, ...]]
     threshold: float
+    inferred: frozenset[str] = frozenset()  # pointers whose evidence is {"inferred": true}
 
 
 def escape_token(key: str) -> str:
@@ -187,6 +189,7 @@ def _field(value: Any, pointer: str, label: str, context: Context) -> Field:
         evidence=context.evidence.get(pointer),
         errors=context.errors.get(pointer, ()),
         warnings=context.warnings.get(pointer, ()),
+        inferred=pointer in context.inferred,
     )
 
 
@@ -234,8 +237,16 @@ def fields_of(record: Mapping[str, Any], threshold: float) -> tuple[Node, ...]:
         if isinstance(issue, dict)
     ]
     notes = [(pointer, text) for text in map(str, record.get("warnings") or ()) for pointer in mentioned(text, known)]
-    full = Context(confidence, printed, bare.evidence, attach(issues, known), attach(notes, known), threshold)
+    evidence = record.get("evidence")
+    inferred = frozenset(
+        str(p) for p, entry in (evidence.items() if isinstance(evidence, dict) else ()) if _is_inferred(entry)
+    )
+    full = Context(confidence, printed, bare.evidence, attach(issues, known), attach(notes, known), threshold, inferred)
     return build_tree(data, full)
+
+
+def _is_inferred(entry: Any) -> bool:
+    return isinstance(entry, dict) and entry.get("inferred") is True
 
 
 def parse_evidence(raw: Any) -> dict[str, Evidence]:

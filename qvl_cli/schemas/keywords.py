@@ -6,6 +6,7 @@ from collections.abc import Collection
 from typing import Any
 
 PREFIX = "x-qvl-"
+INFERRED = f"{PREFIX}inferred"  # ``true``: the value is judged, not printed (a language code): never located
 # Keywords whose value maps names to subschemas: their keys are names, never keywords.
 _NAMED_SUBSCHEMAS = frozenset({"properties", "patternProperties", "dependentSchemas", "$defs", "definitions"})
 # Keywords whose value is data, copied as it is.

@@ -96,7 +96,7 @@ def test_the_summary_goes_to_stderr_when_writing_a_file(small_pdf: Path, tmp_pat
 
 def sources(result_stdout: str) -> dict[str, str | None]:
     (record,) = records(result_stdout)
-    return {pointer: found and found["source"] for pointer, found in record["evidence"].items()}
+    return {pointer: found and found.get("source") for pointer, found in record["evidence"].items()}
 
 
 def test_evidence_text_reads_the_text_layer_and_never_runs_ocr(small_pdf: Path, small_scan: Path) -> None:
@@ -104,8 +104,13 @@ def test_evidence_text_reads_the_text_layer_and_never_runs_ocr(small_pdf: Path, 
         result = cli("locate", "-", "--evidence", mode, stdin=jsonl({"file": str(small_pdf), "data": DATA}))
         assert sources(result.stdout) == {"/number": "text", "/total": "text", "/order": None}, mode
     scan = cli("locate", "-", "--evidence", "text", stdin=jsonl({"file": str(small_scan), "data": DATA}))
-    assert sources(scan.stdout) == {"/number": None, "/total": None, "/order": None}  # no text layer, no OCR
-    assert scan.exit_code == 0 and scan.stderr == "qvl: 1 records: 0 values located, 3 not found, 0 records failed\n"
+    (record,) = records(scan.stdout)  # no text layer, no OCR: nothing was looked for
+    assert record["evidence"] == dict.fromkeys(("/number", "/total", "/order"), {"searched": False})
+    assert scan.exit_code == 0
+    assert (
+        scan.stderr
+        == "qvl: 1 records: 0 values located, 0 not found, 3 not looked for (no text layer), 0 records failed\n"
+    )
 
 
 def test_evidence_ocr_reads_pixels_even_where_a_text_layer_exists(small_pdf: Path) -> None:
@@ -126,7 +131,7 @@ def test_evidence_auto_reads_a_scan_with_ocr_and_the_environment_chooses_too(sma
     line = jsonl({"file": str(small_scan), "data": DATA})
     assert sources(cli("locate", "-", stdin=line).stdout) == {"/number": "ocr", "/total": "ocr", "/order": None}
     from_env = cli("locate", "-", stdin=line, env={"QVL_EVIDENCE": "text"})
-    assert sources(from_env.stdout) == {"/number": None, "/total": None, "/order": None}
+    assert "3 not looked for (no text layer)" in from_env.stderr
 
 
 @pytest.mark.parametrize("mode", ["off", "OCR", ""])

@@ -64,9 +64,12 @@ def test_validate_honours_the_records_own_verdict(tmp_path: Path) -> None:
     result = qvl("validate", str(run), "--schema", "invoice")
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
-        f"{run}:1: /invoice_number: value cut short: the answer reached the --max-new-tokens budget",
-        f"{run}:1: /total: not extracted: filled in when the answer was closed",
-        f"{run}:2: qvl extract marked this result invalid",
+        f"{run}:1: /invoice_number: value cut short: the answer reached the --max-new-tokens budget"
+        ' (once corrected, remove the record\'s "truncated" key)',
+        f"{run}:1: /total: not extracted: filled in when the answer was closed"
+        ' (once corrected, remove the record\'s "truncated" key)',
+        f"{run}:2: qvl extract marked this result invalid without saying why"
+        ' (once checked, set the record\'s "valid" to true)',
         "2 documents checked: 0 passed, 2 failed (3 problems)",
     ]
 
@@ -158,6 +161,7 @@ def test_rules_evaluate_required_constraints_and_confidence(tmp_path: Path) -> N
     assert findings == [
         ("/invoice_number", "required by the check rule, but not extracted", "error"),
         ("/total", "0 is less than or equal to the minimum of 0", "error"),
+        ("/total", "confidence 0.20 is below min_confidence 0.5", "error"),
         ("", "subtotal does not add up", "warning"),
     ]
 
