@@ -47,22 +47,25 @@ def _version(value: bool) -> None:
 
 
 def _verbose(value: bool) -> None:
-    """Configure logging; the last ``-v`` wins, before or after the command's name."""
+    """Configure logging: ``-v`` (before or after the command's name) shows qvl's own messages from
+    INFO up; other libraries (httpx, openai, PIL...) stay at WARNING, so their debug chatter does not
+    bury qvl's lines."""
     if value or not logging.getLogger().handlers:
         logging.basicConfig(
-            level=logging.DEBUG if value else logging.WARNING,
-            format="%(levelname)s %(name)s: %(message)s",
-            stream=sys.stderr,
-            force=value,
+            level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=value
         )
-    if not value and logging.getLogger().level != logging.DEBUG:
+    own = logging.getLogger("qvl_cli")
+    if value:
+        own.setLevel(logging.INFO)
+        logging.getLogger("PIL").setLevel(logging.NOTSET)  # its warnings about damaged files, no more
+    elif own.level != logging.INFO:  # no -v before the command's name either
         # Decoders log their complaints about damaged files; the error record already says it.
         logging.getLogger("PIL").setLevel(logging.CRITICAL)
-    elif value:
-        logging.getLogger("PIL").setLevel(logging.NOTSET)
 
 
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", callback=_verbose, help="Log progress and library messages.")]
+Verbose = Annotated[
+    bool, typer.Option("--verbose", "-v", callback=_verbose, help="Log progress and notes (libraries: warnings only).")
+]
 Schema = Annotated[str, typer.Option("--schema", "-s", metavar="NAME|FILE", help="Built-in schema name or a file.")]
 Format = Annotated[str, typer.Option("--format", metavar="text|github|json", help="Report format.")]
 
@@ -172,7 +175,9 @@ def check(
     paths: Annotated[list[Path], typer.Argument(metavar="PATH", help="Documents to check (what pre-commit passes).")],
     config: Annotated[
         Path | None,
-        typer.Option("--config", metavar="FILE", help="Rules file (default: .qvl.toml or pyproject.toml [tool.qvl])."),
+        typer.Option(
+            "--config", metavar="FILE", help="Rules file (default: .qvl.toml or pyproject.toml \\[tool.qvl])."
+        ),
     ] = None,
     fmt: Format = "text",
     write_sidecar: Annotated[
@@ -265,7 +270,12 @@ def _only_settings(*keep: str) -> tuple[str, ...]:
 
 
 @app.command()
-@setting_options(RenderSettings, DecodingSettings, exclude=_only_settings("password", "min_confidence"))
+@setting_options(
+    RenderSettings,
+    DecodingSettings,
+    exclude=_only_settings("password", "min_confidence"),
+    helps={"min_confidence": "Shade fields whose confidence is below this (default: 0.5)."},
+)
 def review(
     records: Annotated[
         list[str],
@@ -326,7 +336,7 @@ def serve_check(
 @app.command()
 def schemas(
     name: Annotated[
-        str | None, typer.Argument(metavar="[NAME]", help="Print this built-in schema (JSON).", show_default=False)
+        str | None, typer.Argument(metavar="NAME", help="Print this built-in schema (JSON).", show_default=False)
     ] = None,
     verbose: Verbose = False,
 ) -> None:

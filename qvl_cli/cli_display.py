@@ -5,14 +5,13 @@ Typer prints its usage errors (click's, vendored in typer since 0.26 and derived
 :class:`typer.TyperException` since 0.28) as a usage line, a hint and a boxed message, and lays
 help out in 80 columns whenever stdout is not a terminal, cutting long option names. :class:`QvlGroup`
 (the ``qvl`` group's class) turns usage errors into qvl's one-line form, keeping their exit code
-(2); :func:`wide_help` makes help use the terminal's width, or at least :data:`HELP_WIDTH`.
+(2); :func:`wide_help` makes help use the terminal's width, or at least :data:`HELP_WIDTH`
+(:mod:`qvl_cli.widths`).
 """
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,7 +19,9 @@ import typer
 from typer import TyperException  # the public base of typer's usage errors (its click is private)
 from typer.core import TyperGroup
 
-HELP_WIDTH = 100  # columns of help that is not shown on a terminal (a pipe, a file, a test)
+from qvl_cli.widths import HELP_WIDTH, help_width
+
+__all__ = ["HELP_WIDTH", "QvlGroup", "help_width", "print_error", "wide_help"]
 
 
 def print_error(message: str) -> None:
@@ -65,27 +66,6 @@ class QvlGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         with one_line_usage_errors():
             return super().invoke(ctx)
-
-
-def help_width(environ: Mapping[str, str] = os.environ, terminal: bool | None = None) -> int | None:
-    """Columns for help: ``TERMINAL_WIDTH`` when set (typer's own variable); on a terminal, its
-    width (None: rich measures it); elsewhere ``COLUMNS`` or :data:`HELP_WIDTH`, whichever is wider."""
-    fixed = environ.get("TERMINAL_WIDTH", "")
-    if fixed.isdigit():
-        return int(fixed)
-    if terminal is None:
-        terminal = _stdout_is_terminal()
-    if terminal:
-        return None
-    columns = environ.get("COLUMNS", "")
-    return max(HELP_WIDTH, int(columns)) if columns.isdigit() else HELP_WIDTH
-
-
-def _stdout_is_terminal() -> bool:
-    try:
-        return sys.stdout.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 def wide_help() -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Annotated, Any
 
 import typer
@@ -19,17 +20,22 @@ from qvl_cli.settings import Declared, declared, flag_layer
 
 Command = Callable[..., None]
 CONTEXT = "qvl_context"
+KEYWORD_ONLY = inspect.Parameter.KEYWORD_ONLY
 
 
-def setting_options(*records: type, exclude: tuple[str, ...] = ()) -> Callable[[Command], Command]:
-    """Give a command (which takes ``flags: Layer``) an option for each setting of ``records``."""
+def setting_options(
+    *records: type, exclude: tuple[str, ...] = (), helps: Mapping[str, str] | None = None
+) -> Callable[[Command], Command]:
+    """Give a command (which takes ``flags: Layer``) an option for each setting of ``records``;
+    ``helps`` replaces the help text of settings the command uses in its own way."""
     settings = [s for record in records for s in declared(record) if s.name not in exclude]
+    own_help = dict(helps or {})
 
     def decorate(command: Command) -> Command:
         signature = inspect.signature(command, eval_str=True)
         own = [p for p in signature.parameters.values() if p.name != "flags"]
         generated = [
-            inspect.Parameter(s.name, inspect.Parameter.KEYWORD_ONLY, annotation=_annotation(s), default=s.default)
+            inspect.Parameter(s.name, KEYWORD_ONLY, annotation=_annotation(s, own_help.get(s.name)), default=s.default)
             for s in settings
         ]
         context = inspect.Parameter(CONTEXT, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
@@ -53,8 +59,8 @@ def _from_command_line(ctx: typer.Context, name: str) -> bool:
     return source is not None and source.name == "COMMANDLINE"
 
 
-def _annotation(setting: Declared) -> Any:
-    spec = setting.spec
+def _annotation(setting: Declared, help_text: str | None = None) -> Any:
+    spec = replace(setting.spec, help=help_text) if help_text else setting.spec
     if setting.kind is bool:
         option = typer.Option(f"{setting.flag}/{setting.negative_flag}", help=spec.help, rich_help_panel=spec.panel)
         return Annotated[bool, option]

@@ -136,14 +136,15 @@ def fake(*replies: object, delay: float = 0.0, oom_above_pixels: int = 0) -> dic
 def restore_logging() -> Iterator[None]:
     """An in-process ``qvl -v`` points the root logger at that run's stderr, which then closes:
     each test ends with the logging it started with, so later output stays clean."""
-    root, pil = logging.getLogger(), logging.getLogger("PIL")
-    before, level, pil_level = list(root.handlers), root.level, pil.level
+    root, pil, own = logging.getLogger(), logging.getLogger("PIL"), logging.getLogger("qvl_cli")
+    before, level, pil_level, own_level = list(root.handlers), root.level, pil.level, own.level
     yield
     for handler in root.handlers[:]:
         if handler not in before and type(handler) is logging.StreamHandler:
             root.removeHandler(handler)
     root.setLevel(level)
     pil.setLevel(pil_level)
+    own.setLevel(own_level)
 
 
 @pytest.fixture(autouse=True)

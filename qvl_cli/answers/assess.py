@@ -94,13 +94,15 @@ def repair(
     start = json_start(text)
     if start is None:
         return None
+    reason = closing.reason if closing else _CLOSING_REASONS.get(finish_reason, "incomplete")
+    if reason == "incomplete" and not text[start + 1 :].strip():
+        return None  # the model stopped on its own after a lone "{": it began no JSON, it wrote none
     try:
         completion = complete(text[start:], schema, SEPARATORS)
         json_text = text[start:] + completion.text
         data = json.loads(json_text)
     except (ScanError, json.JSONDecodeError):
         return None
-    reason = closing.reason if closing else _CLOSING_REASONS.get(finish_reason, "incomplete")
     earlier_cut, earlier_added = (closing.cut, closing.added) if closing else ((), ())
     merged = Closing(reason, earlier_cut + completion.cut, earlier_added + completion.added)
     return data, start, json_text, merged

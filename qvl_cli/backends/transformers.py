@@ -331,7 +331,7 @@ def _load_error(model: str, exc: BaseException) -> ModelError:
 
 def _quiet_libraries() -> None:
     """Keep transformers' progress bars and advice off stderr unless -v asked for logs."""
-    if logging.getLogger("qvl_cli").getEffectiveLevel() <= logging.DEBUG:
+    if logging.getLogger("qvl_cli").getEffectiveLevel() <= logging.INFO:
         return
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)

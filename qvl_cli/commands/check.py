@@ -123,7 +123,7 @@ def check_documents(
             continue
         rule = config.rule_for(path)
         if rule is None:
-            log.debug("no rule covers %s", path)
+            log.info("no rule covers %s", path)
             uncovered.append(path)
             continue
         groups.setdefault(config.rules.index(rule), []).append(path)

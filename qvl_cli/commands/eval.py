@@ -117,8 +117,10 @@ def run_eval(
 
 
 def print_table(result: Evaluation, diff: bool) -> None:
-    from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
+
+    from qvl_cli.widths import stdout_console
 
     table = Table(title=plural(result.documents, "document"), title_justify="left")
     for column in ("field", "TP", "FP", "FN", "precision", "recall", "F1", "exact"):
@@ -131,16 +133,16 @@ def print_table(result: Evaluation, diff: bool) -> None:
     for name, score in sorted(result.fields.items()):
         row(name, score)
     row("overall", result.overall(), style="bold")
-    console = Console()
+    console = stdout_console(table)
     console.print(table)
     exact = result.exact_documents / result.documents if result.documents else None
     console.print(f"documents entirely correct: {result.exact_documents}/{result.documents} ({ratio(exact)})")
     if diff:
         for name, differences in result.differences.items():
-            console.print(f"[bold]{name}[/]", highlight=False)
+            console.print(f"[bold]{escape(name)}[/]", highlight=False, soft_wrap=True)
             for d in differences:
                 line = f"  {d.pointer}: gold {d.gold!r}, predicted {d.predicted!r}"
-                console.print(line, highlight=False, markup=False)
+                console.print(line, highlight=False, markup=False, soft_wrap=True)  # one line each
 
 
 def ratio(value: float | None) -> str:

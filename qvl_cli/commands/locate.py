@@ -46,12 +46,14 @@ class LocateSummary:
     left_out: int = 0  # lines that are not records (not JSON objects with 'file' and 'data'): not written
 
     def line(self) -> str:
+        from qvl_cli.wording import plural
+
         unsearched = f", {self.unsearched} not looked for (no text layer)" if self.unsearched else ""
         line = (
-            f"{self.records} records: {self.located} values located, {self.missing} not found{unsearched}, "
-            f"{self.failed} records failed"
+            f"{plural(self.records, 'record')}: {plural(self.located, 'value')} located, {self.missing} not found"
+            f"{unsearched}, {plural(self.failed, 'record')} failed"
         )
-        return line + (f", {self.left_out} lines left out" if self.left_out else "")
+        return line + (f", {plural(self.left_out, 'line')} left out" if self.left_out else "")
 
 
 def locate_records(source: str, output: Path | None, mode: str, password: str | None, quiet: bool) -> int:

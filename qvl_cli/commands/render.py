@@ -30,7 +30,7 @@ def render_pages(path: Path, out: Path, settings: RenderSettings) -> list[Path]:
 
     A page is rendered at its size in the first window that holds it (pages shared by two
     windows may be sent at a slightly different size in the second)."""
-    from rich.console import Console
+    from qvl_cli.widths import stdout_console
 
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -57,7 +57,7 @@ def render_pages(path: Path, out: Path, settings: RenderSettings) -> list[Path]:
     shown = rows if len(rows) <= FULL_TABLE_PAGES else runs(rows)
     table = _table(f"{path} ({plural(page_count, 'page')})", shown, len(plan) > 1)
     table.caption = f"{sum(page.visual_tokens for page in pages)} visual tokens in all{_note(plan)}"
-    Console().print(table)
+    stdout_console(table).print(table)
     return [Path(page.extras["file"]) for page in pages]
 
 

@@ -6,15 +6,16 @@ from qvl_cli.schemas.catalog import builtin_schema_names, load_schema
 
 
 def list_schemas() -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from qvl_cli.widths import stdout_console
 
     table = Table(box=None, show_header=True, pad_edge=False)
     table.add_column("schema", style="bold")
     table.add_column("description")
     for name in builtin_schema_names():
         table.add_row(name, load_schema(name).description)
-    Console().print(table)
+    stdout_console(table).print(table)
 
 
 def print_schema(name: str) -> None:

@@ -49,13 +49,39 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
     return root
 
 
+ADAPTERS = Path(__file__).parent / "adapters"
+ADAPTER_HINT = "a mapping file is JSON with 'fields': a map from qvl's JSON Pointers to the gold format's keys"
+
+
+def builtin_adapters() -> list[str]:
+    """The names of the built-in adapters (``invoice2data``, ``sroie``)."""
+    return sorted(path.stem for path in ADAPTERS.glob("*.json"))
+
+
 def load_adapter(ref: str) -> Adapter:
-    builtin = Path(__file__).parent / "adapters" / f"{ref}.json"
-    path = builtin if builtin.is_file() else Path(ref)
+    """A built-in adapter by name, or a mapping file by path; anything else is a :class:`GoldError`
+    that lists the built-ins."""
+    from qvl_cli.runs.sources import not_records
+
+    names = builtin_adapters()
+    path = ADAPTERS / f"{ref}.json" if ref in names else Path(ref)
+    if not path.is_file():
+        known = ", ".join(names)
+        if path.is_dir():
+            raise GoldError(f"--adapter {ref!r} is a folder, not a mapping file", hint=f"built-in adapters: {known}")
+        raise GoldError(
+            f"--adapter {ref!r} is neither a built-in adapter ({known}) nor a mapping file", hint=ADAPTER_HINT
+        )
     try:
-        spec = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise GoldError(f"cannot read adapter {ref!r}: {exc}", hint="built-in adapters: sroie, invoice2data") from None
+        data = path.read_bytes()
+    except OSError as exc:
+        raise GoldError(f"cannot read adapter: {exc.strerror or exc}", path=path) from None
+    if found := not_records(data):
+        raise GoldError(f"{found.what()}, not an adapter mapping file", path=path, hint=ADAPTER_HINT)
+    try:
+        spec = json.loads(data.decode("utf-8"))
+    except ValueError as exc:
+        raise GoldError(f"adapter is not valid JSON: {exc}", path=path, hint=ADAPTER_HINT) from None
     fields = spec.get("fields") if isinstance(spec, dict) else None
     if not isinstance(fields, dict) or not all(isinstance(k, str) and k.startswith("/") for k in fields):
         raise GoldError(f"adapter {ref!r} needs 'fields': a map from JSON Pointers to gold keys", path=path)

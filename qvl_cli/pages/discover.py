@@ -3,7 +3,7 @@
 Files named explicitly are always processed (a bad one gets an error record). Directories are
 walked: a file whose name has a document extension always counts (an empty or damaged one gets
 an error record, never silence); other files count when their content is a PDF or image, and
-are skipped with a debug line (``--verbose``) otherwise, as are hidden entries. ``-`` reads paths
+are skipped with a line under ``--verbose`` otherwise, as are hidden entries. ``-`` reads paths
 from standard input, one per line, or NUL-separated with ``-0``. Finding nothing at all is an
 error that says where qvl looked and what for.
 """
@@ -82,12 +82,53 @@ def expand_inputs(
 
 
 def read_path_list(stream: IO[str], null_separated: bool) -> Iterator[Path]:
-    """Paths from a stream: one per line, or NUL-separated (``find -print0``)."""
-    text = stream.read()
+    """Paths from a stream: one per line, or NUL-separated (``find -print0``); a document's content
+    or a list in the other form is a usage error, not one missing file per fragment."""
+    data = read_bytes(stream)
+    check_path_list(data, null_separated)
+    text = os.fsdecode(data)  # any file name, as the shell gave it
     entries = text.split("\0") if null_separated else text.splitlines()
     for entry in entries:
         if entry.strip():
             yield Path(entry if null_separated else entry.strip())
+
+
+def read_bytes(stream: IO[str]) -> bytes:
+    """The stream's bytes, undecoded where it has a binary buffer (``sys.stdin`` has)."""
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None:
+        return bytes(buffer.read())
+    return os.fsencode(stream.read())
+
+
+def check_path_list(data: bytes, null_separated: bool) -> None:
+    """Refuse what cannot be a list of paths: a PDF or image piped in, a newline-separated list
+    under ``-0``, a NUL-separated one without it."""
+    kind = sniff_kind(data[:PDF_HEADER_WINDOW])
+    if kind is not None and (kind != "pdf" or data.lstrip().startswith(b"%PDF-") or not is_utf8(data)):
+        raise InputError(
+            f"standard input holds a {kind.upper()} document, not a list of paths",
+            hint="`-` reads the paths of documents, one per line or NUL-separated with -0, "
+            "not a document's content; pass the file's path instead of `-`, e.g. qvl extract invoice.pdf",
+        )
+    if null_separated and b"\0" not in data and b"\n" in data:
+        raise InputError(
+            "-0 expects NUL-separated paths, but standard input has lines and no NUL",
+            hint="drop -0 for one path per line, or list the files with find -print0",
+        )
+    if not null_separated and b"\0" in data:
+        raise InputError(
+            "standard input holds NUL characters, not one path per line",
+            hint="add -0 to read a NUL-separated list, as find -print0 writes",
+        )
+
+
+def is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def walk(root: Path, recursive: bool, glob: str | None) -> Iterator[Path]:
@@ -97,11 +138,11 @@ def walk(root: Path, recursive: bool, glob: str | None) -> Iterator[Path]:
         for name in sorted(filenames):
             path = Path(dirpath) / name
             if name.startswith("."):
-                log.debug("skipping hidden file %s", path)
+                log.info("skipping hidden file %s", path)
             elif glob is not None and not fnmatch.fnmatch(name, glob):
-                log.debug("skipping %s: does not match --glob %s", path, glob)
+                log.info("skipping %s: does not match --glob %s", path, glob)
             elif not (has_document_extension(name) or is_document(path)):
-                log.debug("skipping %s: not a PDF or image (by name or content)", path)
+                log.info("skipping %s: not a PDF or image (by name or content)", path)
             else:
                 yield path
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from qvl_cli.errors import SchemaError
+from qvl_cli.schemas import pointers
 from qvl_cli.schemas.keywords import without_qvl_keywords
 from qvl_cli.schemas.resources import builtin_names, data_dir
 
@@ -54,10 +55,14 @@ def _read(path: Path, name: str, source: str) -> Schema:
     from jsonschema import SchemaError as JsonSchemaError
     from jsonschema.validators import validator_for
 
+    from qvl_cli.runs.sources import not_records
+
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise SchemaError(f"cannot read schema: {exc.strerror or exc}", path=path) from None
+    if found := not_records(raw):
+        raise SchemaError(f"{found.what()}, not a JSON Schema", path=path, hint=SCHEMA_HINT)
     try:
         document = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -67,5 +72,25 @@ def _read(path: Path, name: str, source: str) -> Schema:
     try:
         validator_for(document, default=Draft202012Validator).check_schema(document)
     except JsonSchemaError as exc:
-        raise SchemaError(f"not a valid JSON Schema: {exc.message}", path=path) from None
+        raise SchemaError(f"not a valid JSON Schema: {schema_problem(exc)}", path=path) from None
     return Schema(name, document, source, hashlib.sha256(raw).hexdigest())
+
+
+SCHEMA_HINT = "-s takes a built-in schema name, as qvl schemas lists them, or a JSON Schema file"
+NAMED_SCHEMAS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+TYPES = ("array", "boolean", "integer", "null", "number", "object", "string")
+
+
+def schema_problem(exc: Any) -> str:
+    """jsonschema's complaint about a schema, said at the JSON Pointer of the bad keyword (``at
+    /properties/total/type``); a misspelt type names the types there are."""
+    path, message = list(exc.absolute_path), exc.message
+    named = len(path) > 1 and path[-2] in NAMED_SCHEMAS  # a property called "type", not the keyword
+    if path and path[-1] == "type" and not named and isinstance(exc.instance, str | list):
+        given = exc.instance if isinstance(exc.instance, list) else [exc.instance]
+        unknown = [(index, name) for index, name in enumerate(given) if name not in TYPES]
+        if unknown:
+            index, name = unknown[0]
+            path += [index] if isinstance(exc.instance, list) else []
+            message = f"{name!r} is not a type (types: {', '.join(TYPES)})"
+    return f"{message} at {pointers.join(path) or '/'}"

@@ -88,6 +88,13 @@ class ModelSettings:
             raise SettingsError(f"{self.backend!r} is not one of {', '.join(backend_names())}", key="backend")
         if self.base_url is not None and (problem := server_url_problem(self.base_url)):
             raise SettingsError(problem, key="base_url")
+        if self.backend == "openai" and self.quant != "none":
+            raise SettingsError(
+                f"{self.quant} cannot apply with the openai backend ({{backend}}): the server loads the model",
+                key="quant",
+                hint="quantize on the server, e.g. vllm serve --quantization, or leave --quant out",
+                refers=("backend",),
+            )
         if self.backend == "openai" and not self.base_url:
             reason = "the openai backend needs --base-url (env QVL_BASE_URL), e.g. http://127.0.0.1:8000/v1"
             raise SettingsError(reason)

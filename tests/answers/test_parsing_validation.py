@@ -131,3 +131,27 @@ def test_tiny_model_cut_by_a_small_budget_answers_the_whole_schema(tiny_model_di
     schema_keys = set(load_schema("invoice").document["properties"])
     assert set(record["data"]) == schema_keys, record["data"]
     assert record["truncated"] is not None and not record["valid"]
+
+
+@pytest.mark.parametrize("text", ["not json at all {", "I cannot read this page. {\n", "```json\n{\n```"])
+def test_prose_ending_in_a_lone_brace_is_not_json_and_is_kept_raw(text: str) -> None:
+    """A model that stopped on its own after a bare ``{`` wrote no JSON: no data invented from it."""
+    from qvl_cli.answers.assess import assess_answer
+    from qvl_cli.backends.contract import Generation
+
+    schema = load_schema("form")
+    answer = assess_answer(Generation(text, 10, 5, 0, "stop"), schema, make_validator(schema))
+    assert not answer.parsed and answer.data is None and answer.closing is None
+    assert [(issue.path, issue.message.split(":")[0]) for issue in answer.issues] == [
+        ("", "the answer is not valid JSON")
+    ]
+
+
+def test_a_lone_brace_cut_by_the_budget_is_still_closed_and_marked() -> None:
+    from qvl_cli.answers.assess import assess_answer
+    from qvl_cli.backends.contract import Generation
+
+    schema = load_schema("form")
+    answer = assess_answer(Generation("Here: {", 10, 5, 0, "length"), schema, make_validator(schema))
+    assert answer.parsed and answer.closing is not None and answer.closing.reason == "budget"
+    assert set(answer.data) == set(schema.document["required"])

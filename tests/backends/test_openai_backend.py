@@ -167,6 +167,31 @@ def test_server_errors_name_the_document_on_stderr_and_in_its_record(server: Fak
     assert sorted(errors) == sorted(f"qvl: error: {message}" for message in failed.values())
 
 
+def test_an_answer_that_is_not_json_is_kept_raw_with_no_invented_data(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    doc = write_pdf(tmp_path / "d.pdf", [PageSpec(lines=("form",))])
+    server.script.append(("ok", "not json at all {"))
+    schema = load_schema("form")
+    extractor = Extractor(schema, load_prompt(None, schema), ExtractOptions(reasks=0), lambda: backend(server))
+    record = extractor.extract(doc).to_dict()
+    assert record["raw"] == "not json at all {"
+    assert record["data"] is None and record["truncated"] is None and not record["valid"]
+    assert [e["path"] for e in record["errors"]] == [""]
+    assert record["errors"][0]["message"].startswith("the answer is not valid JSON")
+
+
+def test_verbose_shows_qvls_lines_not_http_debug_chatter(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    docs = [write_pdf(tmp_path / f"d{i}.pdf", [PageSpec(lines=(f"form {i}",))]) for i in range(2)]
+    server.script.extend([("ok", json.dumps(ANSWER))] * 2)
+    result = qvl(
+        "-v", "extract", *map(str, docs), "-s", "form", "--backend", "openai", "--base-url", server.url,
+        "--no-cache", "--evidence", "off", "-o", str(tmp_path / "out.jsonl"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert [line for line in lines if line.startswith("INFO qvl_cli.commands.progress: ")] != []
+    assert not [line for line in lines if line.startswith("DEBUG") or "httpcore" in line or "httpx" in line], lines
+
+
 def test_a_slow_document_does_not_hold_back_the_requests_behind_it(server: FakeOpenAIServer, tmp_path: Path) -> None:
     """With ``in_flight`` documents at the server, the first request to arrive is answered only
     once three more have arrived: in batches of two that never happens (the next batch waits

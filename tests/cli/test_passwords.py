@@ -100,7 +100,7 @@ def test_locate(locked: Path, args: list[str], error: str | None) -> None:
         assert record == line  # written unchanged
         assert result.stderr.splitlines() == [
             f"qvl: error: -:1: {locked}: {error}",
-            "qvl: 1 records: 0 values located, 0 not found, 1 records failed",
+            "qvl: 1 record: 0 values located, 0 not found, 1 record failed",
         ]
     else:
         assert result.exit_code == 0
@@ -108,7 +108,7 @@ def test_locate(locked: Path, args: list[str], error: str | None) -> None:
             "/code": "NW-2024-0117",
             "/total": "12.50",
         }
-        assert result.stderr.splitlines() == ["qvl: 1 records: 2 values located, 0 not found, 0 records failed"]
+        assert result.stderr.splitlines() == ["qvl: 1 record: 2 values located, 0 not found, 0 records failed"]
 
 
 @pytest.mark.parametrize(("args", "error"), CASES)

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qvl_cli.commands.eval import evaluate_predictions
-from qvl_cli.evaluation.goldsets import load_adapter
+from qvl_cli.evaluation.goldsets import GoldError, load_adapter
 from qvl_cli.evaluation.scoring import CompareOptions, optimal_assignment, values_match
 
 GOLD = json.loads((EXAMPLES / "invoice.expected.json").read_text())
@@ -196,3 +196,23 @@ def test_gold_in_another_format_without_adapter_gets_a_hint(tmp_path: Path) -> N
     assert "gold keys never found in any prediction: amount, date, issuer (pass --adapter invoice2data" in (
         result.stderr
     )
+
+
+def test_an_unknown_adapter_lists_the_built_ins_and_says_what_a_mapping_file_is(tmp_path: Path) -> None:
+    predictions = tmp_path / "pred.jsonl"
+    predictions.write_text(json.dumps({"file": "a.pdf", "data": GOLD}) + "\n")
+    result = qvl("eval", str(predictions), "--gold", str(tmp_path), "--adapter", "nope")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith(
+        "qvl: error: --adapter 'nope' is neither a built-in adapter (invoice2data, sroie) nor a mapping file ("
+    )
+    assert "Errno" not in result.stderr and len(result.stderr.splitlines()) == 1
+    with pytest.raises(GoldError, match="is a folder, not a mapping file"):
+        load_adapter(str(tmp_path))
+    with pytest.raises(GoldError, match=r"invoice.pdf: a PDF document, not an adapter mapping file"):
+        load_adapter(str(EXAMPLES / "invoice.pdf"))
+    broken = tmp_path / "map.json"
+    broken.write_text("{fields")
+    with pytest.raises(GoldError, match=r"map.json: adapter is not valid JSON: "):
+        load_adapter(str(broken))
+    assert load_adapter("sroie").name == "sroie"

@@ -72,7 +72,7 @@ def test_the_keyword_covers_what_it_holds_and_the_model_never_reads_it(tmp_path:
     assert record["evidence"]["/doc_type"] == record["evidence"]["/judgement/tone"] == INFERRED  # type: ignore[index]
     located = cli("locate", "-", stdin=json.dumps({"file": str(pdf), "schema": str(path), "data": answer}) + "\n")
     assert located.exit_code == 0
-    assert "1 records: 1 values located, 0 not found" in located.stderr
+    assert "1 record: 1 value located, 0 not found" in located.stderr
 
 
 def test_a_currency_code_is_found_as_the_sign_the_document_prints(tmp_path: Path) -> None:

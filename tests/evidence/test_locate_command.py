@@ -64,7 +64,7 @@ def test_the_summary_counts_values_and_failures(small_pdf: Path, tmp_path: Path)
         f"qvl: error: {source}:5: {tmp_path / 'gone.pdf'}: no such file",
         # 4 records written; 3 values located (2 + 1; a boolean or empty string is never counted),
         # 1 not found; 1 record written unchanged (its file is gone); 2 lines that are no records.
-        "qvl: 4 records: 3 values located, 1 not found, 1 records failed, 2 lines left out",
+        "qvl: 4 records: 3 values located, 1 not found, 1 record failed, 2 lines left out",
     ]
 
 
@@ -74,14 +74,14 @@ def test_lines_left_out_alone_still_exit_2_and_are_counted_apart(small_pdf: Path
     assert result.exit_code == 2 and len(records(result.stdout)) == 1
     assert (
         result.stderr.splitlines()[-1]
-        == "qvl: 1 records: 1 values located, 0 not found, 0 records failed, 2 lines left out"
+        == "qvl: 1 record: 1 value located, 0 not found, 0 records failed, 2 lines left out"
     )
 
 
 def test_all_found_exits_0_and_quiet_prints_nothing(small_pdf: Path) -> None:
     line = jsonl({"file": str(small_pdf), "data": {"number": DATA["number"]}})
     result = cli("locate", "-", stdin=line)
-    assert (result.exit_code, result.stderr) == (0, "qvl: 1 records: 1 values located, 0 not found, 0 records failed\n")
+    assert (result.exit_code, result.stderr) == (0, "qvl: 1 record: 1 value located, 0 not found, 0 records failed\n")
     quiet = cli("locate", "-", "-q", stdin=line + jsonl({"file": "gone.pdf", "data": {}}))
     assert quiet.exit_code == 2 and quiet.stderr == "" and len(records(quiet.stdout)) == 2
 
@@ -90,7 +90,7 @@ def test_the_summary_goes_to_stderr_when_writing_a_file(small_pdf: Path, tmp_pat
     out = tmp_path / "located.jsonl"
     result = cli("locate", "-", "-o", str(out), stdin=jsonl({"file": str(small_pdf), "data": DATA}))
     assert result.exit_code == 0 and result.stdout == ""
-    assert result.stderr == "qvl: 1 records: 2 values located, 1 not found, 0 records failed\n"
+    assert result.stderr == "qvl: 1 record: 2 values located, 1 not found, 0 records failed\n"
     assert records(out.read_text())[0]["warnings"] == [NOT_FOUND]
 
 
@@ -109,7 +109,7 @@ def test_evidence_text_reads_the_text_layer_and_never_runs_ocr(small_pdf: Path, 
     assert scan.exit_code == 0
     assert (
         scan.stderr
-        == "qvl: 1 records: 0 values located, 0 not found, 3 not looked for (no text layer), 0 records failed\n"
+        == "qvl: 1 record: 0 values located, 0 not found, 3 not looked for (no text layer), 0 records failed\n"
     )
 
 

@@ -89,6 +89,10 @@ def test_prompt_family_name_picks_latest_version() -> None:
         ("{not json", "schema is not valid JSON"),
         ("[1, 2]", "schema must be a JSON object"),
         ('{"type": "nonsense"}', "not a valid JSON Schema"),
+        ('{"properties": {"x": {"type": "strin"}}}', r"'strin' is not a type \(types: .*\) at /properties/x/type$"),
+        ('{"type": ["string", "numbr"]}', r"'numbr' is not a type .* at /type/1$"),
+        ('{"properties": {"a": {"minLength": -1}}}', r"-1 is less than the minimum of 0 at /properties/a/minLength$"),
+        ('{"properties": {"type": 5}}', r"5 is not of type 'object', 'boolean' at /properties/type$"),
     ],
 )
 def test_broken_user_schemas(tmp_path: Path, content: str, message: str) -> None:
@@ -104,3 +108,11 @@ def test_prompt_with_unknown_placeholder(tmp_path: Path) -> None:
     prompt = load_prompt(str(path), load_schema("invoice"))
     with pytest.raises(SchemaError, match="unknown placeholder"):
         prompt.render(load_schema("invoice"), 1)
+
+
+@pytest.mark.parametrize("document", ["invoice.pdf", "form.png"])
+def test_a_document_given_as_the_schema_is_named_as_such(document: str) -> None:
+    path = EXAMPLES / document
+    kind = path.suffix[1:].upper()
+    with pytest.raises(SchemaError, match=rf"^{path}: a {kind} document, not a JSON Schema \(-s takes a built-in"):
+        load_schema(str(path))

@@ -298,6 +298,24 @@ def test_a_conflict_set_in_a_configuration_file_or_the_api_names_the_key_set(
     assert str(raised.value) == "window_pages: 1 must be larger than the overlap 1 (window_overlap)"
 
 
+def test_quantized_weights_with_the_openai_backend_are_a_usage_error_naming_both(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server loads the model: --quant cannot apply there and is refused, never dropped silently."""
+    monkeypatch.chdir(tmp_path)
+    url = ("--base-url", "http://127.0.0.1:9/v1")
+    args = ["extract", "x.pdf", "-s", "invoice", *url, "--quant", "4bit", "--backend", "openai"]
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("qvl: error: --quant: 4bit cannot apply with the openai backend (--backend): ")
+    assert "leave --quant out" in result.stderr and len(result.stderr.splitlines()) == 1
+    monkeypatch.setenv("QVL_BACKEND", "openai")
+    result = CliRunner().invoke(app, ["extract", "x.pdf", "-s", "invoice", *url, "--quant", "8bit"])
+    assert result.exit_code == 2 and "8bit cannot apply with the openai backend (QVL_BACKEND)" in result.stderr
+    assert ModelSettings(backend="openai", base_url=url[1], quant="none").quant == "none"
+    assert ModelSettings(quant="4bit").quant == "4bit"  # the local backend loads them
+
+
 def test_a_bound_a_value_must_pass_is_declared_as_such() -> None:
     """A positive amount (a timeout) is declared ``more_than=0``, never as a small ``minimum``
     standing in for "more than 0", which users would read back as "less than the minimum 0.001"."""
