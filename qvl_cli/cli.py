@@ -21,7 +21,7 @@ import typer
 from qvl_cli import __version__
 from qvl_cli.cli_display import QvlGroup, print_error, wide_help
 from qvl_cli.cli_options import setting_options, tidy_help
-from qvl_cli.errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, QvlError
+from qvl_cli.errors import EXIT_INTERRUPTED, QvlError
 from qvl_cli.settings import DecodingSettings, Layer, ModelSettings, RenderSettings, RunSettings
 from qvl_cli.settings.records import INPUT, RESULTS
 
@@ -105,7 +105,7 @@ def extract(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", metavar="FILE", rich_help_panel=RESULTS, help="Write JSON Lines to this file, not stdout."
+            "--output", "-o", metavar="FILE", rich_help_panel=RESULTS, help="JSON Lines to this file (- for stdout)."
         ),
     ] = None,
     output_dir: Annotated[
@@ -234,13 +234,14 @@ def eval_command(
 
 @app.command()
 def locate(
+    ctx: typer.Context,
     records: Annotated[
         str,
         typer.Argument(metavar="RECORDS", help="JSONL of records with 'file' and 'data', or - for stdin."),
     ],
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", metavar="FILE", help="Write the records to this file (atomically), not stdout."),
+        typer.Option("--output", "-o", metavar="FILE", help="Write the records to this file (- for stdout)."),
     ] = None,
     evidence: Annotated[
         str,
@@ -258,7 +259,10 @@ def locate(
     """Add or refresh 'evidence' (where each value is printed) in existing records."""
     from qvl_cli.commands.locate import locate_records
 
-    _check_choice("--evidence", evidence, ("auto", "text", "ocr"))
+    if evidence not in ("auto", "text", "ocr"):
+        source = ctx.get_parameter_source("evidence")
+        where = "QVL_EVIDENCE" if source is not None and source.name == "ENVIRONMENT" else "--evidence"
+        _fail(QvlError(f"{where}: {evidence!r}: qvl locate needs auto, text or ocr"))
     raise typer.Exit(_guard(lambda: locate_records(records, output, evidence, password, quiet)))
 
 
@@ -360,9 +364,6 @@ def _guard(action: Callable[[], T]) -> T:
     except KeyboardInterrupt:
         sys.stderr.write("qvl: interrupted\n")
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as the shell's SIGPIPE would
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
-        raise typer.Exit(EXIT_BROKEN_PIPE) from None
 
 
 def _fail(exc: QvlError) -> NoReturn:
@@ -373,4 +374,8 @@ def _fail(exc: QvlError) -> NoReturn:
 
 
 def main() -> None:
-    app()
+    """The command line; standard output that cannot be written ends it cleanly (:mod:`qvl_cli.cli_stdout`)."""
+    from qvl_cli.cli_stdout import guarded_stdout
+
+    with guarded_stdout():
+        app()

@@ -23,7 +23,8 @@ from qvl_cli.pages.discover import find_documents
 from qvl_cli.pages.inputs import file_sha256
 from qvl_cli.runs.cache import document_key
 from qvl_cli.runs.records import Envelope
-from qvl_cli.runs.writers import dumps, write_atomically
+from qvl_cli.runs.targets import write_output
+from qvl_cli.runs.writers import dumps
 from qvl_cli.settings import Layer, env_layer
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ def results_for(run: ExtractRun, documents: Sequence[Path], write_sidecars: bool
         for document in missing:
             record = collected.records.get(str(document))
             if record is not None and not record.failed:
-                write_atomically(sidecar_path(document), dumps(record.to_dict(), pretty=True) + "\n")
+                write_output(sidecar_path(document), dumps(record.to_dict(), pretty=True) + "\n")
     return collected.records
 
 

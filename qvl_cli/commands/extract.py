@@ -15,6 +15,7 @@ from qvl_cli.commands.progress import progress_display
 from qvl_cli.errors import EXIT_INTERRUPTED, EXIT_VALID, QvlError
 from qvl_cli.pages.discover import find_documents
 from qvl_cli.runs.batch import Summary
+from qvl_cli.runs.targets import is_stdout, refuse_overwriting
 from qvl_cli.runs.writers import AppendingFileWriter, AtomicFileWriter, DirectoryWriter, StreamWriter, Writer
 from qvl_cli.settings import Settings
 from qvl_cli.wording import plural
@@ -32,16 +33,16 @@ class Destination:
     def __post_init__(self) -> None:
         if self.output and self.output_dir:
             raise QvlError("use either -o/--output or --output-dir, not both")
-        if self.resume and not (self.output or self.output_dir):
+        if self.resume and (is_stdout(self.output) or not (self.output or self.output_dir)):
             raise QvlError("--resume needs -o FILE or --output-dir DIR to know what is already done")
 
-    def open(self) -> Writer:
+    def open(self, inputs: Sequence[Path] = ()) -> Writer:
+        """The writer; a usage error when ``-o FILE`` is one of ``inputs`` or a document."""
         if self.output_dir:
             return DirectoryWriter(self.output_dir)
-        if self.output and self.resume:
-            return AppendingFileWriter(self.output)
-        if self.output:
-            return AtomicFileWriter(self.output)
+        if self.output and not is_stdout(self.output):
+            refuse_overwriting(self.output, inputs)
+            return AppendingFileWriter(self.output) if self.resume else AtomicFileWriter(self.output)
         return StreamWriter(sys.stdout, pretty=sys.stdout.isatty())
 
 
@@ -85,7 +86,7 @@ class ExtractRun:
 
     def _execute(self, inputs: Inputs, destination: Destination) -> int:
         paths = inputs.expand()
-        writer = destination.open()
+        writer = destination.open(paths)
         for note in getattr(writer, "notices", ()):
             _print_line(note, destination.quiet)
         recorded = writer.recorded() if destination.resume else {}
@@ -100,7 +101,10 @@ class ExtractRun:
                 with _sigterm_as_interrupt():
                     runner.run(paths)
             except KeyboardInterrupt:
-                writer.close()  # keep every finished record
+                if runner.summary.documents:
+                    writer.close()  # keep every finished record
+                else:
+                    writer.discard()  # none: the previous output stays
                 done = runner.summary.documents + runner.summary.skipped
                 _print_line(f"interrupted after {done} of {plural(len(paths), 'document')}", destination.quiet)
                 _print_summary(runner.summary, destination.quiet)

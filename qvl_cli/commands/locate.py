@@ -9,17 +9,15 @@ as it was, with one error line on stderr, and the rest go on.
 
 from __future__ import annotations
 
+import itertools
 import json
-import os
 import sys
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from qvl_cli.errors import EXIT_USAGE, EXIT_VALID, InputError, OutputError, QvlError
+from qvl_cli.errors import EXIT_USAGE, EXIT_VALID, InputError, QvlError
 from qvl_cli.evidence.locate import NOT_FOUND, NOT_ON_ORIGIN
 from qvl_cli.evidence.unsearched import WARNING_END
 from qvl_cli.pages.budgets import DEFAULT_MAX_PIXELS, DEFAULT_MAX_TOTAL_PIXELS, DEFAULT_MIN_PIXELS, PixelBudget
@@ -57,12 +55,23 @@ class LocateSummary:
 
 
 def locate_records(source: str, output: Path | None, mode: str, password: str | None, quiet: bool) -> int:
-    """Locate the values of every record of ``source`` (a JSONL file or ``-``); 2 when a record
-    failed or a line was left out, else 0."""
+    """Locate the values of every record of ``source`` (a JSONL file or ``-``), written to stdout
+    or ``output`` (``-``: stdout); 2 when a record failed or a line was left out, else 0. An empty
+    ``source`` is an :class:`InputError`; when no line was a record, ``output`` keeps what it held."""
+    from qvl_cli.runs.sources import source_name
+    from qvl_cli.runs.targets import is_stdout, refuse_overwriting
+
+    file = None if output is None or is_stdout(output) else output
+    if file is not None:
+        refuse_overwriting(file, [source])
     lines = _read_lines(source)
+    first = next(lines, None)  # the input checked and read before the output is opened
+    if first is None:
+        raise InputError("empty: no record to locate", path=source_name(source), hint=TAKES)
     summary = LocateSummary()
-    with _output(output) as write:
-        for number, line, bad_byte in lines:
+    target = _Output(file)
+    try:
+        for number, line, bad_byte in itertools.chain([first], lines):
             record = _parse(line, bad_byte, source, number, quiet, summary)
             if record is None:
                 continue
@@ -71,40 +80,42 @@ def locate_records(source: str, output: Path | None, mode: str, password: str | 
             except QvlError as exc:
                 summary.failed += 1
                 _report(f"{source}:{number}: {exc}", quiet)
-            write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+            target.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
             summary.records += 1
+    except BaseException:
+        target.abandon()
+        raise
+    target.finish(keep=summary.records > 0)  # lines that were all left out: the previous output stays
     if not quiet:
         sys.stderr.write(f"qvl: {summary.line()}\n")
     return EXIT_USAGE if summary.failed or summary.left_out else EXIT_VALID
 
 
-@contextmanager
-def _output(output: Path | None) -> Iterator[Callable[[str], object]]:
-    """Lines to stdout (flushed one by one), or to a temporary file renamed over ``output`` when
-    all went well (never half a file)."""
-    if output is None:
+class _Output:
+    """Lines to stdout (flushed one by one), or to ``-o FILE`` (:class:`~qvl_cli.runs.targets.OutputFile`:
+    replaced when all went well, never half a file)."""
 
-        def echo(line: str) -> None:
-            sys.stdout.write(line)
-            sys.stdout.flush()
+    def __init__(self, path: Path | None):
+        from qvl_cli.runs.targets import OutputFile
 
-        yield echo
-        return
-    try:
-        fd, name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
-    except OSError as exc:
-        raise OutputError(f"cannot write output: {exc.strerror or exc}", path=output) from None
-    temp = Path(name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            yield handle.write
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, output)
-    except OSError as exc:
-        raise OutputError(f"cannot write output: {exc.strerror or exc}", path=output) from None
-    finally:
-        temp.unlink(missing_ok=True)
+        self._file = OutputFile(path) if path is not None else None
+
+    def write(self, line: str) -> None:
+        if self._file is not None:
+            self._file.write(line)
+            return
+        sys.stdout.write(line)
+        sys.stdout.flush()
+
+    def finish(self, keep: bool) -> None:
+        if self._file is not None and keep:
+            self._file.commit()
+        else:
+            self.abandon()
+
+    def abandon(self) -> None:
+        if self._file is not None:
+            self._file.abandon()
 
 
 def _read_lines(source: str) -> Iterator[tuple[int, str, int | None]]:

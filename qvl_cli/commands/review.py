@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from qvl_cli.errors import OutputError, QvlError
+from qvl_cli.errors import QvlError
 from qvl_cli.review.report import DEFAULT_THRESHOLD, ONLY_CHOICES, DocumentView, document_view, render_html, selected
 
 
@@ -32,6 +32,10 @@ def write_review(sources: Sequence[str], options: ReviewOptions) -> int:
     from qvl_cli.review.pages import page_images
     from qvl_cli.review.records import load_records
 
+    if options.output != "-":
+        from qvl_cli.runs.targets import refuse_overwriting
+
+        refuse_overwriting(options.output, sources)
     loaded = load_records(sources)
     for line in loaded.skipped:
         _note(line)
@@ -58,14 +62,9 @@ def _write(html: str, output: str) -> None:
         sys.stdout.write(html)
         sys.stdout.flush()
         return
-    from qvl_cli.runs.writers import write_atomically
+    from qvl_cli.runs.targets import write_output
 
-    target = Path(output)
-    try:
-        write_atomically(target, html)
-        target.chmod(0o644)  # a report to open and share, not a private temporary file
-    except OSError as exc:
-        raise OutputError(f"cannot write the report: {exc.strerror or exc}", path=target) from None
+    write_output(output, html, mode=0o644)  # a report to open and share, not a private temporary file
 
 
 def _note(line: str, prefix: str = "qvl: warning") -> None:

@@ -183,7 +183,7 @@ def _target(size: tuple[int, int], cache_dir: Path | None, key: str | None) -> P
 
 
 def _store(target: Path, page: PageText) -> None:
-    from qvl_cli.runs.writers import write_atomically
+    from qvl_cli.runs.targets import write_atomically
 
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

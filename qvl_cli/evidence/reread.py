@@ -324,7 +324,7 @@ def _load(target: Path | None) -> tuple[Line, ...] | None:
 def _store(target: Path | None, lines: tuple[Line, ...]) -> None:
     if target is None:
         return
-    from qvl_cli.runs.writers import write_atomically
+    from qvl_cli.runs.targets import write_atomically
 
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

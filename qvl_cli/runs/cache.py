@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from qvl_cli.runs.records import Envelope
-from qvl_cli.runs.writers import write_atomically
+from qvl_cli.runs.targets import write_atomically
 
 log = logging.getLogger(__name__)
 CACHE_ENV = "QVL_CACHE_DIR"

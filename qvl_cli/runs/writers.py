@@ -7,13 +7,13 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 from qvl_cli.errors import OutputError
 from qvl_cli.runs.records import Envelope
+from qvl_cli.runs.targets import OutputFile, write_atomically
 
 
 class Writer(Protocol):
@@ -28,41 +28,6 @@ class Writer(Protocol):
     def close(self) -> None: ...
 
     def discard(self) -> None: ...
-
-
-def new_file_mode(target: Path) -> int:
-    """The mode a new file written over ``target`` gets: the old file's, else what the umask
-    allows (``0o644`` under the usual umask), as with any other tool."""
-    try:
-        return target.stat().st_mode & 0o777
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
-
-
-def temporary_beside(target: Path) -> tuple[int, Path]:
-    """A temporary file in ``target``'s folder (``.<name>.<pid>.<random>.tmp``) with the mode the
-    final file should have (``mkstemp`` alone would make it private). The process id lets a
-    later run tell a leftover of a killed run from the file of one still running."""
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
-    with contextlib.suppress(OSError):  # a file system without modes keeps what it gave
-        os.fchmod(fd, new_file_mode(target))
-    return fd, Path(name)
-
-
-def write_atomically(target: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``target`` and rename it over ``target``."""
-    fd, temp = temporary_beside(target)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
 
 
 def dumps(record: dict[str, Any], pretty: bool) -> str:
@@ -97,83 +62,30 @@ class StreamWriter:
         self.stream.flush()
 
 
-def remove_leftovers(target: Path) -> list[Path]:
-    """Delete the temporary files of ``target`` left by runs that were killed (``kill -9``,
-    power loss); files of a run still going are kept. Returns what was removed."""
-    removed = []
-    for temp in target.parent.glob(f".{glob_escape(target.name)}.*.tmp"):
-        pid = temp.name[len(target.name) + 2 :].split(".", 1)[0]
-        if pid.isdigit() and _alive(int(pid)):
-            continue
-        with contextlib.suppress(OSError):
-            temp.unlink()
-            removed.append(temp)
-    return removed
-
-
-def glob_escape(name: str) -> str:
-    return "".join(f"[{ch}]" if ch in "*?[" else ch for ch in name)
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, owned by someone else
-    return True
-
-
 class AtomicFileWriter:
-    """JSON Lines into a temporary file beside ``path``, renamed over it on :meth:`close`.
-
-    Readers see either the old file or the complete new one, never half a file. Temporary files
-    that killed runs left beside ``path`` are removed and listed in :attr:`notices`.
+    """JSON Lines into ``-o FILE`` (:class:`~qvl_cli.runs.targets.OutputFile`): a temporary file
+    beside it renamed over it on :meth:`close`, so readers see either the old file or the complete
+    new one, never half a file; a FIFO or a device gets each record as it comes. Temporary files
+    that killed runs left beside it are removed and listed in :attr:`notices`.
     """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.notices = [
-            f"removed {temp}, left by an earlier run that was killed" for temp in remove_leftovers(self.path)
-        ]
-        try:
-            fd, self._temp = temporary_beside(self.path)
-        except OSError as exc:
-            raise OutputError(f"cannot write output: {exc.strerror or exc}", path=self.path) from None
-        self._handle = os.fdopen(fd, "w", encoding="utf-8")
+        self._output = OutputFile(self.path)
+        self.notices = self._output.notices
 
     def recorded(self) -> dict[str, int]:
         return {}
 
     def write(self, record: Envelope) -> None:
-        try:
-            self._handle.write(dumps(record.to_dict(), pretty=False) + "\n")
-            self._handle.flush()
-        except OSError as exc:
-            self.discard()
-            raise OutputError(f"cannot write output: {exc.strerror or exc}", path=self.path) from None
+        self._output.write(dumps(record.to_dict(), pretty=False) + "\n")
 
     def close(self) -> None:
-        try:
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
-            self._handle.close()
-            os.replace(self._temp, self.path)
-        except OSError as exc:
-            self.discard()
-            raise OutputError(f"cannot write output: {exc.strerror or exc}", path=self.path) from None
+        self._output.commit()
 
     def discard(self) -> None:
         """Drop the temporary file; the previous output (if any) stays untouched."""
-        if not self._handle.closed:
-            try:
-                self._handle.close()
-            except OSError:  # what is left in the buffer fails again (file too large, disk full)
-                pass
-        self._temp.unlink(missing_ok=True)
+        self._output.abandon()
 
 
 def resume_id(file: str | None, key: str) -> str:
@@ -291,6 +203,7 @@ class DirectoryWriter:
     def write(self, record: Envelope) -> None:
         target = self.folder / self.name_for(record.file or "document")
         try:
+            # a link already there is replaced, not followed: nothing written leaves the folder
             write_atomically(target, dumps(record.to_dict(), pretty=True) + "\n")
         except OSError as exc:
             raise OutputError(f"cannot write output: {exc.strerror or exc}", path=target) from None

@@ -138,7 +138,41 @@ def test_evidence_auto_reads_a_scan_with_ocr_and_the_environment_chooses_too(sma
 def test_a_bad_evidence_mode_is_one_line(mode: str) -> None:
     result = cli("locate", "-", "--evidence", mode, stdin="")
     assert result.exit_code == 2
-    assert result.stderr == f"qvl: error: --evidence: {mode!r} is not one of auto, text, ocr\n" and result.stdout == ""
+    assert result.stderr == f"qvl: error: --evidence: {mode!r}: qvl locate needs auto, text or ocr\n"
+    assert result.stdout == ""
+
+
+def test_a_bad_evidence_mode_from_the_environment_names_the_variable() -> None:
+    """``QVL_EVIDENCE=off`` suits extract; locate says where the value came from, not a flag never given."""
+    result = cli("locate", "-", stdin="", env={"QVL_EVIDENCE": "off"})
+    assert result.exit_code == 2
+    assert result.stderr == "qvl: error: QVL_EVIDENCE: 'off': qvl locate needs auto, text or ocr\n"
+    flag_wins = cli("locate", "-", "--evidence", "text", stdin="", env={"QVL_EVIDENCE": "off"})
+    assert "QVL_EVIDENCE" not in flag_wins.stderr
+
+
+def test_nothing_to_locate_is_exit_2_and_the_previous_output_stays(tmp_path: Path) -> None:
+    out = tmp_path / "located.jsonl"
+    out.write_text("previous\n")
+    empty = tmp_path / "empty.jsonl"
+    for content in ("", "\n  \n"):
+        empty.write_text(content)
+        result = cli("locate", str(empty), "-o", str(out))
+        assert result.exit_code == 2
+        assert result.stderr.startswith(f"qvl: error: {empty}: empty: no record to locate (")
+        assert out.read_text() == "previous\n"
+    piped = cli("locate", "-", stdin="")
+    assert piped.exit_code == 2 and piped.stderr.startswith("qvl: error: stdin: empty: no record to locate (")
+    left_out = cli("locate", "-", "-o", str(out), stdin="not json\n")  # no record written: nothing replaced
+    assert left_out.exit_code == 2 and out.read_text() == "previous\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_output_dash_is_stdout(small_pdf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = cli("locate", "-", "-o", "-", stdin=jsonl({"file": str(small_pdf), "data": DATA}))
+    assert result.exit_code == 0 and records(result.stdout)[0]["warnings"] == [NOT_FOUND]
+    assert not (tmp_path / "-").exists()
 
 
 def test_a_second_run_reads_ocr_from_the_cache_not_the_engine(

@@ -167,6 +167,29 @@ def test_sigterm_is_handled_like_ctrl_c(tmp_path: Path) -> None:
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_before_any_record_keeps_the_previous_output(tmp_path: Path, sig: signal.Signals) -> None:
+    docs = [make_pdf(tmp_path / f"doc{i}.pdf", str(i)) for i in range(3)]
+    out = tmp_path / "out.jsonl"
+    out.write_text("previous\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qvl_cli", "extract", *map(str, docs), "-s", "form", "-o", str(out)],
+        env={**os.environ, **fake_env(delay=60)},  # no document can finish before the signal
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not [p for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl.")]:
+        time.sleep(0.05)  # until the output is open
+    time.sleep(1.0)  # and the run under way, the model waiting on its first document
+    process.send_signal(sig)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "qvl: interrupted after 0 of 3 documents\n" in stderr
+    assert out.read_text() == "previous\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
 def test_appending_writer_repairs_a_cut_line(tmp_path: Path) -> None:
     target = tmp_path / "out.jsonl"
     target.write_text('{"key": "k1", "valid": true}\n{"key": "k2", "val')
