@@ -19,9 +19,7 @@ import typer
 from typer import TyperException  # the public base of typer's usage errors (its click is private)
 from typer.core import TyperGroup
 
-from qvl_cli.widths import HELP_WIDTH, help_width
-
-__all__ = ["HELP_WIDTH", "QvlGroup", "help_width", "print_error", "wide_help"]
+from qvl_cli.widths import help_width
 
 
 def print_error(message: str) -> None:

@@ -18,8 +18,8 @@ from pdf_factory import PageSpec, write_pdf
 from PIL import Image
 
 from qvl_cli import Extractor
-from qvl_cli.cli_display import HELP_WIDTH, help_width
 from qvl_cli.settings import SettingsError, all_settings
+from qvl_cli.widths import HELP_WIDTH, help_width
 
 FORM = {"title": "T", "fields": [], "checkboxes": [], "signatures": []}
 BACKEND_ERROR = re.compile(r"^qvl: error: (?P<where>.+): 'nope' is not one of (?P<names>[a-z0-9_, -]+)\n$")
