@@ -316,10 +316,8 @@ class ProcessRenderer(_Rendering):
             self._lost(worker, timed_out=False)
             return
         except Exception as exc:  # a result that cannot be read fails its document, not the pool
-            self._discard(worker)
-            if job is not None and not job[0].future.done():
-                message = f"cannot read the rendered pages: {type(exc).__name__}: {exc}"
-                job[0].future.set_exception(InputError(message, path=job[0].request.path))
+            message = f"cannot read the rendered pages: {type(exc).__name__}: {exc}"
+            self._lost(worker, error=InputError(message, path=job[0].request.path if job else None))
             return
         if result is not None and job is not None:
             self._done(job, result)
@@ -346,12 +344,13 @@ class ProcessRenderer(_Rendering):
             except Exception as exc:  # a malformed result must not stop the dispatcher
                 document.future.set_exception(exc)
 
-    def _lost(self, worker: _Worker, *, timed_out: bool) -> None:
-        """The worker died or is stuck: fail its document and let a new worker take its place."""
+    def _lost(self, worker: _Worker, *, timed_out: bool = False, error: InputError | None = None) -> None:
+        """The worker died, is stuck, or sent what cannot be read (``error``): fail its document
+        and let a new worker take its place."""
         job = worker.job
         self._discard(worker)  # kills a busy worker
         if job is not None and not job[0].future.done():
-            job[0].future.set_exception(worker.failure(job[0].request.path, timed_out=timed_out))
+            job[0].future.set_exception(error or worker.failure(job[0].request.path, timed_out=timed_out))
 
     def _discard(self, worker: _Worker) -> None:
         worker.stop()
