@@ -55,6 +55,20 @@ def pytest_configure(config: pytest.Config) -> None:
     from qvl_cli.backends.contract import register_backend
 
     register_backend("fake", FakeBackend)
+    _handle_ctrl_c()
+
+
+def _handle_ctrl_c() -> None:
+    """The qvl processes the tests start handle Ctrl-C, however pytest was started.
+
+    A shell starts a background job (``pytest &`` in a script) with SIGINT ignored, a process
+    inherits that, and Python then leaves Ctrl-C ignored: the tests that press Ctrl-C on qvl
+    would see it carry on. A handler is not inherited; the default is.
+    """
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
