@@ -96,7 +96,12 @@ def open_renderer(workers: int | None, timeout: float | None = None) -> Renderer
     process when ``workers`` is 0."""
     if workers is None:
         workers = default_workers()
-    return ProcessRenderer(workers, timeout) if workers > 0 else InlineRenderer()
+    if workers > 0:
+        return ProcessRenderer(workers, timeout)
+    from qvl_cli.pages.heap import keep_freed_pages
+
+    keep_freed_pages()
+    return InlineRenderer()
 
 
 class _Rendering:

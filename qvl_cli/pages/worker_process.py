@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from qvl_cli.errors import InputError, RenderCrashError, RenderTimeoutError
+from qvl_cli.pages.heap import keep_freed_pages
 from qvl_cli.pages.spawn import Spawned, spawn
 from qvl_cli.pages.workers import FailedTask, PageTask, Progress, TaskResult, run_task
 
@@ -148,6 +149,7 @@ def serve(conn: Connection) -> None:
     page, send the result. Ctrl-C is the parent's to handle (it stops the workers), so SIGINT is
     ignored; the worker leaves when the parent closes its pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    keep_freed_pages()
     try:
         _import_renderers()  # before the setup: a worker started early imports while qvl starts
         setup: WorkerSetup = conn.recv()
