@@ -116,11 +116,6 @@ class Expected:
 RECORDS = Expected("records", "qvl records", RECORDS_HINT)
 
 
-def records_error(name: str, found: NotRecords) -> QvlError:
-    """The error of a file given as qvl records that is not text records (``qvl review``, ``qvl locate``)."""
-    return RECORDS.refused(name, found)
-
-
 def source_name(source: str) -> str:
     """How messages name a source: ``stdin`` for ``-``, else the path as given."""
     return "stdin" if source == STDIN else source

@@ -125,3 +125,34 @@ def test_a_byte_order_mark_and_a_line_separator_in_a_string_are_json() -> None:
     value = {"text": "one\u2028two\x85three"}
     data = b"\xef\xbb\xbf" + json.dumps(value, ensure_ascii=False).encode() + b"\r\n" + b'{"b": 2}\n'
     assert list(parse_json_lines(data, "run.jsonl", MAPPING)) == [(1, value), (2, {"b": 2})]
+
+
+def test_every_caller_names_the_file_and_line_of_bad_json(tmp_path: Path) -> None:
+    """The commands' readers word bad JSON the same way, each raising its own error type."""
+    from qvl_cli.commands.eval import read_predictions
+    from qvl_cli.errors import SchemaError
+    from qvl_cli.evaluation.goldsets import GoldError, load_adapter, load_gold
+    from qvl_cli.review.records import load_records
+    from qvl_cli.schemas.catalog import load_schema
+
+    whole, lines = tmp_path / "broken.json", tmp_path / "broken.jsonl"
+    whole.write_text('{\n  "type": }\n')
+    lines.write_text('{"file": "a.pdf", "data": {}}\n{"file": \n')
+    (tmp_path / "gold").mkdir()
+    (tmp_path / "gold" / "a.json").write_text('{\n  "type": }\n')
+    problem = "is not valid JSON: Expecting value at line 2 column 11"
+    line_problem = f"{lines}:2: not valid JSON: Expecting value at column 10"
+    cases = [
+        (lambda: load_schema(str(whole)), SchemaError, f"{whole}: schema {problem} (-s takes a built-in"),
+        (lambda: load_adapter(str(whole)), GoldError, f"{whole}: adapter {problem} (a mapping file is JSON"),
+        (lambda: load_gold(tmp_path / "gold"), GoldError, f"{tmp_path / 'gold' / 'a.json'}: gold {problem} (give"),
+        (lambda: load_gold(lines), GoldError, f"{line_problem} (give JSON or JSON Lines saved as UTF-8)"),
+        (lambda: read_predictions(lines), InputError, f"{line_problem} ({RECORDS_HINT})"),
+    ]
+    for call, kind, message in cases:
+        error = raised(call)
+        assert type(error) is kind and str(error).startswith(message), str(error)
+    skipped = load_records([str(lines)]).skipped  # review goes on without the line
+    assert skipped == (f"{line_problem.replace(': not valid JSON: ', ': not valid JSON (')}), skipped",)
+    folder = raised(lambda: load_schema(str(tmp_path)))
+    assert str(folder).startswith(f"{tmp_path}: is a folder, not a schema file (-s takes a built-in schema name")
