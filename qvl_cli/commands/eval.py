@@ -16,24 +16,14 @@ TAKES = "qvl eval takes the JSON Lines written by `qvl extract -o`"
 
 
 def read_predictions(path: Path) -> list[dict[str, Any]]:
-    from qvl_cli.runs.sources import not_records, records_error, refuse_folder
+    """The records of a JSON Lines file of predictions; a folder, a file that is not text records or
+    a line that is not JSON is an error naming it."""
+    from dataclasses import replace
 
-    refuse_folder(str(path), TAKES)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise GoldError(f"cannot read predictions: {exc.strerror or exc}", path=path) from None
-    if found := not_records(data):
-        raise records_error(str(path), found)
-    lines = data.decode("utf-8").splitlines()
-    records = []
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            try:
-                records.append(json.loads(line))
-            except ValueError as exc:
-                raise GoldError(f"line {number} is not valid JSON: {exc}", path=path) from None
-    return records
+    from qvl_cli.runs.sources import RECORDS, parse_json_lines, read_input
+
+    expected = replace(RECORDS, takes=TAKES)
+    return [record for _, record in parse_json_lines(read_input(path, expected), str(path), expected)]
 
 
 def evaluate_predictions(

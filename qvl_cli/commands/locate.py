@@ -122,17 +122,17 @@ def _read_lines(source: str) -> Iterator[tuple[int, str, int | None]]:
     """``(number, line, bad byte)`` for each line of ``source`` that is not blank (the bad byte: the
     first that is not UTF-8, the line then empty), after a look at its first bytes: a folder, a
     document or a binary file is an :class:`InputError`."""
-    from qvl_cli.runs.sources import STDIN, TEXT_SNIFF_BYTES, not_records, records_error, refuse_folder
+    from qvl_cli.runs.sources import RECORDS, STDIN, TEXT_SNIFF_BYTES, not_records, refuse_folder
 
     refuse_folder(source, TAKES)
     try:
         handle = sys.stdin.buffer if source == STDIN else Path(source).open("rb")
     except OSError as exc:
-        raise InputError(f"cannot read records: {exc.strerror or exc}", path=source) from None
+        raise RECORDS.unreadable(source, exc) from None
     with handle:
         head = handle.read(TEXT_SNIFF_BYTES)
         if found := not_records(head, complete=len(head) < TEXT_SNIFF_BYTES):
-            raise records_error(source, found)
+            raise RECORDS.refused(source, found)
         for number, raw in enumerate(_byte_lines(head, handle), start=1):
             try:
                 line = raw.decode("utf-8")
@@ -161,11 +161,13 @@ def _parse(
         summary.left_out += 1
         _report(f"{source}:{number}: not UTF-8 text (byte 0x{bad_byte:02x}); line left out", quiet)
         return None
+    from qvl_cli.runs.sources import json_problem
+
     try:
         record = json.loads(line)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         summary.left_out += 1
-        _report(f"{source}:{number}: not a JSON object ({exc}); line left out", quiet)
+        _report(f"{source}:{number}: not a JSON object ({json_problem(exc, one_line=True)}); line left out", quiet)
         return None
     if not isinstance(record, dict) or not isinstance(record.get("file"), str) or "data" not in record:
         summary.left_out += 1

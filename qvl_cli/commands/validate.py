@@ -28,7 +28,7 @@ def is_envelope(value: Any) -> bool:
 def read_items(path: Path) -> Iterator[tuple[str, int | None, Any, str | None]]:
     """``(name, line, value, problem)`` per item: one for a JSON file (line ``None``), one per line
     of a JSONL file (``-``: stdin, one JSON value or JSON Lines)."""
-    from qvl_cli.runs.sources import STDIN, not_records, source_name
+    from qvl_cli.runs.sources import STDIN, json_lines, not_records, source_name, utf8_text
 
     stdin = str(path) == STDIN
     name = source_name(str(path))
@@ -40,11 +40,10 @@ def read_items(path: Path) -> Iterator[tuple[str, int | None, Any, str | None]]:
     if found := not_records(data):
         yield name, None, None, f"not JSON: {_instead(found)}"
         return
-    text = data.decode("utf-8")
+    text = utf8_text(data)
     if path.suffix.lower() in (".jsonl", ".ndjson") or (stdin and not _one_value(text)):
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                yield from _parse(name, number, line)
+        for number, line in json_lines(text):
+            yield from _parse(name, number, line)
     else:
         yield from _parse(name, None, text)
 
@@ -70,10 +69,12 @@ def _one_value(text: str) -> bool:
 
 
 def _parse(name: str, line: int | None, text: str) -> Iterator[tuple[str, int | None, Any, str | None]]:
+    from qvl_cli.runs.sources import json_problem
+
     try:
         yield name, line, json.loads(text), None
     except json.JSONDecodeError as exc:
-        yield name, line, None, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        yield name, line, None, f"not valid JSON: {json_problem(exc, one_line=line is not None)}"
 
 
 def _own_verdict(name: str, record: dict[str, Any], found: list[Finding]) -> list[Finding]:

@@ -7,12 +7,12 @@ is a list. Built-ins: ``sroie`` and ``invoice2data``; any other value is a path 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from qvl_cli.errors import QvlError
+from qvl_cli.runs.sources import Expected
 from qvl_cli.schemas import pointers
 
 
@@ -51,6 +51,8 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
 
 ADAPTERS = Path(__file__).parent / "adapters"
 ADAPTER_HINT = "a mapping file is JSON with 'fields': a map from qvl's JSON Pointers to the gold format's keys"
+ADAPTER_FILE = Expected("adapter", "an adapter mapping file", ADAPTER_HINT, GoldError)
+GOLD = Expected("gold", "gold data", "give JSON or JSON Lines saved as UTF-8", GoldError)
 
 
 def builtin_adapters() -> list[str]:
@@ -61,7 +63,7 @@ def builtin_adapters() -> list[str]:
 def load_adapter(ref: str) -> Adapter:
     """A built-in adapter by name, or a mapping file by path; anything else is a :class:`GoldError`
     that lists the built-ins."""
-    from qvl_cli.runs.sources import not_records
+    from qvl_cli.runs.sources import parse_json, read_input
 
     names = builtin_adapters()
     path = ADAPTERS / f"{ref}.json" if ref in names else Path(ref)
@@ -72,16 +74,7 @@ def load_adapter(ref: str) -> Adapter:
         raise GoldError(
             f"--adapter {ref!r} is neither a built-in adapter ({known}) nor a mapping file", hint=ADAPTER_HINT
         )
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise GoldError(f"cannot read adapter: {exc.strerror or exc}", path=path) from None
-    if found := not_records(data):
-        raise GoldError(f"{found.what()}, not an adapter mapping file", path=path, hint=ADAPTER_HINT)
-    try:
-        spec = json.loads(data.decode("utf-8"))
-    except ValueError as exc:
-        raise GoldError(f"adapter is not valid JSON: {exc}", path=path, hint=ADAPTER_HINT) from None
+    spec = parse_json(read_input(path, ADAPTER_FILE), str(path), ADAPTER_FILE)
     fields = spec.get("fields") if isinstance(spec, dict) else None
     if not isinstance(fields, dict) or not all(isinstance(k, str) and k.startswith("/") for k in fields):
         raise GoldError(f"adapter {ref!r} needs 'fields': a map from JSON Pointers to gold keys", path=path)
@@ -90,37 +83,15 @@ def load_adapter(ref: str) -> Adapter:
 
 def load_gold(source: Path) -> dict[str, Any]:
     """Gold values by document name (file stem)."""
+    from qvl_cli.runs.sources import parse_json, parse_json_lines, read_input
+
     if source.is_dir():
-        gold = {}
-        for path in sorted(source.glob("*.json")):
-            try:
-                gold[path.stem] = json.loads(_text(path))
-            except ValueError as exc:
-                raise GoldError(f"cannot read gold file: {exc}", path=path) from None
-        return gold
+        return {
+            path.stem: parse_json(read_input(path, GOLD), str(path), GOLD) for path in sorted(source.glob("*.json"))
+        }
     gold = {}
-    lines = _text(source).splitlines()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError as exc:
-            raise GoldError(f"line {number} is not valid JSON: {exc}", path=source) from None
+    for number, record in parse_json_lines(read_input(source, GOLD), str(source), GOLD):
         if not isinstance(record, dict) or "file" not in record:
             raise GoldError(f"line {number} needs a 'file' key", path=source)
         gold[Path(str(record["file"])).stem] = record.get("data", {k: v for k, v in record.items() if k != "file"})
     return gold
-
-
-def _text(path: Path) -> str:
-    """A gold file's text; a file that cannot be read, or is not UTF-8 text, is a :class:`GoldError`."""
-    from qvl_cli.runs.sources import not_records
-
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise GoldError(f"cannot read gold: {exc.strerror or exc}", path=path) from None
-    if found := not_records(data):
-        raise GoldError(f"not gold data: {found.what()}", path=path, hint="give JSON or JSON Lines saved as UTF-8")
-    return data.decode("utf-8")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from qvl_cli.errors import InputError
-from qvl_cli.runs.sources import source_name
+from qvl_cli.runs.sources import RECORDS, STDIN, json_lines, json_problem, read_input, source_name, utf8_text
 
 TAKES = "qvl review takes the JSON Lines written by `qvl extract -o`, or - for stdin"
 
@@ -58,20 +57,8 @@ def load_records(sources: Sequence[str]) -> Loaded:
 
 
 def _read(source: str) -> tuple[str, str, Path | None]:
-    from qvl_cli.runs.sources import RECORDS_HINT, STDIN, not_records, records_error, refuse_folder
-
-    refuse_folder(source, TAKES)
-    path = Path(source)
-    try:
-        data = sys.stdin.buffer.read() if source == STDIN else path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("file not found", path=path, hint=RECORDS_HINT) from None
-    except OSError as exc:
-        raise InputError(f"cannot read records: {exc.strerror or exc}", path=path) from None
-    name = source_name(source)
-    if found := not_records(data):
-        raise records_error(name, found)
-    return name, data.decode("utf-8"), None if source == STDIN else path.resolve().parent
+    data = read_input(source, replace(RECORDS, takes=TAKES), stdin=True)
+    return source_name(source), utf8_text(data), None if source == STDIN else Path(source).resolve().parent
 
 
 def _items(name: str, text: str) -> Iterator[tuple[str, Any, str | None]]:
@@ -88,9 +75,8 @@ def _items(name: str, text: str) -> Iterator[tuple[str, Any, str | None]]:
             for value in values:
                 yield name, value, None
             return
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            try:
-                yield f"{name}:{number}", json.loads(line), None
-            except json.JSONDecodeError as exc:
-                yield f"{name}:{number}", None, f"not valid JSON ({exc.msg}), skipped"
+    for number, line in json_lines(text):
+        try:
+            yield f"{name}:{number}", json.loads(line), None
+        except json.JSONDecodeError as exc:
+            yield f"{name}:{number}", None, f"not valid JSON ({json_problem(exc, one_line=True)}), skipped"

@@ -1,17 +1,23 @@
-"""Files given as records (``qvl validate``, ``review``, ``locate``, ``eval``): what such a file is
-when it is not text (a document, a binary file, text in another encoding), and a folder refused.
+"""JSON and JSON Lines inputs (records, schemas, gold, adapters): what such a file is when it is
+not text (a document, a binary file, text in another encoding), a folder refused, and JSON that
+does not decode, each a one-line error naming the file (and line) and saying what to give.
 
-The commands word their messages around :meth:`NotRecords.what`, so a file is named the same
-whichever command it is given to.
+:func:`read_input` and :func:`parse_json` / :func:`parse_json_lines` word their errors from an
+:class:`Expected` (what the command reads, its hint, its error type), so a file is named the same
+whichever command it is given to, and each command keeps its exit code.
 """
 
 from __future__ import annotations
 
 import codecs
-from dataclasses import dataclass
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
-from qvl_cli.errors import InputError
+from qvl_cli.errors import InputError, QvlError
 
 STDIN = "-"
 RECORDS_HINT = "give the records written by `qvl extract -o`"
@@ -77,10 +83,37 @@ def _is_binary(head: bytes) -> bool:
     return controls > len(head) * _BINARY_SHARE
 
 
-def records_error(name: str, found: NotRecords) -> InputError:
-    """The error of a file given as qvl records that is not text records (``qvl review``, ``qvl locate``)."""
-    problem = f"not qvl records: {found.what()}" if found.kind == "encoding" else f"{found.what()}, not qvl records"
-    return InputError(problem, path=name, hint=RECORDS_HINT)
+@dataclass(frozen=True)
+class Expected:
+    """What a command reads from a file, to word its errors: ``cannot read schema: ...`` (``noun``),
+    ``a PDF document, not a JSON Schema`` (``wanted``), each with ``hint`` (what to give), raised as
+    ``error`` so the command keeps its exit code; ``takes`` is the hint for a folder, if another."""
+
+    noun: str
+    wanted: str
+    hint: str
+    error: type[QvlError] = InputError
+    takes: str | None = None
+
+    def fail(self, name: str, message: str, hint: str | None = None) -> QvlError:
+        return self.error(message, path=name, hint=hint or self.hint)
+
+    def folder(self, name: str) -> QvlError:
+        article = "an" if self.noun[:1] in "aeiou" else "a"
+        return self.fail(name, f"is a folder, not {article} {self.noun} file", self.takes)
+
+    def unreadable(self, name: str, exc: OSError) -> QvlError:
+        """A file that cannot be read; a missing one also says what to give."""
+        hint = self.hint if isinstance(exc, FileNotFoundError) else None
+        return self.error(f"cannot read {self.noun}: {exc.strerror or exc}", path=name, hint=hint)
+
+    def refused(self, name: str, found: NotRecords) -> QvlError:
+        """A file that is not UTF-8 text: ``a PDF document, not qvl records``."""
+        what = found.what()
+        return self.fail(name, f"not {self.wanted}: {what}" if found.is_text else f"{what}, not {self.wanted}")
+
+
+RECORDS = Expected("records", "qvl records", RECORDS_HINT)
 
 
 def source_name(source: str) -> str:
@@ -91,4 +124,64 @@ def source_name(source: str) -> str:
 def refuse_folder(source: str, takes: str) -> None:
     """A usage error when ``source`` is a folder: ``takes`` says what the command reads instead."""
     if source != STDIN and Path(source).is_dir():
-        raise InputError("is a folder, not a records file", path=source, hint=takes)
+        raise replace(RECORDS, takes=takes).folder(source)
+
+
+def read_input(source: str | Path, expected: Expected, *, stdin: bool = False) -> bytes:
+    """The bytes of ``source`` (``-`` is stdin when ``stdin``), known to be UTF-8 text; a folder, a
+    file that cannot be read, a document, a binary file or other text is ``expected.error``."""
+    given = str(source)
+    from_stdin = stdin and given == STDIN
+    name = source_name(given) if stdin else given
+    if not from_stdin and Path(given).is_dir():
+        raise expected.folder(name)
+    try:
+        data = sys.stdin.buffer.read() if from_stdin else Path(given).read_bytes()
+    except OSError as exc:
+        raise expected.unreadable(name, exc) from None
+    if found := not_records(data):
+        raise expected.refused(name, found)
+    return data
+
+
+def json_problem(exc: json.JSONDecodeError, *, one_line: bool = False) -> str:
+    """``Expecting value at line 2 column 5`` (``one_line``: a JSON Lines line, just its column)."""
+    where = f"column {exc.colno}" if one_line else f"line {exc.lineno} column {exc.colno}"
+    return f"{exc.msg} at {where}"
+
+
+def utf8_text(data: bytes | str) -> str:
+    """UTF-8 text without a byte order mark (as some editors save it)."""
+    return data.decode("utf-8-sig") if isinstance(data, bytes) else data.removeprefix("\ufeff")
+
+
+def parse_json(data: bytes | str, name: str, expected: Expected) -> Any:
+    """The one JSON value that ``data`` (read by :func:`read_input`) holds; empty, or not valid JSON,
+    is ``expected.error`` naming the line and column."""
+    text = utf8_text(data)
+    if not text.strip():
+        raise expected.fail(name, f"empty, not {expected.wanted}")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise expected.fail(name, f"{expected.noun} is not valid JSON: {json_problem(exc)}") from None
+
+
+def json_lines(data: bytes | str) -> Iterator[tuple[int, str]]:
+    """``(number, line)`` for each line that is not blank (split at line feeds only: a JSON string
+    may hold a line separator such as U+2028)."""
+    for number, line in enumerate(utf8_text(data).split("\n"), start=1):
+        if line.strip():
+            yield number, line
+
+
+def parse_json_lines(data: bytes | str, name: str, expected: Expected) -> Iterator[tuple[int, Any]]:
+    """``(number, value)`` for each line of JSON Lines that is not blank; a line that is not valid
+    JSON is ``expected.error`` naming it (``run.jsonl:3``)."""
+    for number, line in json_lines(data):
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problem = f"not valid JSON: {json_problem(exc, one_line=True)}"
+            raise expected.fail(f"{name}:{number}", problem) from None
+        yield number, value

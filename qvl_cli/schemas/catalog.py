@@ -55,18 +55,11 @@ def _read(path: Path, name: str, source: str) -> Schema:
     from jsonschema import SchemaError as JsonSchemaError
     from jsonschema.validators import validator_for
 
-    from qvl_cli.runs.sources import not_records
+    from qvl_cli.runs.sources import Expected, parse_json, read_input
 
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SchemaError(f"cannot read schema: {exc.strerror or exc}", path=path) from None
-    if found := not_records(raw):
-        raise SchemaError(f"{found.what()}, not a JSON Schema", path=path, hint=SCHEMA_HINT)
-    try:
-        document = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SchemaError(f"schema is not valid JSON: {exc}", path=path) from None
+    expected = Expected("schema", "a JSON Schema", SCHEMA_HINT, SchemaError)
+    raw = read_input(path, expected)
+    document = parse_json(raw, str(path), expected)
     if not isinstance(document, dict):
         raise SchemaError("schema must be a JSON object", path=path)
     try:

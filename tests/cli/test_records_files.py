@@ -96,7 +96,7 @@ def test_eval_names_gold_that_is_not_utf8_text(tmp_path: Path) -> None:
     (tmp_path / "gold.jsonl").write_bytes(b'{"file": "a.pdf", "title": "x"}\x00\n')
     problems = {
         "gold": "gold/a.json: not gold data: not UTF-8 text (byte 0xe9 on line 1)",
-        "gold.jsonl": "gold.jsonl: not gold data: a binary file",
+        "gold.jsonl": "gold.jsonl: a binary file, not gold data",  # worded as for every other input
     }
     for gold, problem in problems.items():
         result = cli("eval", "run.jsonl", "--gold", gold)

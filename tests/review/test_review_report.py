@@ -188,7 +188,8 @@ def test_no_records_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no qvl records"):
         load_records([str(write_jsonl(tmp_path / "empty.jsonl", ['{"a": 1}']))])
     result = run(str(tmp_path / "absent.jsonl"))
-    assert result.exit_code == 2 and "absent.jsonl: file not found" in result.stderr
+    missing = "absent.jsonl: cannot read records: No such file or directory (give the records written by"
+    assert result.exit_code == 2 and missing in result.stderr
     assert not (tmp_path / "review.html").exists()
 
 
