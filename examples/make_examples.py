@@ -382,16 +382,16 @@ def write_records() -> None:
         {
             "file": "examples/statement.pdf",
             "valid": False,
+            "error": {
+                "type": "encrypted",
+                "message": "examples/statement.pdf: PDF is encrypted (pass --password or set QVL_PDF_PASSWORD)",
+            },
             "schema": "invoice",
             "data": None,
             "errors": [],
             "warnings": [],
             "pages": [],
             "page_count": 0,
-            "error": {
-                "type": "encrypted",
-                "message": "examples/statement.pdf: PDF is encrypted (pass --password or set QVL_PDF_PASSWORD)",
-            },
         },
     ]
     lines = [json.dumps(record, ensure_ascii=False) for record in records]

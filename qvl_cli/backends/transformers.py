@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 SUPPORTED_MODEL_TYPES = ("qwen2_vl",)
 DOWNLOAD_HINT = (
-    "download it on a machine with internet access (`hf download {model}`) and copy the Hugging Face "
+    "download it on a machine with internet access (`{command}`) and copy the Hugging Face "
     "cache, or pass --model /path/to/checkpoint (env QVL_MODEL)"
 )
 # Keep the vision tower and output head in full precision: quantizing them costs OCR accuracy,
@@ -243,13 +243,24 @@ def _require_available(model: str, revision: str | None) -> None:
 
     if isinstance(try_to_load_from_cache(model, "config.json", revision=revision), str):
         return
-    hint = DOWNLOAD_HINT.format(model=model)
+    missing, hint = not_cached(model, revision)
     if constants.HF_HUB_OFFLINE:
-        raise ModelError(f"model {model!r} is not in the Hugging Face cache and HF_HUB_OFFLINE is set", hint=hint)
+        raise ModelError(f"{missing} and HF_HUB_OFFLINE is set", hint=hint)
     if not _hub_reachable(constants.ENDPOINT):
-        raise ModelError(
-            f"model {model!r} is not in the Hugging Face cache and {constants.ENDPOINT} cannot be reached", hint=hint
-        )
+        raise ModelError(f"{missing} and {constants.ENDPOINT} cannot be reached", hint=hint)
+
+
+def not_cached(model: str, revision: str | None) -> tuple[str, str]:
+    """What is missing from the cache (the revision named, when one was asked for: another may
+    be there) and how to get exactly that."""
+    import shlex
+
+    command = f"hf download {shlex.quote(model)}"
+    if revision is None:
+        return f"model {model!r} is not in the Hugging Face cache", DOWNLOAD_HINT.format(command=command)
+    command += f" --revision {shlex.quote(revision)}"
+    missing = f"model {model!r} at revision {revision!r} is not in the Hugging Face cache"
+    return missing, DOWNLOAD_HINT.format(command=command)
 
 
 def _hub_reachable(endpoint: str, timeout: float = 3.0) -> bool:

@@ -6,6 +6,7 @@ stays flat however long the document; only the page records come back to this pr
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 from qvl_cli.errors import OutputError
 from qvl_cli.pages.inputs import open_source
 from qvl_cli.pages.pool import open_renderer
-from qvl_cli.pages.windows import Window
+from qvl_cli.pages.windows import Window, legibility_warning
 from qvl_cli.pages.workers import RenderedPage, RenderRequest
 from qvl_cli.settings import RenderSettings
 from qvl_cli.wording import plural
@@ -49,7 +50,7 @@ def render_pages(path: Path, out: Path, settings: RenderSettings) -> list[Path]:
         windows=settings.windows(),
     )
     page_count, plan, pages = _render(request, settings)
-    _, _, window_numbers = _page_sizes(plan)
+    positions, _, window_numbers = _page_sizes(plan)
     rows = [
         PageRow(window, page.number, page.number, page.source_size, page.size, page.visual_tokens, page.extras["file"])
         for window, page in zip(window_numbers, pages, strict=True)
@@ -58,6 +59,10 @@ def render_pages(path: Path, out: Path, settings: RenderSettings) -> list[Path]:
     table = _table(f"{path} ({plural(page_count, 'page')})", shown, len(plan) > 1)
     table.caption = f"{sum(page.visual_tokens for page in pages)} visual tokens in all{_note(plan)}"
     stdout_console(table).print(table)
+    numbers = dict(zip(positions, (page.number for page in pages), strict=True))
+    plans = [(tuple(numbers[p] for p in window.positions), window.plan) for window in plan]
+    if warning := legibility_warning(plans, request.budget.max_total_pixels, request.windows.min_page_pixels):
+        sys.stderr.write(f"qvl: warning: {path}: {warning}\n")
     return [Path(page.extras["file"]) for page in pages]
 
 

@@ -47,6 +47,11 @@ class PagePlan:
     sizes: tuple[tuple[int, int], ...]  # (width, height) per page
     per_page_max_pixels: int
     shrunk: bool  # True when --max-total-pixels lowered the per-page budget
+    # Pages (positions in ``sizes``) sized below the legibility floor, which happens only when
+    # --max-total-pixels cannot hold even one of them at it; ``floor_total``: the least
+    # --max-total-pixels that would (see qvl_cli.pages.windows).
+    below_floor: tuple[int, ...] = ()
+    floor_total: int = 0
 
     @property
     def total_pixels(self) -> int:

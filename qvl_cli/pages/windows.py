@@ -9,10 +9,11 @@ or above the floor, neighbours sharing ``overlap`` pages.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from qvl_cli.errors import BudgetError
 from qvl_cli.pages.budgets import FACTOR, PagePlan, PixelBudget, fit_size, plan_pages
+from qvl_cli.wording import page_ranges
 
 # 512 visual tokens a page (about 560 x 728 for A4): the smallest budget at which OCR of the
 # corpus' text-layer pages keeps >= 0.95 character accuracy (bench/legibility.py).
@@ -53,11 +54,17 @@ class Window:
         return range(self.start, self.stop)
 
 
-def page_floors(native: list[tuple[float, float]], budget: PixelBudget, settings: WindowSettings) -> list[int]:
-    """Each page's floor: the setting, but never more than the page's own size under ``--max-pixels``
-    (a small image is sent as it is) nor than ``--max-total-pixels``."""
-    floor = min(settings.min_page_pixels, budget.max_pixels, budget.max_total_pixels or budget.max_pixels)
+def legible_floors(native: list[tuple[float, float]], budget: PixelBudget, settings: WindowSettings) -> list[int]:
+    """Each page's legibility floor: the setting, but never more than the page's own size under
+    ``--max-pixels`` (a small image is sent as it is)."""
+    floor = min(settings.min_page_pixels, budget.max_pixels)
     return [min(floor, w * h) for w, h in (fit_size(w, h, budget.min_pixels, budget.max_pixels) for w, h in native)]
+
+
+def page_floors(native: list[tuple[float, float]], budget: PixelBudget, settings: WindowSettings) -> list[int]:
+    """The floors the windows honour: the legibility floors, but never more than ``--max-total-pixels``."""
+    cap = budget.max_total_pixels or budget.max_pixels
+    return [min(floor, cap) for floor in legible_floors(native, budget, settings)]
 
 
 def at_least(width: float, height: float, pixels: int) -> tuple[int, int]:
@@ -90,14 +97,47 @@ def plan_windows(
     settings = settings or WindowSettings()
     floors = page_floors(native, budget, settings)
     limit = settings.window_pages or len(native)
+    windows: tuple[Window, ...] | None = None
     if len(native) <= limit:
         whole = window_plan(native, floors, budget)
         if _fits(whole, budget):
-            return (Window(0, len(native), whole),)
-        if len(native) == 1:
-            return (Window(0, 1, plan_pages(native, budget)),)
-    capacity = _capacity(native, floors, budget, limit)
-    return tuple(_even_windows(native, floors, budget, capacity, settings.window_overlap))
+            windows = (Window(0, len(native), whole),)
+        elif len(native) == 1:
+            windows = (Window(0, 1, plan_pages(native, budget)),)
+    if windows is None:
+        capacity = _capacity(native, floors, budget, limit)
+        windows = tuple(_even_windows(native, floors, budget, capacity, settings.window_overlap))
+    return tuple(_marked(window, native, budget, settings) for window in windows)
+
+
+def _marked(window: Window, native: list[tuple[float, float]], budget: PixelBudget, settings: WindowSettings) -> Window:
+    """The window, its pages below their legibility floor marked in its plan, with the least
+    ``--max-total-pixels`` that would hold each of them at its floor (alone in a window)."""
+    pages = native[window.start : window.stop]
+    floors = legible_floors(pages, budget, settings)
+    sizes = window.plan.sizes
+    below = tuple(i for i, ((w, h), floor) in enumerate(zip(sizes, floors, strict=True)) if w * h < floor)
+    if not below:
+        return window
+    needed = []
+    for i in below:
+        whole = fit_size(*pages[i], budget.min_pixels, budget.max_pixels)
+        least = min(at_least(*pages[i], floors[i]), whole, key=lambda s: s[0] * s[1])
+        needed.append(least[0] * least[1])
+    return replace(window, plan=replace(window.plan, below_floor=below, floor_total=max(needed)))
+
+
+def legibility_warning(plans: list[tuple[tuple[int, ...], PagePlan]], cap: int | None, floor: int) -> str | None:
+    """The warning for pages sent below their legibility floor, or None when there is none
+    (``plans``: each plan with the page numbers of its pages, in order)."""
+    below = sorted({numbers[i] for numbers, plan in plans for i in plan.below_floor})
+    if not below:
+        return None
+    needed = max(plan.floor_total for _, plan in plans)
+    return (
+        f"{page_ranges(below)} sent below legible size: --max-total-pixels {cap} cannot hold "
+        f"a page at --min-page-pixels {floor}; raise --max-total-pixels to at least {needed}"
+    )
 
 
 def _window(native: list[tuple[float, float]], floors: list[int], budget: PixelBudget, start: int, stop: int) -> Window:

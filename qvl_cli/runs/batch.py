@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from qvl_cli.errors import InputError
+from qvl_cli.errors import EXIT_INVALID, EXIT_VALID, InputError
 from qvl_cli.pages.inputs import file_sha256
 from qvl_cli.runs.behind import GROUNDING_BEHIND, Behind, DocumentThreads
 from qvl_cli.runs.cache import ResultCache, document_key
@@ -67,10 +67,11 @@ class Summary:
     invalid: int = 0
     failed: int = 0
     cached: int = 0
-    skipped: int = 0
+    skipped: int = 0  # already recorded (--resume), counted apart: not done by this run
     pages: int = 0
     started: float = field(default_factory=time.perf_counter)
     exit_codes: list[int] = field(default_factory=list)  # one per document, skipped ones too
+    recorded: dict[str, int] = field(default_factory=lambda: dict.fromkeys(("valid", "invalid", "failed"), 0))
 
     def add(self, record: Envelope) -> None:
         self.documents += 1
@@ -81,18 +82,28 @@ class Summary:
         self.cached += record.cached
         self.pages += len(record.pages)
 
+    def skip(self, exit_code: int) -> None:
+        """A document already recorded (``--resume``) with this result's exit code: it counts
+        apart, by its recorded status, and its exit code counts as a fresh run's would."""
+        self.skipped += 1
+        self.exit_codes.append(exit_code)
+        status = "valid" if exit_code == EXIT_VALID else "invalid" if exit_code == EXIT_INVALID else "failed"
+        self.recorded[status] += 1
+
     def line(self) -> str:
+        """``3 documents: 2 valid, 0 invalid, 1 failed (1 from cache); 2 already recorded: 1 valid,
+        0 invalid, 1 failed; 5 pages in 1.2 s (4.17 pages/s)``: this run's documents, those
+        ``--resume`` skipped by their recorded status, and the pages this run read."""
         seconds = time.perf_counter() - self.started
         rate = self.pages / seconds if seconds > 0 else 0.0
-        extra = []
-        if self.cached:
-            extra.append(f"{self.cached} from cache")
+        cached = f" ({self.cached} from cache)" if self.cached else ""
+        recorded = ""
         if self.skipped:
-            extra.append(f"{self.skipped} already recorded")
-        note = f" ({', '.join(extra)})" if extra else ""
+            counts = ", ".join(f"{count} {status}" for status, count in self.recorded.items())
+            recorded = f"; {self.skipped} already recorded: {counts}"
         return (
             f"{plural(self.documents, 'document')}: {self.valid} valid, {self.invalid} invalid, {self.failed} failed"
-            f"{note}; {plural(self.pages, 'page')} in {seconds:.1f} s ({rate:.2f} pages/s)"
+            f"{cached}{recorded}; {plural(self.pages, 'page')} in {seconds:.1f} s ({rate:.2f} pages/s)"
         )
 
 
@@ -289,8 +300,7 @@ class BatchRunner:
 
     def _finish(self, job: Job) -> None:
         if job.recorded:
-            self.summary.skipped += 1
-            self.summary.exit_codes.append(self.recorded[resume_id(str(job.path), job.key)])
+            self.summary.skip(self.recorded[resume_id(str(job.path), job.key)])
             if self.on_skip is not None:
                 self.on_skip(job.path)
             return

@@ -22,7 +22,7 @@ from qvl_cli.pages.budgets import PixelBudget
 from qvl_cli.pages.inputs import file_sha256
 from qvl_cli.pages.pool import InlineRenderer, Renderer
 from qvl_cli.pages.rasterize import DEFAULT_PDF_DPI, InputLimits, RenderedDocument
-from qvl_cli.pages.windows import WindowSettings
+from qvl_cli.pages.windows import WindowSettings, legibility_warning
 from qvl_cli.pages.workers import RenderRequest
 from qvl_cli.runs.answered import Answered, finished, with_degraded
 from qvl_cli.runs.records import Envelope, FailureInfo
@@ -276,6 +276,10 @@ class Extractor:
                 f"--max-total-pixels {self.options.budget.max_total_pixels} lowered every page's budget "
                 f"to {document.plan.per_page_max_pixels} pixels"
             )
+        numbers = tuple(page.number for page in document.pages)
+        budget, floor = self.options.budget, self.options.windows.min_page_pixels
+        if illegible := legibility_warning([(numbers, document.plan)], budget.max_total_pixels, floor):
+            warnings.append(illegible)
         return warnings
 
     def _blank_envelope(self, prepared: Prepared) -> Envelope:

@@ -151,39 +151,41 @@ class Envelope:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        record: dict[str, Any] = {
-            "file": self.file,
-            "valid": self.valid,
-            "schema": self.schema,
-            "data": self.data,
+        """The record as JSON, its keys in reading order (README's envelope): the document and
+        its verdict (``error`` right after ``valid`` on a document that failed), the answer and
+        its problems, per-field detail, the pages, how the run went, provenance."""
+        record: dict[str, Any] = {"file": self.file, "valid": self.valid}
+        if self.error is not None:
+            record["error"] = self.error.to_dict()
+        record |= {"schema": self.schema, "data": self.data}
+        if self.raw is not None:
+            record["raw"] = self.raw
+        record |= {
             "errors": [issue.to_dict() for issue in self.errors],
             "warnings": list(self.warnings),
+            "truncated": self.truncated,
             "confidence": self.confidence,
             "normalized": self.normalized,
             "evidence": self.evidence,
-            "truncated": self.truncated,
-            "pages": list(self.pages),
-            "page_count": self.page_count,
+        }
+        if self.windows is not None:
+            record["origin"] = self.origin
+        record |= {"pages": list(self.pages), "page_count": self.page_count}
+        if self.windows is not None:
+            record["windows"] = list(self.windows)
+        return record | {
             "usage": self.usage.to_dict(),
             "seconds": round(self.seconds, 3),
-            "model": self.model,
-            "prompt": self.prompt,
-            "budget": self.budget,
-            "sha256": self.sha256,
             "finish_reason": self.finish_reason,
             "constrained": self.constrained,
             "attempts": self.attempts,
             "reasks": list(self.reasks),
             "degraded": self.degraded,
+            "model": self.model,
+            "prompt": self.prompt,
+            "budget": self.budget,
+            "sha256": self.sha256,
             "key": self.key,
             "cached": self.cached,
             "qvl_version": self.qvl_version,
         }
-        if self.windows is not None:
-            record["windows"] = list(self.windows)
-            record["origin"] = self.origin
-        if self.raw is not None:
-            record["raw"] = self.raw
-        if self.error is not None:
-            record["error"] = self.error.to_dict()
-        return record

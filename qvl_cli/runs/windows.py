@@ -21,7 +21,7 @@ from qvl_cli.answers.validation import Issue, make_validator
 from qvl_cli.backends.contract import GenerationRequest, Turn
 from qvl_cli.pages.inputs import file_sha256
 from qvl_cli.pages.rasterize import DocumentPages, RenderedDocument
-from qvl_cli.pages.windows import Window
+from qvl_cli.pages.windows import Window, legibility_warning
 from qvl_cli.runs.memory import release
 from qvl_cli.runs.records import Envelope, Usage
 from qvl_cli.runs.window_evidence import PageTexts, ground_windows
@@ -315,6 +315,9 @@ def _envelope(
     bests = [run.best for run in runs if run.best is not None]
     blank = sorted(number for number, page in pages.items() if page["blank"])
     warnings = [_windows_note(extractor, document)]
+    plans = [(tuple(document.pages.numbers[i] for i in window.positions), window.plan) for window in document.windows]
+    if illegible := legibility_warning(plans, options.budget.max_total_pixels, options.windows.min_page_pixels):
+        warnings.append(illegible)
     if len(blank) < len(pages):
         warnings += [f"page {number} is blank and was not sent to the model" for number in blank]
     else:

@@ -100,7 +100,15 @@ class ModelSettings:
             raise SettingsError(reason)
 
     def identity(self) -> dict[str, Any]:
-        """What shapes results (for cache keys): everything but the secret and the plumbing."""
+        """What decides the answers (for cache keys and sidecars): which model, and how it runs
+        where qvl runs it; never where a server lives, how it is reached, or the secret.
+
+        A server loads the model itself, so there only the model's name counts. The default name
+        also stands for a server's only model (see the openai backend), which then only the
+        server's address tells apart: name the model to share results across addresses.
+        """
+        if self.backend == "openai":
+            return {"model": self.model} | ({"server": self.base_url} if self.model == DEFAULT_MODEL else {})
         return {
             "model": self.model,
             "revision": self.revision,
@@ -108,7 +116,6 @@ class ModelSettings:
             "dtype": self.dtype,
             "device": self.device,
             "attention": self.attention,
-            "base_url": self.base_url,
         }
 
 

@@ -286,3 +286,36 @@ def _pixels(part: dict[str, Any]) -> tuple[tuple[int, int], bytes]:
     png = base64.b64decode(part["image_url"]["url"].split(",", 1)[1])
     with Image.open(io.BytesIO(png)) as image:
         return image.size, image.convert("RGB").tobytes()
+
+
+def test_results_outlive_a_change_of_the_servers_address(tmp_path: Path) -> None:
+    """The same model at another address: ``qvl check`` reuses its sidecar (the cache off) and
+    ``qvl extract`` its cached result, with no request to the new server."""
+    doc = write_pdf(tmp_path / "a.pdf", [PageSpec(lines=("Name Ann",))])
+    named = ("--backend", "openai", "--model", MODEL, "--evidence", "off")
+    with FakeOpenAIServer() as first, FakeOpenAIServer() as second:
+        first.script.extend([("ok", json.dumps(ANSWER))] * 2)
+        for server in (first, second):
+            rules = f'base_url = "{server.url}"\n[[rules]]\nfiles = ["*.pdf"]\nschema = "form"\n'
+            (tmp_path / ".qvl.toml").write_text(rules)
+            checked = qvl("check", "a.pdf", "--write-sidecar", "--no-cache", *named, cwd=tmp_path)
+            assert checked.returncode == 0, checked.stdout + checked.stderr
+            extracted = qvl("extract", str(doc), "-s", "form", *named, "--base-url", server.url)
+            assert extracted.returncode == 0, extracted.stderr
+            assert [record["data"] for record in records(extracted.stdout)] == [ANSWER]
+        assert len(first.requests) == 2 and second.requests == []
+
+
+def test_the_default_model_name_at_another_address_is_another_model() -> None:
+    """Without --model, a server's only model is used, whatever it is: there the address tells
+    results apart. A named model, or a local one, does not depend on any address."""
+    from qvl_cli.settings import DEFAULT_MODEL
+
+    def identity(backend: str, url: str, model: str = DEFAULT_MODEL) -> dict[str, Any]:
+        return ModelSettings(backend=backend, base_url=url, model=model).identity()
+
+    a, b = "http://10.0.0.1:8000/v1", "http://10.0.0.2:8000/v1"
+    assert identity("openai", a) != identity("openai", b)
+    assert identity("openai", a, MODEL) == identity("openai", b, MODEL) == {"model": MODEL}
+    assert identity("transformers", a) == identity("transformers", b)
+    assert "http" not in json.dumps(identity("transformers", a))

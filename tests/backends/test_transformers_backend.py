@@ -67,6 +67,22 @@ def test_uncached_hub_model_offline_says_how_to_get_it() -> None:
     assert "--model /path/to/checkpoint" in message
 
 
+def test_a_revision_not_in_the_cache_is_named_with_the_command_that_gets_it(hub_model_id: str, tmp_path: Path) -> None:
+    """The model is cached at ``main`` only: asking for another revision names that revision,
+    in the message and in the download command, through the real command line."""
+    from conftest import qvl
+    from pdf_factory import PageSpec, write_pdf
+
+    pdf = write_pdf(tmp_path / "a.pdf", [PageSpec(lines=("Name Ann",))])
+    result = qvl("extract", str(pdf), "-s", "form", "--model", hub_model_id, "--revision", "v2.0", "--no-cache")
+    assert result.returncode == 3 and result.stdout == ""
+    assert result.stderr == (
+        f"qvl: error: model '{hub_model_id}' at revision 'v2.0' is not in the Hugging Face cache and HF_HUB_OFFLINE "
+        f"is set (download it on a machine with internet access (`hf download {hub_model_id} --revision v2.0`) "
+        "and copy the Hugging Face cache, or pass --model /path/to/checkpoint (env QVL_MODEL))\n"
+    )
+
+
 def test_missing_local_folder() -> None:
     with pytest.raises(ModelError, match="model folder './no/such/model' does not exist"):
         TransformersBackend(ModelSettings(model="./no/such/model"))

@@ -225,3 +225,46 @@ def test_readme_configuration_examples_load_where_the_readme_puts_them(tmp_path:
         config = load_config(path)
         assert config.rules[0].schema == "invoice" and config.rules[0].min_confidence == 0.6
         assert config.settings(config.rules[0]).render.max_pixels == 1003520
+
+
+def readme_envelope() -> dict[str, object]:
+    """The README's example envelope (the JSON block after "The envelope:"), keys in its order."""
+    text = README.read_text(encoding="utf-8")
+    block = re.search(r"^The envelope:\n\n```json\n(.*?)^```", text, re.S | re.M)
+    assert block is not None, "README.md has no example envelope after 'The envelope:'"
+    return dict(json.loads(block.group(1)))
+
+
+# Where the README puts the keys that only some records have: after the key named.
+OPTIONAL_AFTER = {"error": "valid", "raw": "data", "origin": "evidence", "windows": "page_count"}
+
+
+def test_records_keep_the_key_order_of_the_readmes_envelope(tmp_path: Path) -> None:
+    """A real record of each kind (plain, one page at a time in windows, an answer that is not
+    JSON, a document that failed) has the README example's keys in its order, the optional
+    ones where the README says."""
+    from conftest import cli, fake
+    from pdf_factory import PageSpec, write_pdf
+    from samples import VALID_INVOICE
+
+    readme = list(readme_envelope())
+    pdf = write_pdf(tmp_path / "a.pdf", [PageSpec(lines=(f"INVOICE page {n}",)) for n in (1, 2)])
+    broken = tmp_path / "broken.pdf"
+    broken.write_text("not a pdf")
+    windowed = [str(pdf), "--window-pages", "1", "--window-overlap", "0"]
+    runs = {  # the arguments, the fake model's answers, the optional keys the record has
+        "plain": ([str(pdf)], fake(VALID_INVOICE), set()),
+        "windows": (windowed, fake(VALID_INVOICE, VALID_INVOICE), {"origin", "windows"}),
+        "raw": ([str(pdf), "--reask", "0"], fake("not json at all {"), {"raw"}),
+        "failed": ([str(broken)], fake(), {"error"}),
+    }
+    for kind, (args, env, optional) in runs.items():
+        result = cli("extract", *args, "-s", "invoice", "--no-cache", env=env)
+        [line] = result.stdout.splitlines()
+        keys = list(json.loads(line))
+        assert set(keys) & set(OPTIONAL_AFTER) == optional, kind
+        expected = list(readme)
+        for key, after in OPTIONAL_AFTER.items():
+            if key in optional:
+                expected.insert(expected.index(after) + 1, key)
+        assert keys == expected, kind

@@ -36,7 +36,7 @@ def assert_resume_records_every_input_once(docs: list[Path], out: Path) -> None:
     final = records(out.read_text())
     assert sorted(r["file"] for r in final) == sorted(map(str, docs))
     if before:
-        assert f"{before} already recorded)" in rerun.stderr
+        assert f"; {before} already recorded: {before} valid, 0 invalid, 0 failed; " in rerun.stderr
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
@@ -210,9 +210,26 @@ def test_resume_records_each_of_two_files_with_the_same_content(tmp_path: Path, 
     once = qvl("extract", str(first), "-s", "form", *out, "--resume", env=fake_env())
     again = qvl("extract", *map(str, copies), "-s", "form", *out, "--resume", env=fake_env())
     assert once.returncode == again.returncode == 0, again.stderr
-    assert "2 from cache, 1 already recorded)" in again.stderr  # the copies: their content is known
+    assert "(2 from cache); 1 already recorded: 1 valid" in again.stderr  # the copies: their content is known
     if folder:
         written = sorted(json.loads(p.read_text())["file"] for p in (tmp_path / "out").glob("*.json"))
     else:
         written = sorted(r["file"] for r in records((tmp_path / "out.jsonl").read_text()))
     assert written == sorted(map(str, copies))
+
+
+def test_resume_accounts_for_recorded_failures_in_its_summary_and_exit_code(tmp_path: Path) -> None:
+    """Documents recorded as failed or invalid are counted in the summary by their recorded
+    status, and the exit code is the one a fresh run over the same inputs gives."""
+    docs = [make_pdf(tmp_path / "good.pdf", "good"), tmp_path / "bad.pdf", make_pdf(tmp_path / "new.pdf", "new")]
+    docs[1].write_text("not a pdf")
+    out = tmp_path / "out.jsonl"
+    first = qvl("extract", *map(str, docs[:2]), "-s", "form", "-o", str(out), env=fake_env())
+    assert first.returncode == 2, first.stderr
+    rerun = qvl("extract", *map(str, docs), "-s", "form", "-o", str(out), "--resume", env=fake_env())
+    assert rerun.returncode == first.returncode, rerun.stderr
+    [summary] = [line for line in rerun.stderr.splitlines() if line.startswith("qvl: ")]
+    assert summary.startswith(
+        "qvl: 1 document: 1 valid, 0 invalid, 0 failed; 2 already recorded: 1 valid, 0 invalid, 1 failed; 1 page in "
+    )
+    assert [record["file"] for record in records(out.read_text())] == list(map(str, docs))

@@ -96,6 +96,22 @@ def test_mixed_page_sizes_get_shorter_windows_where_pages_are_large() -> None:
     assert sum(w.stop - w.start for w in windows) == 40
 
 
+def test_pages_below_the_floor_are_marked_with_the_budget_that_would_hold_them() -> None:
+    """A --max-total-pixels too small for one page at the floor cannot be honoured any other way:
+    each page goes alone, below the floor, and its plan says so and what would do."""
+    tiny = PixelBudget(max_total_pixels=20_000)
+    windows = plan_windows([A4] * 3, tiny, WindowSettings(min_page_pixels=FLOOR))
+    assert [window.plan.below_floor for window in windows] == [(0,), (0,), (0,)]
+    needed = windows[0].plan.floor_total
+    assert needed >= FLOOR
+    enough = plan_windows([A4] * 3, PixelBudget(max_total_pixels=needed), WindowSettings(min_page_pixels=FLOOR))
+    assert all(window.plan.below_floor == () for window in enough)
+    assert all(w * h >= FLOOR for window in enough for w, h in window.plan.sizes)
+    small_images = plan_windows([(300.0, 200.0)] * 3, PixelBudget(max_total_pixels=200_000))
+    assert small_images[0].plan.below_floor == ()  # sent whole, as always: not below their floor
+    assert all(window.plan.below_floor == () for window in plan_windows([A4] * 40, SMALL))
+
+
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
@@ -334,6 +350,30 @@ def test_render_shows_windows_and_writes_every_page_above_the_floor(tmp_path: Pa
     rows = [cells for cells in rows if cells[1].strip()]  # not the lines of a wrapped file path
     windows = [cells[0].strip() for cells in rows]  # the window column; a shared page shows both
     assert windows == ["1", "1", "1", "1", "1,2", "2", "2", "2", "2,3", "3", "3", "3", "3,4", "4"]
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_pages_sent_below_legible_size_are_a_warning_that_says_what_to_raise(tmp_path: Path, count: int) -> None:
+    """One page (one window) or three (a window each): the record warns, and so does render."""
+    pdf = write_pdf(tmp_path / "a.pdf", [PageSpec(lines=(f"Page {n}",)) for n in range(1, count + 1)])
+    tiny = ["--max-total-pixels", "20000"]
+    env = {"QVL_BACKEND": "fake", "QVL_FAKE_REPLIES": json.dumps([json.dumps(VALID_INVOICE)] * count)}
+    result = CliRunner().invoke(app, ["extract", str(pdf), "-s", "invoice", "--evidence", "off", *tiny], env=env)
+    record = json.loads(result.stdout)
+    pages = "page 1" if count == 1 else "pages 1-3"
+    needed = plan_windows([(1700.0, 2200.0)], PixelBudget(max_total_pixels=20_000))[0].plan.floor_total
+    warning = (
+        f"{pages} sent below legible size: --max-total-pixels 20000 cannot hold a page at "
+        f"--min-page-pixels 401408; raise --max-total-pixels to at least {needed}"
+    )
+    assert warning in record["warnings"]
+    assert all(w * h <= 20000 for w, h in (page["size"] for page in record["pages"]))
+    rendered = CliRunner().invoke(app, ["render", str(pdf), "--out", str(tmp_path / "out"), *tiny])
+    assert rendered.exit_code == 0, rendered.output
+    assert rendered.stderr == f"qvl: warning: {pdf}: {warning}\n"
+    fits = ["--max-total-pixels", str(needed * count)]
+    enough = CliRunner().invoke(app, ["extract", str(pdf), "-s", "invoice", "--evidence", "off", *fits], env=env)
+    assert not [w for w in json.loads(enough.stdout)["warnings"] if "legible" in w]
 
 
 @pytest.mark.parametrize(
