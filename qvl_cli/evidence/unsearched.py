@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from qvl_cli.wording import plural
+from qvl_cli.wording import page_ranges, plural
 
 NO_TEXT = "none"  # the ``source`` of a page whose text was not read (no text layer, --evidence text)
 NOT_SEARCHED = {"searched": False}  # the evidence of a value that could not be looked for
@@ -31,17 +31,7 @@ def may_be_on(span: tuple[int, int] | None, blind: Collection[int]) -> bool:
 def pages_have(blind: Collection[int]) -> str:
     """``page 3 has`` or ``pages 1-3, 5 have``."""
     numbers = sorted(set(blind))
-    runs: list[str] = []
-    start = previous = numbers[0]
-    for number in [*numbers[1:], None]:
-        if number is not None and number == previous + 1:
-            previous = number
-            continue
-        runs.append(str(start) if start == previous else f"{start}-{previous}")
-        if number is not None:
-            start = previous = number
-    many = len(numbers) > 1
-    return f"page{'s' if many else ''} {', '.join(runs)} {'have' if many else 'has'}"
+    return f"{page_ranges(numbers)} {'have' if len(numbers) > 1 else 'has'}"
 
 
 WARNING_END = f"(--evidence text reads text layers only: {ADVICE})"  # how a refresh knows the warning
