@@ -61,7 +61,10 @@ class Merged:
 
 
 def merge_parts(parts: Sequence[Part], schema: SchemaNode) -> Merged:
-    """Merge the parts' data (in page order) into one answer."""
+    """Merge the parts' data (in page order) into one answer; none at all (no window gave JSON)
+    is no data."""
+    if not parts:
+        return Merged()
     context = _Context(schema, parts, Merged())
     readings = [(index, "", part.data) for index, part in enumerate(parts)]
     context.out.data = _merge(context, schema, (), readings)

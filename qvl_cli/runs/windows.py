@@ -27,6 +27,7 @@ from qvl_cli.runs.records import Envelope, Usage
 from qvl_cli.runs.window_evidence import PageTexts, ground_windows
 from qvl_cli.schemas.navigation import minimal_instance
 from qvl_cli.schemas.prompts import WINDOW_NOTE, window_note
+from qvl_cli.wording import plural
 
 if TYPE_CHECKING:
     from qvl_cli.evidence.grounding import Grounding
@@ -363,11 +364,13 @@ def _envelope(
 def _windows_note(extractor: Extractor, document: WindowedDocument) -> str:
     settings = extractor.options.windows
     cap = extractor.options.budget.max_total_pixels
-    longest = max(window.stop - window.start for window in document.windows)
+    windows = document.windows
+    longest = max(window.stop - window.start for window in windows)
+    shared = max((max(0, a.stop - b.start) for a, b in zip(windows, windows[1:], strict=False)), default=0)
     return (
         f"{len(document.pages.numbers)} pages do not fit --max-total-pixels {cap} "
-        f"at --min-page-pixels {settings.min_page_pixels}: read in {len(document.windows)} windows of up to "
-        f"{longest} pages ({settings.window_overlap} shared by neighbours) and merged"
+        f"at --min-page-pixels {settings.min_page_pixels}: read in {len(windows)} windows of up to "
+        f"{plural(longest, 'page')} ({shared} shared by neighbours) and merged"
     )
 
 

@@ -477,3 +477,22 @@ def test_memory_is_given_back_between_windows() -> None:
         assert _malloc_trim() is not None
     release()
     release()
+
+
+def test_a_windowed_document_no_window_answered_in_json_is_one_invalid_record_and_the_batch_goes_on(
+    tmp_path: Path,
+) -> None:
+    """Every window's answer unreadable: the document's record keeps the text, the next document
+    is still extracted, and the run ends with exit 1."""
+    long = write_pdf(tmp_path / "long.pdf", [PageSpec(lines=(f"Page {n}",)) for n in range(1, 4)])
+    short = write_pdf(tmp_path / "short.pdf", [PageSpec(lines=("Total 8.20",))])
+    tiny = ["--max-total-pixels", "20000", "--evidence", "off", "--reask", "0"]
+    replies = ["not json {", "not json {", "not json {", json.dumps(VALID_INVOICE)]
+    env = {"QVL_BACKEND": "fake", "QVL_FAKE_REPLIES": json.dumps(replies)}
+    result = CliRunner().invoke(app, ["extract", str(long), str(short), "-s", "invoice", *tiny], env=env)
+    assert result.exit_code == 1, result.output
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert first["file"] == str(long) and not first["valid"] and len(first["windows"]) == 3
+    assert first["raw"] == "not json {"
+    assert "3 windows of up to 1 page (0 shared by neighbours)" in first["warnings"][0]
+    assert second["file"] == str(short) and second["valid"]
