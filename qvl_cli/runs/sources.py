@@ -147,7 +147,7 @@ def read_input(source: str | Path, expected: Expected, *, stdin: bool = False) -
 def json_problem(exc: json.JSONDecodeError, *, one_line: bool = False) -> str:
     """``Expecting value at line 2 column 5`` (``one_line``: a JSON Lines line, just its column)."""
     where = f"column {exc.colno}" if one_line else f"line {exc.lineno} column {exc.colno}"
-    return f"{exc.msg} at {where}"
+    return f"{exc.msg} {where}" if exc.msg.endswith(" at") else f"{exc.msg} at {where}"  # "starting at"
 
 
 def utf8_text(data: bytes | str) -> str:

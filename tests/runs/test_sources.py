@@ -18,6 +18,7 @@ from qvl_cli.runs.sources import (
     RECORDS,
     RECORDS_HINT,
     Expected,
+    json_problem,
     parse_json,
     parse_json_lines,
     read_input,
@@ -156,3 +157,15 @@ def test_every_caller_names_the_file_and_line_of_bad_json(tmp_path: Path) -> Non
     assert skipped == (f"{line_problem.replace(': not valid JSON: ', ': not valid JSON (')}), skipped",)
     folder = raised(lambda: load_schema(str(tmp_path)))
     assert str(folder).startswith(f"{tmp_path}: is a folder, not a schema file (-s takes a built-in schema name")
+
+
+def test_json_errors_that_end_in_at_are_not_worded_at_at() -> None:
+    """Python says "Unterminated string starting at" and leaves the place to the caller."""
+    for text, one_line, wording in [
+        ('{"a": "b', False, "Unterminated string starting at line 1 column 7"),
+        ('{"a": "b', True, "Unterminated string starting at column 7"),
+        ("{", False, "Expecting property name enclosed in double quotes at line 1 column 2"),
+    ]:
+        with pytest.raises(json.JSONDecodeError) as caught:
+            json.loads(text)
+        assert json_problem(caught.value, one_line=one_line) == wording
