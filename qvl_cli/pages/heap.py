@@ -12,6 +12,7 @@ buffer is still mapped and unmapped on its own.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 MMAP_BYTES = 32 * 1024 * 1024
 TRIM_BYTES = 64 * 1024 * 1024
@@ -19,19 +20,26 @@ _M_TRIM_THRESHOLD = -1  # mallopt parameters, from glibc's malloc.h
 _M_MMAP_THRESHOLD = -3
 
 
-def keep_freed_pages() -> bool:
-    """Set malloc's thresholds for this process; False where malloc is not glibc's (nothing is
-    changed there)."""
+def glibc_mallopt() -> Any:
+    """glibc's ``mallopt``, or None where malloc is not glibc's (musl has one that does nothing)."""
     if not sys.platform.startswith("linux"):
-        return False
+        return None
     import ctypes
 
     try:
         libc = ctypes.CDLL(None)
-        if not hasattr(libc, "gnu_get_libc_version"):  # musl has a mallopt that does nothing
-            return False
-        mallopt = libc.mallopt
+        return libc.mallopt if hasattr(libc, "gnu_get_libc_version") else None
     except (OSError, AttributeError):
+        return None
+
+
+def keep_freed_pages() -> bool:
+    """Set malloc's thresholds for this process; False where malloc is not glibc's (nothing is
+    changed there)."""
+    import ctypes
+
+    mallopt = glibc_mallopt()
+    if mallopt is None:
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
