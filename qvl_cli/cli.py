@@ -197,7 +197,10 @@ def check(
 @app.command(name="eval")
 def eval_command(
     predictions: Annotated[
-        Path, typer.Argument(metavar="PREDICTIONS", help="JSONL of qvl records (qvl extract -o).", show_default=False)
+        Path,
+        typer.Argument(
+            metavar="PREDICTIONS", help="JSONL of qvl records (qvl extract -o); - reads stdin.", show_default=False
+        ),
     ],
     gold: Annotated[
         Path, typer.Option("--gold", metavar="DIR|FILE", help="Folder of <name>.json ground truth, or a JSONL.")

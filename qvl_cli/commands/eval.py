@@ -16,14 +16,15 @@ TAKES = "qvl eval takes the JSON Lines written by `qvl extract -o`"
 
 
 def read_predictions(path: Path) -> list[dict[str, Any]]:
-    """The records of a JSON Lines file of predictions; a folder, a file that is not text records or
-    a line that is not JSON is an error naming it."""
+    """The records of a JSON Lines file of predictions (``-``: stdin); a folder, a file that is
+    not text records or a line that is not JSON is an error naming it."""
     from dataclasses import replace
 
-    from qvl_cli.runs.sources import RECORDS, parse_json_lines, read_input
+    from qvl_cli.runs.sources import RECORDS, parse_json_lines, read_input, source_name
 
     expected = replace(RECORDS, takes=TAKES)
-    return [record for _, record in parse_json_lines(read_input(path, expected), str(path), expected)]
+    data = read_input(path, expected, stdin=True)
+    return [record for _, record in parse_json_lines(data, source_name(str(path)), expected)]
 
 
 def evaluate_predictions(

@@ -216,3 +216,18 @@ def test_an_unknown_adapter_lists_the_built_ins_and_says_what_a_mapping_file_is(
     with pytest.raises(GoldError, match=r"map.json: adapter is not valid JSON: "):
         load_adapter(str(broken))
     assert load_adapter("sroie").name == "sroie"
+
+
+def test_predictions_from_stdin_score_as_from_a_file(tmp_path: Path) -> None:
+    gold = tmp_path / "gold"
+    gold.mkdir()
+    (gold / "a.json").write_text(json.dumps({"total": 8.2}))
+    line = json.dumps({"file": "docs/a.pdf", "data": {"total": 8.2}}) + "\n"
+    (tmp_path / "pred.jsonl").write_text(line)
+    from_file = cli("eval", str(tmp_path / "pred.jsonl"), "--gold", str(gold), "--format", "json")
+    piped = cli("eval", "-", "--gold", str(gold), "--format", "json", stdin=line)
+    assert piped.exit_code == 0, piped.stderr
+    assert json.loads(piped.stdout) == json.loads(from_file.stdout)
+    assert json.loads(piped.stdout)["documents"] == 1
+    bad = cli("eval", "-", "--gold", str(gold), stdin="{not json\n")
+    assert bad.exit_code == 2 and bad.stderr.startswith("qvl: error: stdin:1: not valid JSON")
