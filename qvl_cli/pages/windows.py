@@ -61,12 +61,6 @@ def legible_floors(native: list[tuple[float, float]], budget: PixelBudget, setti
     return [min(floor, w * h) for w, h in (fit_size(w, h, budget.min_pixels, budget.max_pixels) for w, h in native)]
 
 
-def page_floors(native: list[tuple[float, float]], budget: PixelBudget, settings: WindowSettings) -> list[int]:
-    """The floors the windows honour: the legibility floors, but never more than ``--max-total-pixels``."""
-    cap = budget.max_total_pixels or budget.max_pixels
-    return [min(floor, cap) for floor in legible_floors(native, budget, settings)]
-
-
 def at_least(width: float, height: float, pixels: int) -> tuple[int, int]:
     """The smallest 28-multiple size of this aspect ratio with at least ``pixels`` pixels."""
     beta = math.sqrt(pixels / (width * height))
@@ -95,7 +89,9 @@ def plan_windows(
 ) -> tuple[Window, ...]:
     """Split the selected pages into windows (one window when the whole document fits)."""
     settings = settings or WindowSettings()
-    floors = page_floors(native, budget, settings)
+    legible = legible_floors(native, budget, settings)
+    cap = budget.max_total_pixels or budget.max_pixels
+    floors = [min(floor, cap) for floor in legible]  # the floors the windows honour
     limit = settings.window_pages or len(native)
     windows: tuple[Window, ...] | None = None
     if len(native) <= limit:
@@ -107,14 +103,14 @@ def plan_windows(
     if windows is None:
         capacity = _capacity(native, floors, budget, limit)
         windows = tuple(_even_windows(native, floors, budget, capacity, settings.window_overlap))
-    return tuple(_marked(window, native, budget, settings) for window in windows)
+    return tuple(_marked(window, native, legible, budget) for window in windows)
 
 
-def _marked(window: Window, native: list[tuple[float, float]], budget: PixelBudget, settings: WindowSettings) -> Window:
+def _marked(window: Window, native: list[tuple[float, float]], legible: list[int], budget: PixelBudget) -> Window:
     """The window, its pages below their legibility floor marked in its plan, with the least
     ``--max-total-pixels`` that would hold each of them at its floor (alone in a window)."""
     pages = native[window.start : window.stop]
-    floors = legible_floors(pages, budget, settings)
+    floors = legible[window.start : window.stop]
     sizes = window.plan.sizes
     below = tuple(i for i, ((w, h), floor) in enumerate(zip(sizes, floors, strict=True)) if w * h < floor)
     if not below:
